@@ -153,7 +153,7 @@ def save_profile(ctx: Context, profile: Profile, name: str, *, overwrite: bool =
             f"profile {name!r} would configure no target: no mirror answered",
             "Check the network (envdoctor mirrors) and measure again.",
         )
-    from envdoctor.fsio import atomic_write
+    from envdoctor.transaction import atomic_write
 
     path = user_profile_dir(ctx) / f"{name}.toml"
     old = path.read_bytes() if path.exists() else None

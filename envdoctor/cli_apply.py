@@ -125,9 +125,9 @@ def apply(
     Exit codes: 0 applied or nothing to do; 2 usage error, a malformed file, no
     terminal to ask on and no --yes, or a failed write (every file restored).
     """
-    from envdoctor import fsio
-    from envdoctor.netprobe import mask_url
+    from envdoctor import transaction
     from envdoctor.profiles import get_profile
+    from envdoctor.redact import mask_url
     from envdoctor.render import make_console, render_plans
     from envdoctor.targets import load
 
@@ -141,7 +141,7 @@ def apply(
         profile = get_profile(ctx, profile_name)
     plans = [load(name).plan(ctx, profile, options) for name in _select_targets(only, skip)]
     changes = [change for plan in plans for change in plan.changes if change.changed]
-    render_plans(plans, console, [fsio.unified_diff(change, mask_url) for change in changes])
+    render_plans(plans, console, [transaction.unified_diff(change, mask_url) for change in changes])
     if not changes:
         console.print(f"Nothing to change: this machine already follows {profile.name}.")
         sys.exit(0)
@@ -160,10 +160,10 @@ def apply(
         if not click.confirm(f"Apply {profile.name} to {files}?", default=False):
             click.echo("Nothing was changed.", err=True)
             sys.exit(0)
-    record = fsio.apply_changes(
+    record = transaction.apply_changes(
         ctx,
         changes,
-        journal=fsio.journal_dir(ctx, options.scope),
+        journal=transaction.journal_dir(ctx, options.scope),
         description=f"apply --profile {profile.name}",
         profile=profile.name,
         owner=options.owner,
@@ -223,10 +223,12 @@ def _after_apply(
 @click.option("--force", is_flag=True, help="Restore even files changed after the apply.")
 def rollback(apply_id: str | None, scope: str | None, root: Path | None, force: bool) -> None:
     """Undo an apply (the latest by default): files back byte for byte, mode and owner."""
-    from envdoctor import fsio
+    from envdoctor import transaction
 
     ctx, options = _context(root, scope)
-    record = fsio.rollback(ctx, fsio.journal_dir(ctx, options.scope), apply_id, force=force)
+    record = transaction.rollback(
+        ctx, transaction.journal_dir(ctx, options.scope), apply_id, force=force
+    )
     click.echo(f"Rolled back {record.id}: {len(record.files)} file(s) restored.")
     for path in record.files:
         click.echo(f"  {path}")
@@ -240,10 +242,10 @@ def history(scope: str | None, root: Path | None, as_json: bool) -> None:
     """List applies, newest first, with their ids for rollback."""
     import json
 
-    from envdoctor import fsio
+    from envdoctor import transaction
 
     ctx, options = _context(root, scope)
-    records = fsio.history(fsio.journal_dir(ctx, options.scope))
+    records = transaction.history(transaction.journal_dir(ctx, options.scope))
     if as_json:
         click.echo(json.dumps([record.to_json() for record in records], indent=2))
         return
@@ -278,14 +280,16 @@ def env_command(profile_name: str | None, shell: str, scope: str | None, root: P
     eval "$(envdoctor env --profile cn-tsinghua)"
     envdoctor env --profile cn-tsinghua --shell dockerfile >> Dockerfile
     """
-    from envdoctor import fsio
+    from envdoctor import transaction
     from envdoctor.profiles import get_profile
     from envdoctor.targets import env
 
     ctx, options = _context(root, scope)
     if profile_name is None:
         applied = [
-            r for r in fsio.history(fsio.journal_dir(ctx, options.scope)) if r.status == "applied"
+            r
+            for r in transaction.history(transaction.journal_dir(ctx, options.scope))
+            if r.status == "applied"
         ]
         if not applied:
             raise UsageError(

@@ -45,7 +45,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from envdoctor.context import Context
-from envdoctor.netprobe import mask_url
+from envdoctor.redact import mask_conda_url, mask_url
 
 __all__ = [
     "CONDA_DEFAULT_CHANNELS",
@@ -143,14 +143,8 @@ class ToolConfig:
 # Shared helpers
 # ---------------------------------------------------------------------------
 
-_CONDA_TOKEN = re.compile(r"/t/[^/]+")
 _TRUTHY = ("y", "yes", "t", "true", "on", "1")
 _FALSY = ("n", "no", "f", "false", "off", "0")
-
-
-def _mask_conda(url: str) -> str:
-    """A conda channel URL with credentials and any ``/t/<token>`` segment masked."""
-    return _CONDA_TOKEN.sub("/t/***", mask_url(url))
 
 
 def normalise_endpoint(url: str) -> str:
@@ -1045,12 +1039,14 @@ def _conda_merge_map(matches: list[_CondaMatch]) -> dict[str, str]:
 def _conda_display(kind: _CondaKind, value: object, ctx: Context) -> object:
     """Expand ``$VARS`` as conda does for channel settings, then mask credentials."""
     if kind == "seq":
-        return tuple(_mask_conda(_expandvars(v, ctx.env)) for v in cast("tuple[str, ...]", value))
+        return tuple(
+            mask_conda_url(_expandvars(v, ctx.env)) for v in cast("tuple[str, ...]", value)
+        )
     if kind == "map":
         items = cast("dict[str, str]", value).items()
-        return {k: _mask_conda(_expandvars(v, ctx.env)) for k, v in items}
+        return {k: mask_conda_url(_expandvars(v, ctx.env)) for k, v in items}
     if kind == "str":
-        return _mask_conda(_expandvars(cast("str", value), ctx.env))
+        return mask_conda_url(_expandvars(cast("str", value), ctx.env))
     return value
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from envdoctor.netprobe import Kind, Measurement, icmp_rtt, mask_url, measure_all, rank
+from envdoctor.netprobe import Kind, Measurement, icmp_rtt, measure_all, rank
+from envdoctor.redact import mask_url
 
 if TYPE_CHECKING:
     from envdoctor.context import Context

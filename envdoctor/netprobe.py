@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from envdoctor import __version__
+from envdoctor.redact import mask_url
 from envdoctor.units import MiB
 
 if TYPE_CHECKING:
@@ -265,27 +266,6 @@ class Throughput:
 
 
 # --------------------------------------------------------------------------- URLs
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its userinfo replaced: ``https://***:***@host/...``; else unchanged.
-
-    Works on schemeless proxy values (``user:pw@proxy:3128``) and on URLs too broken for
-    ``urlsplit``: the authority is everything between ``//`` (or the start) and the first
-    ``/``, ``?`` or ``#``, and its userinfo everything up to its last ``@``, as clients
-    parse it.
-    """
-    head, sep, rest = url.partition("//")
-    if not sep:
-        head, rest = "", url
-    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
-    end = min(ends, default=len(rest))
-    authority, tail = rest[:end], rest[end:]
-    userinfo, at, hostport = authority.rpartition("@")
-    if not at:
-        return url
-    masked = "***:***" if ":" in userinfo else "***"
-    return f"{head}{sep}{masked}@{hostport}{tail}"
 
 
 def probe_url(base_url: str, kind: Kind) -> str:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from envdoctor.fsio import mask_line, unified_diff
-from envdoctor.netprobe import mask_url
+from envdoctor.redact import mask_line, mask_url
 from envdoctor.render import format_value
 from envdoctor.results import CheckResult, FileChange, Status, TargetPlan
+from envdoctor.transaction import unified_diff
 
 if TYPE_CHECKING:
     from envdoctor.engine import Report

@@ -67,7 +67,7 @@ class FileChange:
     """One file a target wants changed: its whole new content, or None to remove it.
 
     Targets compute ``new`` from ``old`` and nothing else; the shared engine
-    (:mod:`envdoctor.fsio`) shows the diff, backs up, writes atomically and rolls back.
+    (:mod:`envdoctor.transaction`) shows the diff, backs up, writes atomically and rolls back.
     """
 
     target: str

@@ -21,7 +21,6 @@ from envdoctor.netprobe import (
     bypasses_proxy,
     icmp_permission,
     icmp_rtt,
-    mask_url,
     measure,
     measure_all,
     measure_throughput,
@@ -32,6 +31,7 @@ from envdoctor.netprobe import (
     score,
     throughput_url,
 )
+from envdoctor.redact import mask_url
 
 if TYPE_CHECKING:
     from tests.mirrorlab import MirrorLab

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from envdoctor import dockerd, effective, fsio
+from envdoctor import dockerd, effective, transaction
 from envdoctor.context import Context
 from envdoctor.effective import ConfigProblem, Setting, Source, ToolConfig, normalise_endpoint
 from envdoctor.errors import EnvdoctorError
-from envdoctor.netprobe import bypasses_proxy, mask_url
+from envdoctor.netprobe import bypasses_proxy
 from envdoctor.profiles import Profile, get_profile, load_profiles
+from envdoctor.redact import mask_url, scrub
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status
 from envdoctor.targets import docker as docker_target
@@ -109,15 +110,6 @@ class _Row:
             _jsonable(details),
             scrub("; ".join(remedies)) or None,
         )
-
-
-_USERINFO = re.compile(r"(?<=//)[^/\s?#@\"'<>]+@")
-
-
-def scrub(text: str) -> str:
-    """``text`` with the userinfo of every ``scheme://user:pw@`` masked, even in malformed
-    URLs (``https://https://user:pw@host``) that :func:`mask_url` leaves alone."""
-    return _USERINFO.sub(lambda m: "***:***@" if ":" in m.group(0) else "***@", text)
 
 
 def _jsonable(value: object) -> Any:
@@ -209,8 +201,8 @@ def _last_applied(ctx: Context) -> str | None:
         records = [
             record
             for scope in ("user", "system")
-            for record in fsio.history(fsio.journal_dir(ctx, scope))
-            if record.status == fsio.APPLIED
+            for record in transaction.history(transaction.journal_dir(ctx, scope))
+            if record.status == transaction.APPLIED
         ]
         if not records:
             return None

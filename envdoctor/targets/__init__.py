@@ -1,7 +1,7 @@
 """The target registry: one module per configuration target, each meeting :class:`Target`.
 
 A target is pure where it can be: ``plan`` reads the current files through the Context
-and returns their new content; it never writes.  :mod:`envdoctor.fsio` does the writing
+and returns their new content; it never writes.  :mod:`envdoctor.transaction` does the writing
 for all targets alike (diff, backup journal, atomic replace, all-or-nothing, rollback).
 """
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import envdoctor.probes.config as config
-from envdoctor import fsio
+from envdoctor import transaction
 from envdoctor.cli_apply import apply as apply_command
 from envdoctor.context import Context
 from envdoctor.profiles import get_profile
@@ -452,10 +452,10 @@ def test_unknown_profile_is_reported_not_raised(tmp_path: Path) -> None:
 def test_remedy_profile_comes_from_the_last_apply(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     target = home(tmp_path) / "marker.txt"
-    fsio.apply_changes(
+    transaction.apply_changes(
         ctx,
         [FileChange("env", target, "~/marker.txt", None, b"x\n")],
-        journal=fsio.journal_dir(ctx, "user"),
+        journal=transaction.journal_dir(ctx, "user"),
         description="apply --profile cn-ustc",
         profile="cn-ustc",
     )

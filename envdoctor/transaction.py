@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envdoctor.errors import EnvdoctorError
-from envdoctor.netprobe import mask_url
+from envdoctor.redact import mask_line, mask_url
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
@@ -51,7 +51,6 @@ __all__ = [
     "history",
     "journal_dir",
     "lock",
-    "mask_line",
     "resolve_target",
     "rollback",
     "unified_diff",
@@ -760,15 +759,7 @@ def rollback(
 
 # --------------------------------------------------------------------------- diff
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
-
-
-def mask_line(line: str, mask: Callable[[str], str] = mask_url) -> str:
-    """``line`` with ``mask`` applied to every URL in it (default: credentials to ``***``)."""
-    if "://" not in line or "@" not in line:
-        return line
-    return _URL.sub(lambda match: mask(match.group(0)), line)
 
 
 def _lines(data: bytes | None) -> list[str]:
@@ -781,7 +772,7 @@ def unified_diff(change: FileChange, mask: Callable[[str], str] | None = mask_ur
     Lines are compared with their endings, so a CRLF to LF change shows; they are shown
     without them, and a last line without a newline is marked as git marks it.  ``mask``
     rewrites every URL on a line holding ``://`` and ``@``: the default,
-    :func:`~envdoctor.netprobe.mask_url`, shows ``https://user:secret@host`` as
+    :func:`~envdoctor.redact.mask_url`, shows ``https://user:secret@host`` as
     ``https://***:***@host``; None shows lines as they are.  Empty when nothing changes.
     """
     name = change.display.lstrip("/")

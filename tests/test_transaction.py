@@ -15,22 +15,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from envdoctor import fsio
+from envdoctor import transaction
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.fsio import (
+from envdoctor.redact import mask_line
+from envdoctor.results import FileChange
+from envdoctor.transaction import (
     TEMP_MARKER,
     apply_changes,
     atomic_write,
     history,
     journal_dir,
     lock,
-    mask_line,
     resolve_target,
     rollback,
     unified_diff,
 )
-from envdoctor.results import FileChange
 
 REPO = Path(__file__).resolve().parents[1]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
@@ -64,13 +64,13 @@ def journal(ctx: Context) -> Path:
     return journal_dir(ctx, "user")
 
 
-def do_apply(ctx: Context, journal: Path, *changes: FileChange) -> fsio.ApplyRecord:
+def do_apply(ctx: Context, journal: Path, *changes: FileChange) -> transaction.ApplyRecord:
     record = apply_changes(ctx, changes, journal=journal, description="test", profile="p")
     assert record.status == "applied"
     return record
 
 
-def manifest(record: fsio.ApplyRecord) -> dict[str, Any]:
+def manifest(record: transaction.ApplyRecord) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((record.entry / "manifest.json").read_text())
     return data
 
@@ -515,7 +515,7 @@ import sys
 from pathlib import Path
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.fsio import apply_changes
+from envdoctor.transaction import apply_changes
 from envdoctor.results import FileChange
 root = Path(sys.argv[1])
 ctx = Context.for_root(root)
@@ -558,7 +558,7 @@ _FLIPPER = """
 import sys
 from pathlib import Path
 from envdoctor.context import Context
-from envdoctor.fsio import apply_changes
+from envdoctor.transaction import apply_changes
 from envdoctor.results import FileChange
 root = Path(sys.argv[1])
 ctx = Context.for_root(root)
