@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
-from envdoctor.netprobe import Kind, measure_all, rank  # noqa: E402
+from envdoctor.net.measure import measure_all, rank  # noqa: E402
+from envdoctor.tools import pull_path  # noqa: E402
 from tests.mirrorlab import LabPKI, MirrorLab  # noqa: E402
 
 
@@ -40,11 +41,11 @@ def main() -> None:
         delays = [20 * (index + 1) for index in range(args.mirrors)]
         # Added in a scrambled order, so that a correct ranking is not the input order.
         order = delays[1::2] + delays[0::2]
-        mirrors: list[tuple[str, Kind]] = [
-            (lab.add(f"mirror-{delay}ms", delay_ms=delay) + "/pypi/simple", "pip")
+        mirrors = [
+            pull_path(lab.add(f"mirror-{delay}ms", delay_ms=delay) + "/pypi/simple", "pip")
             for delay in order
         ]
-        expected = [mirrors[order.index(delay)][0] for delay in delays]
+        expected = [mirrors[order.index(delay)].base_url for delay in delays]
 
         walls, slowest, ratios = [], [], []
         for _ in range(args.runs):

@@ -25,17 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from envdoctor import tools
 from envdoctor.errors import EnvdoctorError
-from envdoctor.mirrors import DOCKER_HUB, TARGETS, Entry, Ranking, canonical, gather, measure
-from envdoctor.netprobe import score
+from envdoctor.mirrors import TARGETS, Entry, Ranking, canonical, gather, measure
+from envdoctor.net.measure import score
 from envdoctor.profiles import (
-    CondaSettings,
-    DockerSettings,
-    HfSettings,
-    ModelscopeSettings,
-    PipSettings,
     Profile,
-    UvSettings,
     get_profile,
     is_profile_name,
     profile_to_toml,
@@ -91,7 +86,7 @@ class AutoChoice:
 
 
 def pick(rankings: Sequence[Ranking], *, targets: Sequence[str] = TARGETS) -> AutoChoice:
-    """For each target the healthy mirror with the best :func:`~envdoctor.netprobe.score`.
+    """For each target the healthy mirror with the best :func:`~envdoctor.net.measure.score`.
 
     A mirror that failed any sample is unhealthy and never chosen; the upstream is a
     candidate like any other.  Within the tie tolerance (see the module docstring) the
@@ -190,8 +185,8 @@ def auto_profile(
     ``base`` replaces the profiles to draw candidates from (default: every shipped and
     user profile, :func:`~envdoctor.profiles.load_profiles`).
     """
-    from envdoctor.effective import configured_mirrors
     from envdoctor.profiles import load_profiles
+    from envdoctor.tools import configured_mirrors
 
     profiles = load_profiles(ctx) if base is None else base
     offered = [p for p in profiles.values() if include_opt_in or not p.opt_in]
@@ -295,22 +290,20 @@ def _settings_for(target: str, winner: Entry, base: Mapping[str, Profile]) -> ob
 
 def _primary_url(target: str, settings: object) -> str:
     """The URL a target's settings point the tool at first, as gather names it."""
-    if isinstance(settings, PipSettings):
-        return settings.index_url
-    if isinstance(settings, UvSettings):
-        return settings.default_index
-    if isinstance(settings, CondaSettings):
-        return settings.base_url
-    if isinstance(settings, DockerSettings):
-        return settings.registry_mirrors[0] if settings.registry_mirrors else DOCKER_HUB
-    if isinstance(settings, HfSettings):
-        return settings.endpoint
-    if isinstance(settings, ModelscopeSettings):
-        return f"https://{settings.domain}"
-    raise AssertionError(f"no URL for {target} settings {settings!r}")
+    from envdoctor.tools.docker import DOCKER_HUB
+
+    urls = tools.load(target).endpoints(settings)
+    return urls[0] if urls else DOCKER_HUB  # only Docker may name no mirror: Docker Hub
 
 
 def _settings_from_url(target: str, url: str) -> object:
+    from envdoctor.tools.conda import CondaSettings
+    from envdoctor.tools.docker import DOCKER_HUB, DockerSettings
+    from envdoctor.tools.hf import HfSettings
+    from envdoctor.tools.modelscope import ModelscopeSettings
+    from envdoctor.tools.pip import PipSettings
+    from envdoctor.tools.uv import UvSettings
+
     http = urlsplit(url).scheme == "http"
     if target == "pip":
         return PipSettings(url, allow_http=http)

@@ -213,10 +213,10 @@ def mirrors(
     import json
 
     from envdoctor.context import Context
-    from envdoctor.effective import configured_mirrors
     from envdoctor.mirrors import TARGETS, gather, measure
     from envdoctor.profiles import get_profile, load_profiles
     from envdoctor.render import make_console, render_mirrors
+    from envdoctor.tools import configured_mirrors
 
     wanted = split_names(targets) or list(TARGETS)
     check_names("--target", wanted, TARGETS, "target")

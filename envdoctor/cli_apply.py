@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from envdoctor.context import Context
+    from envdoctor.planning import ApplyOptions, Scope
     from envdoctor.profiles import Profile
-    from envdoctor.targets import ApplyOptions, Scope
 
 EXIT_USAGE = 2
 
@@ -50,7 +50,7 @@ def _context(root: Path | None, scope: str | None) -> tuple[Context, ApplyOption
     from dataclasses import replace
 
     from envdoctor.context import Context
-    from envdoctor.targets import ApplyOptions
+    from envdoctor.planning import ApplyOptions
 
     ctx = Context.from_environ(root=root)
     is_root = os.geteuid() == 0
@@ -75,7 +75,7 @@ def _context(root: Path | None, scope: str | None) -> tuple[Context, ApplyOption
 
 
 def _select_targets(only: tuple[str, ...], skip: tuple[str, ...]) -> list[str]:
-    from envdoctor.targets import TARGET_NAMES
+    from envdoctor.planning import TARGET_NAMES
 
     return select(only, skip, TARGET_NAMES, "target")
 
@@ -126,10 +126,10 @@ def apply(
     terminal to ask on and no --yes, or a failed write (every file restored).
     """
     from envdoctor import transaction
+    from envdoctor.planning import plan
     from envdoctor.profiles import get_profile
     from envdoctor.redact import mask_url
     from envdoctor.render import make_console, render_plans
-    from envdoctor.targets import load
 
     ctx, options = _context(root, scope)
     console = make_console(ctx.env)
@@ -139,7 +139,7 @@ def apply(
         raise UsageError("--save stores an automatic choice", "Use it with --profile auto.")
     else:
         profile = get_profile(ctx, profile_name)
-    plans = [load(name).plan(ctx, profile, options) for name in _select_targets(only, skip)]
+    plans = [plan(ctx, name, profile, options) for name in _select_targets(only, skip)]
     changes = [change for plan in plans for change in plan.changes if change.changed]
     render_plans(plans, console, [transaction.unified_diff(change, mask_url) for change in changes])
     if not changes:
@@ -201,7 +201,7 @@ def _after_apply(
     The files are written by then, so a failure here is reported, not fatal.
     """
     from envdoctor.errors import EnvdoctorError
-    from envdoctor.targets import docker, sysctl
+    from envdoctor.tools import docker, sysctl
 
     if now:
         if profile.sysctl is None:
@@ -280,9 +280,9 @@ def env_command(profile_name: str | None, shell: str, scope: str | None, root: P
     eval "$(envdoctor env --profile cn-tsinghua)"
     envdoctor env --profile cn-tsinghua --shell dockerfile >> Dockerfile
     """
+    from envdoctor import shellenv as env
     from envdoctor import transaction
     from envdoctor.profiles import get_profile
-    from envdoctor.targets import env
 
     ctx, options = _context(root, scope)
     if profile_name is None:

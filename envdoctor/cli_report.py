@@ -45,13 +45,12 @@ def report(profile_name: str, fmt: str, output: Path | None) -> None:
     from envdoctor.context import Context
     from envdoctor.engine import run_checks
     from envdoctor.errors import EnvdoctorError
+    from envdoctor.planning import TARGET_NAMES, ApplyOptions, plan
     from envdoctor.probes import PROBE_NAMES, load
     from envdoctor.profiles import get_profile
     from envdoctor.render import live_progress, make_console
     from envdoctor.requirements import CheckOptions
     from envdoctor.results import TargetPlan
-    from envdoctor.targets import TARGET_NAMES, ApplyOptions
-    from envdoctor.targets import load as load_target
 
     progress_console = make_console(os.environ, stderr=True)  # stdout may be the report
     ctx = Context.from_environ(console=progress_console)
@@ -76,7 +75,7 @@ def report(profile_name: str, fmt: str, output: Path | None) -> None:
     plans = []
     for target in TARGET_NAMES:
         try:
-            plans.append(load_target(target).plan(ctx, profile, scope))
+            plans.append(plan(ctx, target, profile, scope))
         except EnvdoctorError as error:  # a malformed file is a finding of the report
             plans.append(TargetPlan(target, skipped=f"cannot plan: {error.message}"))
     document = documents.make_document(result, plans, profile=profile.name, choices=choices)

@@ -103,6 +103,11 @@ class Context:
         # The XDG spec says relative values are invalid and must be ignored.
         return Path(value) if value.startswith("/") else self.home / default
 
+    def xdg_dirs(self, variable: str) -> list[Path]:
+        """An ``XDG_*_DIRS`` list as platformdirs reads it: stripped, absolute entries only."""
+        entries = [entry.strip() for entry in self.env.get(variable, "").split(":")]
+        return [Path(entry) for entry in entries if entry.startswith("/")]
+
     @property
     def xdg_config_home(self) -> Path:
         return self._xdg("XDG_CONFIG_HOME", ".config")

@@ -1,7 +1,8 @@
 """Which mirror of each target answers, how fast, and which one is configured now.
 
 Candidates come from profiles (shipped and user) and from the configuration the tools
-really use (:mod:`envdoctor.effective`); :mod:`envdoctor.netprobe` measures them.  This
+really use (each tool module's ``resolve``); :mod:`envdoctor.net` measures each with
+the request its tool's client makes (``pull_path``).  This
 module only gathers, deduplicates, measures once per URL and ranks; rendering is
 :mod:`envdoctor.render`'s job.
 """
@@ -12,18 +13,21 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from envdoctor.netprobe import Kind, Measurement, icmp_rtt, measure_all, rank
-from envdoctor.redact import mask_url
+from envdoctor import tools
+from envdoctor.net.icmp import icmp_rtt
+from envdoctor.net.measure import measure_all, rank
+from envdoctor.net.results import Measurement
+from envdoctor.net.session import PullPath
+from envdoctor.tools.docker import DOCKER_HUB
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.profiles import Profile
 
 TARGETS: tuple[str, ...] = ("pip", "uv", "conda", "docker", "hf", "modelscope")
-DOCKER_HUB = "https://registry-1.docker.io"
-"""What Docker pulls from when no registry mirror is configured."""
+"""The tools whose mirrors are measured (the kernel has none)."""
 
 LATENCY_DEADLINE_S = 5.0
 """The default global deadline for measuring every mirror's latency."""
@@ -86,14 +90,9 @@ class Ranking:
 
 
 def canonical(target: str, url: str) -> str:
-    """The form two spellings of one mirror share: masked, no trailing ``/``, and for
-    conda the Anaconda base rather than its ``/pkgs/main`` channel."""
-    url = mask_url(url.strip()).rstrip("/")
-    if target == "modelscope" and "://" not in url:
-        url = f"https://{url}"
-    if target == "conda" and url.endswith("/pkgs/main"):
-        url = url[: -len("/pkgs/main")]
-    return url
+    """The form two spellings of one mirror share (the tool's own ``canonical``): masked,
+    no trailing ``/``, and for conda the Anaconda base rather than its ``/pkgs/main``."""
+    return tools.load(target).canonical(url)
 
 
 def gather(
@@ -157,15 +156,16 @@ def measure(
     ``throughput`` the healthy mirrors are then downloaded one at a time so they do not
     compete for bandwidth, which extends the deadline by ``throughput_seconds`` each.
     """
-    requests: dict[tuple[str, Kind], None] = {}
+    requests: dict[tuple[str, str], PullPath] = {}
     for candidate in candidates:
-        requests[(candidate.url, _kind(candidate.target))] = None
+        path = tools.pull_path(candidate.url, candidate.target)
+        requests.setdefault((candidate.url, path.kind), path)
     ordered = list(requests)
     deadline = timeout + (len(ordered) * (throughput_seconds + 0.5) if throughput else 0.0)
     icmp_results: dict[str, tuple[float | None, str]] = {}
     icmp_thread = _start_icmp(ctx, ordered, icmp_results, min(timeout, 2.0)) if icmp else None
     measurements = measure_all(
-        ordered,
+        list(requests.values()),
         env=ctx.env,
         samples=samples,
         timeout=timeout,
@@ -184,18 +184,13 @@ def measure(
             continue
         entries = {}
         for candidate in mine:
-            measured = by_request[(candidate.url, _kind(target))]
+            measured = by_request[(candidate.url, tools.pull_path(candidate.url, target).kind)]
             host = _host(candidate.url)
             rtt, method = icmp_results.get(host, (None, None))
             entries[id(measured)] = Entry(candidate, measured, rtt, method)
         ranked = rank(entry.measurement for entry in entries.values())
         rankings.append(Ranking(target, tuple(entries[id(m)] for m in ranked)))
     return rankings
-
-
-def _kind(target: str) -> Kind:
-    """The request a target's mirror is probed with; uv asks an index what pip asks."""
-    return cast("Kind", "pip" if target == "uv" else target)
 
 
 def _host(url: str) -> str:
@@ -206,12 +201,12 @@ def _host(url: str) -> str:
 
 def _start_icmp(
     ctx: Context,
-    requests: Sequence[tuple[str, Kind]],
+    requests: Sequence[tuple[str, str]],
     into: dict[str, tuple[float | None, str]],
     timeout: float,
 ) -> threading.Thread | None:
     """ICMP round trips to every host, in the background; never required."""
-    from envdoctor.netprobe import icmp_permission
+    from envdoctor.net.icmp import icmp_permission
 
     if icmp_permission(ctx) == "not permitted":
         return None

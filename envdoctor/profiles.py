@@ -8,38 +8,54 @@ network sysctls.  Profiles are data, never code.  The shipped ones live in ``pro
 The format is documented in ``profiles/README.md``.
 
 Every file is checked on its own first (types, URLs, names; an error names the file, the
-key and the line), then merged with the profile it ``extends``.
+key and the line), then merged with the profile it ``extends``.  Each tool module checks
+and builds its own table (:mod:`envdoctor.tools`); the generic checks they share are in
+:mod:`envdoctor.profile_checks`.
 """
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import functools
-import ipaddress
 import re
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, get_args
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
 import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
 
-from envdoctor.errors import EnvdoctorError
+from envdoctor import tools
+from envdoctor.profile_checks import (
+    KeyLines,
+    ProfileError,
+    ProfileFile,
+    check_characters,
+    escape_invisible,
+    optional,
+    printable,
+    show,
+    type_name,
+)
+from envdoctor.tools import TOOL_NAMES, ToolName
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
+    from envdoctor.tools.conda import CondaSettings
+    from envdoctor.tools.docker import DockerSettings
+    from envdoctor.tools.hf import HfSettings
+    from envdoctor.tools.modelscope import ModelscopeSettings
+    from envdoctor.tools.pip import PipSettings
+    from envdoctor.tools.sysctl import SysctlSettings
+    from envdoctor.tools.uv import UvSettings
 
-TargetName = Literal["pip", "uv", "conda", "docker", "hf", "modelscope", "sysctl"]
-EndpointTarget = Literal["pip", "uv", "conda", "docker", "hf", "modelscope"]
+TargetName = ToolName
 Origin = Literal["shipped", "user"]
 
-TARGETS: tuple[TargetName, ...] = get_args(TargetName)
+TARGETS: tuple[TargetName, ...] = TOOL_NAMES
 """Every target a profile may configure, in the order they are shown."""
 
 MAX_FILE_BYTES = 256 * 1024
@@ -47,163 +63,9 @@ MAX_FILE_BYTES = 256 * 1024
 
 _META_KEYS = ("name", "description", "extends", "without", "opt-in", "abstract")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}\Z")
-_ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
-_CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
-_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
-_DEFAULT_CHANNEL_PATHS = ("pkgs/main", "pkgs/r", "pkgs/msys2")
-
-_URL_KEYS: Mapping[TargetName, tuple[str, ...]] = {
-    "pip": ("index-url", "extra-index-urls"),
-    "uv": ("default-index",),
-    "conda": ("base-url", "channels-url"),
-    "docker": ("registry-mirrors",),
-    "hf": ("endpoint",),
-}
-_TABLE_KEYS: Mapping[TargetName, tuple[str, ...]] = {
-    "pip": ("index-url", "extra-index-urls", "allow-http"),
-    "uv": ("default-index", "allow-http"),
-    "conda": ("base-url", "channels-url", "custom-channels", "allow-http"),
-    "docker": ("registry-mirrors", "allow-http"),
-    "hf": ("endpoint", "env", "allow-http"),
-    "modelscope": ("domain",),
-}
-_URL_LIST_KEYS = frozenset({"extra-index-urls", "registry-mirrors"})
-_URL_BASE_KEYS = frozenset({"base-url", "channels-url", "endpoint"})
-_REQUIRED: Mapping[TargetName, tuple[str, str]] = {
-    "pip": ("index-url", 'index-url = "https://pypi.org/simple"'),
-    "uv": ("default-index", 'default-index = "https://pypi.org/simple"'),
-    "conda": ("base-url", 'base-url = "https://mirrors.example.edu.cn/anaconda"'),
-    "docker": ("registry-mirrors", "registry-mirrors = [] (empty: Docker Hub itself)"),
-    "hf": ("endpoint", 'endpoint = "https://huggingface.co"'),
-    "modelscope": ("domain", 'domain = "www.modelscope.cn"'),
-}
-
-# sysctl: only well-known network settings, each with the values it accepts.
-_CONGESTION_CONTROLS = (
-    "bbr", "bic", "cdg", "cubic", "dctcp", "highspeed", "htcp", "hybla", "illinois",
-    "lp", "nv", "reno", "scalable", "vegas", "veno", "westwood", "yeah",
-)  # fmt: skip
-_QDISCS = ("cake", "codel", "fq", "fq_codel", "fq_pie", "pfifo_fast", "pie", "sfq")
-_INT_MAX = 2**31 - 1
-_SysctlRule = tuple[str, int, int, int]  # kind, count, minimum, maximum
-_SYSCTL_RULES: Mapping[str, _SysctlRule] = {
-    "net.ipv4.tcp_congestion_control": ("congestion", 1, 0, 0),
-    "net.core.default_qdisc": ("qdisc", 1, 0, 0),
-    "net.core.rmem_max": ("int", 1, 4096, _INT_MAX),
-    "net.core.wmem_max": ("int", 1, 4096, _INT_MAX),
-    "net.core.rmem_default": ("int", 1, 4096, _INT_MAX),
-    "net.core.wmem_default": ("int", 1, 4096, _INT_MAX),
-    "net.ipv4.tcp_rmem": ("int", 3, 1, _INT_MAX),
-    "net.ipv4.tcp_wmem": ("int", 3, 1, _INT_MAX),
-    "net.ipv4.tcp_fastopen": ("int", 1, 0, 0xFFF),
-    "net.ipv4.tcp_mtu_probing": ("int", 1, 0, 2),
-    "net.ipv4.tcp_slow_start_after_idle": ("int", 1, 0, 1),
-    "net.ipv4.tcp_notsent_lowat": ("int", 1, 1, 2**32 - 1),
-    "net.ipv4.tcp_window_scaling": ("int", 1, 0, 1),
-    "net.ipv4.tcp_sack": ("int", 1, 0, 1),
-    "net.ipv4.tcp_timestamps": ("int", 1, 0, 2),
-    "net.ipv4.tcp_ecn": ("int", 1, 0, 2),
-    "net.ipv4.tcp_tw_reuse": ("int", 1, 0, 2),
-    "net.ipv4.tcp_max_syn_backlog": ("int", 1, 1, _INT_MAX),
-    "net.core.netdev_max_backlog": ("int", 1, 1, _INT_MAX),
-    "net.core.somaxconn": ("int", 1, 1, _INT_MAX),
-}
-SYSCTL_KEYS: tuple[str, ...] = tuple(_SYSCTL_RULES)
-"""The sysctl keys a profile may set."""
-
-# Characters that must never reach a config file or a terminal from profile data.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-_LINE_BREAKS = frozenset("\u2028\u2029\x85")
-
-
-class ProfileError(EnvdoctorError):
-    """A profile file that cannot be used: the message names the file, the key and the line."""
-
-    def __init__(
-        self,
-        message: str,
-        hint: str | None = None,
-        *,
-        path: Path | None = None,
-        key: str | None = None,
-        line: int | None = None,
-        profile: str | None = None,
-    ) -> None:
-        super().__init__(message, hint)
-        self.path = path
-        self.key = key
-        self.line = line
-        self.profile = profile
 
 
 # --- the public data ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PipSettings:
-    index_url: str
-    extra_index_urls: tuple[str, ...] = ()
-    allow_http: bool = False
-    """True when an index is reached over plain http (the profile said ``allow-http``)."""
-
-    @property
-    def trusted_hosts(self) -> tuple[str, ...]:
-        """Hosts pip must be told to trust: only plain-http ones; https needs none."""
-        return _http_hosts((self.index_url, *self.extra_index_urls))
-
-
-@dataclass(frozen=True)
-class UvSettings:
-    default_index: str
-    allow_http: bool = False
-
-
-@dataclass(frozen=True)
-class CondaSettings:
-    base_url: str
-    """Above ``pkgs/``: ``default_channels`` derive from it (never ``pkgs/free``)."""
-    channels_url: str
-    """Where named channels live: ``<base_url>/cloud`` on a mirror."""
-    custom_channels: tuple[str, ...] = ()
-    allow_http: bool = False
-
-    @property
-    def default_channels(self) -> tuple[str, ...]:
-        return tuple(f"{self.base_url}/{path}" for path in _DEFAULT_CHANNEL_PATHS)
-
-    @property
-    def custom_channel_urls(self) -> dict[str, str]:
-        """``custom_channels`` for .condarc: each channel name mapped to the channels URL."""
-        return {name: self.channels_url for name in self.custom_channels}
-
-
-@dataclass(frozen=True)
-class DockerSettings:
-    registry_mirrors: tuple[str, ...]
-    """Empty: no mirror, Docker Hub itself."""
-    allow_http: bool = False
-
-
-@dataclass(frozen=True)
-class HfSettings:
-    endpoint: str
-    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    """Extra ``HF_*`` variables, such as ``HF_HUB_DISABLE_XET = "1"`` with a mirror."""
-    allow_http: bool = False
-
-
-@dataclass(frozen=True)
-class ModelscopeSettings:
-    domain: str
-    """A bare host for ``MODELSCOPE_DOMAIN``: the SDK adds ``https://`` itself."""
-
-
-@dataclass(frozen=True)
-class SysctlSettings:
-    values: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -237,7 +99,7 @@ class Profile:
 class Endpoint:
     """One URL a profile points a target at, for the network probes to measure."""
 
-    target: EndpointTarget
+    target: TargetName
     url: str
     profile: str
 
@@ -322,7 +184,7 @@ def get_profile(ctx: Context, name: str) -> Profile:
     close = difflib.get_close_matches(name, usable, n=1)
     did_you_mean = f"Did you mean {close[0]!r}? " if close else ""
     raise ProfileError(
-        f"no profile named {_show(name)}",
+        f"no profile named {show(name)}",
         f"{did_you_mean}Profiles: {_names(scan)}. Own profiles go in {scan.user_dir}.",
         profile=name,
     )
@@ -332,63 +194,17 @@ def endpoints(profile: Profile) -> list[Endpoint]:
     """The URLs this profile points at, one per target and mirror, for measuring."""
     found: list[Endpoint] = []
 
-    def add(target: EndpointTarget, urls: Sequence[str]) -> None:
+    for target in profile.targets:
+        urls = tools.load(target).endpoints(getattr(profile, target))
         found.extend(Endpoint(target=target, url=url, profile=profile.name) for url in urls)
-
-    if profile.pip:
-        add("pip", (profile.pip.index_url, *profile.pip.extra_index_urls))
-    if profile.uv:
-        add("uv", (profile.uv.default_index,))
-    if profile.conda:
-        add("conda", (profile.conda.default_channels[0],))
-    if profile.docker:
-        add("docker", profile.docker.registry_mirrors)
-    if profile.hf:
-        add("hf", (profile.hf.endpoint,))
-    if profile.modelscope:
-        add("modelscope", (f"https://{profile.modelscope.domain}",))
     return found
 
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:
     """The resolved profile as JSON-ready data, derived values included."""
     targets: dict[str, Any] = dict.fromkeys(TARGETS)
-    if profile.pip:
-        targets["pip"] = {
-            "index_url": profile.pip.index_url,
-            "extra_index_urls": list(profile.pip.extra_index_urls),
-            "trusted_hosts": list(profile.pip.trusted_hosts),
-            "allow_http": profile.pip.allow_http,
-        }
-    if profile.uv:
-        targets["uv"] = {
-            "default_index": profile.uv.default_index,
-            "allow_http": profile.uv.allow_http,
-        }
-    if profile.conda:
-        targets["conda"] = {
-            "base_url": profile.conda.base_url,
-            "channels_url": profile.conda.channels_url,
-            "custom_channels": list(profile.conda.custom_channels),
-            "default_channels": list(profile.conda.default_channels),
-            "custom_channel_urls": profile.conda.custom_channel_urls,
-            "allow_http": profile.conda.allow_http,
-        }
-    if profile.docker:
-        targets["docker"] = {
-            "registry_mirrors": list(profile.docker.registry_mirrors),
-            "allow_http": profile.docker.allow_http,
-        }
-    if profile.hf:
-        targets["hf"] = {
-            "endpoint": profile.hf.endpoint,
-            "env": dict(profile.hf.env),
-            "allow_http": profile.hf.allow_http,
-        }
-    if profile.modelscope:
-        targets["modelscope"] = {"domain": profile.modelscope.domain}
-    if profile.sysctl:
-        targets["sysctl"] = dict(profile.sysctl.values)
+    for target in profile.targets:
+        targets[target] = tools.load(target).settings_json(getattr(profile, target))
     return {
         "name": profile.name,
         "description": profile.description,
@@ -410,7 +226,7 @@ def profile_to_toml(profile: Profile) -> str:
     doc = tomlkit.document()
     doc.add(
         tomlkit.comment(
-            f"{profile.name}: {profile.origin} profile from {_printable(profile.source)}"
+            f"{profile.name}: {profile.origin} profile from {printable(profile.source)}"
         )
     )
     if profile.extends:
@@ -421,43 +237,8 @@ def profile_to_toml(profile: Profile) -> str:
         doc.add("opt-in", True)
     if profile.abstract:
         doc.add("abstract", True)
-    if profile.pip:
-        table = _toml_table({"index-url": profile.pip.index_url})
-        if profile.pip.extra_index_urls:
-            table.add("extra-index-urls", list(profile.pip.extra_index_urls))
-        _add_allow_http(table, profile.pip.allow_http)
-        if profile.pip.trusted_hosts:
-            table.add(tomlkit.comment(f"trusted-host: {' '.join(profile.pip.trusted_hosts)}"))
-        doc.add("pip", table)
-    if profile.uv:
-        table = _toml_table({"default-index": profile.uv.default_index})
-        _add_allow_http(table, profile.uv.allow_http)
-        doc.add("uv", table)
-    if profile.conda:
-        conda = profile.conda
-        table = _toml_table({"base-url": conda.base_url})
-        if conda.channels_url != f"{conda.base_url}/cloud":
-            table.add("channels-url", conda.channels_url)
-        table.add("custom-channels", list(conda.custom_channels))
-        _add_allow_http(table, conda.allow_http)
-        table.add(tomlkit.comment(f"default_channels: {', '.join(conda.default_channels)}"))
-        for name, url in conda.custom_channel_urls.items():
-            table.add(tomlkit.comment(f"custom_channels: {name}: {url}"))
-        doc.add("conda", table)
-    if profile.docker:
-        table = _toml_table({"registry-mirrors": list(profile.docker.registry_mirrors)})
-        _add_allow_http(table, profile.docker.allow_http)
-        doc.add("docker", table)
-    if profile.hf:
-        table = _toml_table({"endpoint": profile.hf.endpoint})
-        _add_allow_http(table, profile.hf.allow_http)
-        if profile.hf.env:
-            table.add("env", _toml_table(dict(profile.hf.env)))
-        doc.add("hf", table)
-    if profile.modelscope:
-        doc.add("modelscope", _toml_table({"domain": profile.modelscope.domain}))
-    if profile.sysctl:
-        doc.add("sysctl", _toml_table(dict(profile.sysctl.values)))
+    for target in profile.targets:
+        doc.add(target, tools.load(target).settings_toml(getattr(profile, target)))
     return tomlkit.dumps(doc)
 
 
@@ -493,7 +274,7 @@ def _user_sources(directory: Path, errors: list[ProfileError]) -> list[tuple[Pat
     except OSError as error:
         errors.append(
             ProfileError(
-                f"{_printable(directory)}: cannot list user profiles: {error.strerror}",
+                f"{printable(directory)}: cannot list user profiles: {error.strerror}",
                 "Check the directory's permissions.",
                 path=directory,
             )
@@ -511,7 +292,7 @@ def _user_sources(directory: Path, errors: list[ProfileError]) -> list[tuple[Pat
         except OSError as error:
             errors.append(
                 ProfileError(
-                    f"{_printable(path)}: cannot read: {error.strerror}",
+                    f"{printable(path)}: cannot read: {error.strerror}",
                     "Check the file's permissions, or remove it.",
                     path=path,
                     profile=path.stem,
@@ -537,7 +318,7 @@ def _parse_bytes(data: bytes, source: Path, origin: Origin) -> _Raw:
     """One file's bytes checked; memoised by content, as listing and lookups reread them."""
     if len(data) > MAX_FILE_BYTES:
         raise ProfileError(
-            f"{_printable(source)}: larger than {MAX_FILE_BYTES // 1024} KiB: not a profile",
+            f"{printable(source)}: larger than {MAX_FILE_BYTES // 1024} KiB: not a profile",
             "A profile is a few lines of TOML; see profiles/README.md.",
             path=source,
             profile=source.stem,
@@ -547,7 +328,7 @@ def _parse_bytes(data: bytes, source: Path, origin: Origin) -> _Raw:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ProfileError(
-            f"{_printable(source)}:{line}: not UTF-8 text",
+            f"{printable(source)}:{line}: not UTF-8 text",
             "Save the file as UTF-8.",
             path=source,
             line=line,
@@ -566,7 +347,7 @@ class _Raw:
     name: str
     source: Path
     origin: Origin
-    lines: _KeyLines
+    lines: KeyLines
     description: str | None
     extends: str | None
     without: tuple[TargetName, ...]
@@ -575,44 +356,12 @@ class _Raw:
     tables: Mapping[TargetName, Mapping[str, Any]]
 
 
-class _File:
-    """Error reporting for one file: every problem names the file, the key and the line."""
-
-    def __init__(self, source: Path, lines: _KeyLines) -> None:
-        self.source = source
-        self.lines = lines
-
-    def fail(
-        self, path: Sequence[str], problem: str, hint: str | None = None, *, item: str | None = None
-    ) -> NoReturn:
-        """Raise for ``path``; ``item``, a string in the list at ``path``, refines the line."""
-        key = _display_key(path)
-        line = self.lines.line_of(path) if item is None else self.lines.line_of_item(path, item)
-        where = _printable(self.source) + (f":{line}" if line is not None else "")
-        raise ProfileError(
-            f"{where}: {key}: {problem}" if key else f"{where}: {problem}",
-            hint,
-            path=self.source,
-            key=key or None,
-            line=line,
-            profile=self.source.stem,
-        )
-
-    def unknown_key(
-        self, path: Sequence[str], allowed: Sequence[str], what: str, word: str | None = None
-    ) -> NoReturn:
-        """An unknown key, with the allowed key closest to ``word`` (default: the key)."""
-        close = difflib.get_close_matches(word or path[-1], allowed, n=1, cutoff=0.6)
-        did_you_mean = f"Did you mean {close[0]!r}? " if close else ""
-        self.fail(path, f"unknown {what}", f"{did_you_mean}Allowed: {', '.join(allowed)}.")
-
-
 def _parse(text: str, source: Path, origin: Origin) -> _Raw:
     """Check one profile file's text; raise :class:`ProfileError` on the first problem."""
     name = source.stem
     if not _NAME_RE.match(name):
         raise ProfileError(
-            f"{_printable(source)}: the file name {_show(name)} is not a profile name",
+            f"{printable(source)}: the file name {show(name)} is not a profile name",
             "Name it with lowercase letters, digits and dashes, e.g. my-mirror.toml.",
             path=source,
             profile=name,
@@ -621,9 +370,9 @@ def _parse(text: str, source: Path, origin: Origin) -> _Raw:
         document = tomlkit.parse(text)
         data: dict[str, Any] = document.unwrap()
     except ParseError as error:
-        problem = _escape_invisible(re.sub(r" at line \d+ col \d+$", "", str(error)))
+        problem = escape_invisible(re.sub(r" at line \d+ col \d+$", "", str(error)))
         raise ProfileError(
-            f"{_printable(source)}:{error.line}: TOML syntax error (column {error.col}): {problem}",
+            f"{printable(source)}:{error.line}: TOML syntax error (column {error.col}): {problem}",
             "Fix the TOML syntax; see profiles/README.md for the format.",
             path=source,
             line=error.line,
@@ -631,41 +380,41 @@ def _parse(text: str, source: Path, origin: Origin) -> _Raw:
         ) from None
     except TOMLKitError as error:
         raise ProfileError(
-            f"{_printable(source)}: TOML error: {_escape_invisible(str(error))}",
+            f"{printable(source)}: TOML error: {escape_invisible(str(error))}",
             "Fix the TOML; see profiles/README.md for the format.",
             path=source,
             profile=name,
         ) from None
     except RecursionError:
         raise ProfileError(
-            f"{_printable(source)}: TOML nested too deeply",
+            f"{printable(source)}: TOML nested too deeply",
             "This is not a profile.",
             path=source,
             profile=name,
         ) from None
-    file = _File(source, _KeyLines(text))
-    _check_characters(file, (), data)
+    file = ProfileFile(source, KeyLines(text))
+    check_characters(file, (), data)
 
     for key in data:
         if key not in _META_KEYS and key not in TARGETS:
             file.unknown_key((key,), (*_META_KEYS, *TARGETS), "key")
     declared = data.get("name", name)
     if not isinstance(declared, str):
-        file.fail(("name",), f"expected a string, got {_type_name(declared)}")
+        file.fail(("name",), f"expected a string, got {type_name(declared)}")
     if declared != name:
         file.fail(
             ("name",),
-            f"{_show(declared)} does not match the file name {source.name}",
+            f"{show(declared)} does not match the file name {source.name}",
             f'Write name = "{name}", or rename the file to match.',
         )
-    description = _optional(file, data, "description", str)
+    description = optional(file, data, "description", str)
     if description is not None and len(description) > 200:
         file.fail(("description",), "longer than 200 characters", "Keep it to one short line.")
-    extends = _optional(file, data, "extends", str)
+    extends = optional(file, data, "extends", str)
     if extends is not None and not _NAME_RE.match(extends):
-        file.fail(("extends",), f"{_show(extends)} is not a profile name")
-    opt_in = _optional(file, data, "opt-in", bool)
-    abstract = _optional(file, data, "abstract", bool) or False
+        file.fail(("extends",), f"{show(extends)} is not a profile name")
+    opt_in = optional(file, data, "opt-in", bool)
+    abstract = optional(file, data, "abstract", bool) or False
     without = _check_without(file, data, extends)
 
     tables: dict[TargetName, Mapping[str, Any]] = {}
@@ -676,13 +425,10 @@ def _parse(text: str, source: Path, origin: Origin) -> _Raw:
         if not isinstance(table, dict):
             file.fail(
                 (target,),
-                f"expected a table, got {_type_name(table)}",
+                f"expected a table, got {type_name(table)}",
                 f"Write [{target}] on a line of its own and its keys below it.",
             )
-        if target == "sysctl":
-            tables[target] = _check_sysctl(file, table)
-        else:
-            tables[target] = _check_target(file, target, table)
+        tables[target] = tools.load(target).check_table(file, table)
     return _Raw(
         name=name,
         source=source,
@@ -698,13 +444,13 @@ def _parse(text: str, source: Path, origin: Origin) -> _Raw:
 
 
 def _check_without(
-    file: _File, data: Mapping[str, Any], extends: str | None
+    file: ProfileFile, data: Mapping[str, Any], extends: str | None
 ) -> tuple[TargetName, ...]:
     if "without" not in data:
         return ()
     value = data["without"]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        file.fail(("without",), f"expected a list of target names, got {_type_name(value)}")
+        file.fail(("without",), f"expected a list of target names, got {type_name(value)}")
     if extends is None:
         file.fail(
             ("without",),
@@ -719,7 +465,7 @@ def _check_without(
             did_you_mean = f"Did you mean {close[0]!r}? " if close else ""
             file.fail(
                 ("without",),
-                f"{_show(item)} is not a target",
+                f"{show(item)} is not a target",
                 f"{did_you_mean}Targets: {', '.join(TARGETS)}.",
                 item=item,
             )
@@ -731,276 +477,6 @@ def _check_without(
             )
         targets.append(target)
     return tuple(targets)
-
-
-def _check_target(file: _File, target: TargetName, table: Mapping[str, Any]) -> dict[str, Any]:
-    allowed = _TABLE_KEYS[target]
-    for key in table:
-        if key not in allowed:
-            file.unknown_key((target, key), allowed, f"key in [{target}]")
-    allow_http = _optional(file, table, "allow-http", bool, prefix=(target,)) or False
-    checked: dict[str, Any] = {}
-    if "allow-http" in table:
-        checked["allow-http"] = allow_http
-    for key in _URL_KEYS.get(target, ()):
-        if key not in table:
-            continue
-        value = table[key]
-        if key in _URL_LIST_KEYS:
-            if not isinstance(value, list):
-                file.fail((target, key), f"expected a list of URLs, got {_type_name(value)}")
-            checked[key] = tuple(
-                _check_url(file, (target, key), item, allow_http, in_list=True) for item in value
-            )
-        elif key in _URL_BASE_KEYS:  # other paths are appended to these: no trailing slash
-            checked[key] = _check_url(file, (target, key), value, allow_http).rstrip("/")
-        else:
-            checked[key] = _check_url(file, (target, key), value, allow_http)
-    if target == "conda":
-        _check_conda(file, table, checked)
-    if target == "hf" and "env" in table:
-        checked["env"] = _check_env(file, table["env"])
-    if target == "modelscope" and "domain" in table:
-        checked["domain"] = _check_domain(file, table["domain"])
-    return checked
-
-
-def _check_conda(file: _File, table: Mapping[str, Any], checked: dict[str, Any]) -> None:
-    base = checked.get("base-url")
-    if isinstance(base, str) and re.search(r"/(pkgs|cloud)(/|$)", urlsplit(base).path):
-        file.fail(
-            ("conda", "base-url"),
-            f"{_show(base)} points inside the mirror, not at its base",
-            "Give the directory above pkgs/ and cloud/, e.g. "
-            "https://mirrors.tuna.tsinghua.edu.cn/anaconda.",
-        )
-    if "custom-channels" in table:
-        channels = table["custom-channels"]
-        if not isinstance(channels, list):
-            file.fail(
-                ("conda", "custom-channels"),
-                f"expected a list of channel names, got {_type_name(channels)}",
-            )
-        for channel in channels:
-            if not isinstance(channel, str):
-                file.fail(
-                    ("conda", "custom-channels"),
-                    f"expected channel names (strings), got {_type_name(channel)}",
-                )
-            if not _CHANNEL_RE.match(channel) or channel in ("defaults", "free"):
-                file.fail(
-                    ("conda", "custom-channels"),
-                    f"{_show(channel)} is not a channel name",
-                    "List channel names such as conda-forge or pytorch; their URL is "
-                    "channels-url (default: <base-url>/cloud).",
-                    item=channel,
-                )
-        if len(set(channels)) != len(channels):
-            file.fail(("conda", "custom-channels"), "lists a channel twice")
-        checked["custom-channels"] = tuple(channels)
-
-
-def _check_env(file: _File, env: object) -> dict[str, str]:
-    if not isinstance(env, dict):
-        file.fail(
-            ("hf", "env"),
-            f"expected a table of variables, got {_type_name(env)}",
-            'Write [hf.env] and below it lines such as HF_HUB_DISABLE_XET = "1".',
-        )
-    checked: dict[str, str] = {}
-    for name, value in env.items():
-        path = ("hf", "env", name)
-        if not _ENV_NAME_RE.match(name) or not name.startswith("HF_"):
-            file.fail(
-                path,
-                "not an HF_* environment variable name",
-                "Use upper-case names matching HF_[A-Z0-9_]*, such as HF_HUB_DISABLE_XET.",
-            )
-        if name == "HF_ENDPOINT":
-            file.fail(path, "set by endpoint", 'Write endpoint = "https://..." in [hf] instead.')
-        if "TOKEN" in name:
-            file.fail(path, "a profile never carries credentials", "Log in with `hf auth login`.")
-        if not isinstance(value, str):
-            file.fail(path, f"expected a string, got {_type_name(value)}", 'Quote it: "1".')
-        checked[name] = value
-    return checked
-
-
-def _check_domain(file: _File, value: object) -> str:
-    path = ("modelscope", "domain")
-    if not isinstance(value, str):
-        file.fail(path, f"expected a host name string, got {_type_name(value)}")
-    if "://" in value:
-        bare = urlsplit(value).netloc.rpartition("@")[2]
-        file.fail(
-            path,
-            f"expected a bare host, not a URL: {_show(value)}",
-            "The ModelScope SDK adds https:// itself: "
-            f'write domain = "{bare or "www.modelscope.cn"}".',
-        )
-    if "@" in value:
-        file.fail(path, f"credentials are not allowed: {_show(value)}", "Give only the host name.")
-    if not _valid_host_port(value):
-        file.fail(
-            path,
-            f"{_show(value)} is not a host name",
-            "Give a bare host such as www.modelscope.cn (an optional :port is allowed).",
-        )
-    return value.lower()
-
-
-def _check_url(
-    file: _File, path: Sequence[str], value: object, allow_http: bool, *, in_list: bool = False
-) -> str:
-    """A URL pointing at a mirror: https (http only with allow-http), no credentials."""
-    if not isinstance(value, str):
-        file.fail(path, f"expected a URL string, got {_type_name(value)}")
-    item = value if in_list else None
-    try:
-        parts = urlsplit(value)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        file.fail(path, f"{_show(value)} is not a valid URL", item=item)
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        file.fail(
-            path,
-            f"credentials in URLs are not allowed: {_show(value)}",
-            "Profiles are shared data: keep passwords in the tool's own credential store "
-            "(pip: keyring or ~/.netrc; docker: docker login).",
-            item=item,
-        )
-    if any(c.isspace() for c in value):
-        file.fail(
-            path, f"{_show(value)} contains white space", "pip splits values on spaces.", item=item
-        )
-    if parts.scheme == "http" and not allow_http:
-        file.fail(
-            path,
-            f"plain http is not allowed: {_show(value)}",
-            "Use https://, or if this mirror really has no TLS, add allow-http = true "
-            f"to [{path[0]}] (pip then marks its host as trusted).",
-            item=item,
-        )
-    if parts.scheme not in ("https", "http"):
-        file.fail(path, f"expected an https:// URL, got {_show(value)}", item=item)
-    if not parts.hostname or not port_ok or not _valid_host(parts.hostname):
-        file.fail(path, f"{_show(value)} has no valid host name", item=item)
-    if parts.query or parts.fragment or value.endswith(("?", "#")):
-        file.fail(
-            path, f"{_show(value)} has a ?query or #fragment", "Give the plain base URL.", item=item
-        )
-    if re.search(r"/pkgs/free(/|$)", parts.path):
-        file.fail(
-            path,
-            "pkgs/free was removed from conda's defaults in conda 4.7",
-            "Never add it; base-url is enough.",
-            item=item,
-        )
-    return value
-
-
-def _check_sysctl(file: _File, table: Mapping[str, Any]) -> dict[str, str]:
-    checked: dict[str, str] = {}
-    for path, name, value in _flatten(("sysctl",), table):
-        if name not in _SYSCTL_RULES:
-            suggestion = name.replace("/", ".")
-            if suggestion in _SYSCTL_RULES:
-                file.fail(path, "not a known sysctl key", f"Write it with dots: {suggestion}.")
-            file.unknown_key(
-                path,
-                SYSCTL_KEYS,
-                "sysctl key (envdoctor only sets well-known network settings)",
-                word=name,
-            )
-        if name in checked:
-            file.fail(path, "set twice (once quoted, once as dotted keys)")
-        checked[name] = _check_sysctl_value(file, path, name, value)
-    return checked
-
-
-def _check_sysctl_value(file: _File, path: Sequence[str], name: str, value: object) -> str:
-    kind, count, low, high = _SYSCTL_RULES[name]
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        file.fail(path, f"expected a string or an integer, got {_type_name(value)}")
-    text = str(value)
-    if kind in ("congestion", "qdisc"):
-        names = _CONGESTION_CONTROLS if kind == "congestion" else _QDISCS
-        if text not in names:
-            close = difflib.get_close_matches(text, names, n=1)
-            did_you_mean = f"Did you mean {close[0]!r}? " if close else ""
-            what = "TCP congestion control" if kind == "congestion" else "queueing discipline"
-            file.fail(
-                path,
-                f"{_show(text)} is not a known {what}",
-                f"{did_you_mean}Known: {', '.join(names)}.",
-            )
-        return text
-    numbers = text.split()
-    expected = "an integer" if count == 1 else f"{count} integers separated by spaces"
-    expected += f" ({low} to {high})"
-    if len(numbers) != count or not all(n.isascii() and n.isdigit() for n in numbers):
-        file.fail(path, f"expected {expected}, got {_show(text)}")
-    values = [int(n) for n in numbers]
-    if not all(low <= v <= high for v in values):
-        file.fail(path, f"expected {expected}, got {_show(text)}")
-    if values != sorted(values):
-        file.fail(path, "expected minimum, default and maximum in that order")
-    return " ".join(str(v) for v in values)
-
-
-def _flatten(
-    prefix: tuple[str, ...], table: Mapping[str, Any], dotted: str = ""
-) -> Iterator[tuple[tuple[str, ...], str, object]]:
-    """sysctl keys written quoted ("net.core.somaxconn") or as dotted TOML keys, alike."""
-    for key, value in table.items():
-        name = f"{dotted}.{key}" if dotted else key
-        if isinstance(value, dict):
-            yield from _flatten((*prefix, key), value, name)
-        else:
-            yield (*prefix, key), name, value
-
-
-def _check_characters(file: _File, path: tuple[str, ...], value: object) -> None:
-    """No control, bidi or line-break characters in any key or string."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(file, (*path, key), key, "key")
-            _check_characters(file, (*path, key), item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_characters(file, path, item)
-    elif isinstance(value, str):
-        _check_text(file, path, value, "value")
-
-
-def _check_text(file: _File, path: tuple[str, ...], text: str, what: str) -> None:
-    for position, char in enumerate(text):
-        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS or char in _LINE_BREAKS:
-            kind = (
-                "a line break" if char in "\n\r" or char in _LINE_BREAKS else "a control character"
-            )
-            file.fail(
-                path,
-                f"the {what} contains {kind} (U+{ord(char):04X}) at position {position + 1}",
-                "Profiles hold plain one-line text only.",
-            )
-
-
-def _optional(
-    file: _File,
-    table: Mapping[str, Any],
-    key: str,
-    kind: type[Any],
-    *,
-    prefix: tuple[str, ...] = (),
-) -> Any:
-    if key not in table:
-        return None
-    value = table[key]
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        expected = {bool: "true or false", str: "a string"}.get(kind, kind.__name__)
-        file.fail((*prefix, key), f"expected {expected}, got {_type_name(value)}")
-    return value
 
 
 # --- extends: merging and building -----------------------------------------------------
@@ -1024,7 +500,7 @@ class _Resolver:
             if error.profile == raw.name and error.path == raw.source:
                 raise
             # The problem is in a profile this one extends: say so from this file.
-            _File(raw.source, raw.lines).fail(
+            ProfileFile(raw.source, raw.lines).fail(
                 ("extends",),
                 f"profile {raw.extends!r} cannot be used: {error.message}",
                 error.hint,
@@ -1032,7 +508,7 @@ class _Resolver:
 
     def _parent(self, raw: _Raw) -> _Raw:
         assert raw.extends is not None
-        file = _File(raw.source, raw.lines)
+        file = ProfileFile(raw.source, raw.lines)
         if raw.extends == raw.name:
             # A user profile extending its own name builds on the shipped one it replaces.
             parent = self.shipped.get(raw.name) if raw.origin == "user" else None
@@ -1063,7 +539,7 @@ class _Resolver:
         if any(r.origin == raw.origin and r.name == raw.name for r in chain):
             names = " -> ".join(r.name for r in (*chain, raw))
             first = chain[0]
-            _File(first.source, first.lines).fail(
+            ProfileFile(first.source, first.lines).fail(
                 ("extends",),
                 f"extends cycle: {names}",
                 "Make one of these profiles stop extending the next.",
@@ -1111,16 +587,17 @@ def _merge_table(inherited: Mapping[str, Any], own: Mapping[str, Any]) -> dict[s
 def _build(raw: _Raw, merged: _Merged) -> Profile:
     settings: dict[str, Any] = {}
     for target, (table, definer) in merged.tables.items():
-        if target in _REQUIRED:
-            key, example = _REQUIRED[target]
+        tool = tools.load(target)
+        if tool.REQUIRED is not None:
+            key, example = tool.REQUIRED
             if key not in table:
-                _File(definer.source, definer.lines).fail(
+                ProfileFile(definer.source, definer.lines).fail(
                     (target,), f"[{target}] has no {key}", f"Add {example}."
                 )
-        settings[target] = _settings(target, table)
+        settings[target] = tool.settings(table)
     if not settings and not raw.abstract:
         raise ProfileError(
-            f"{_printable(raw.source)}: profile {raw.name!r} configures no target",
+            f"{printable(raw.source)}: profile {raw.name!r} configures no target",
             f"Add at least one table: {', '.join(f'[{t}]' for t in TARGETS)}.",
             path=raw.source,
             profile=raw.name,
@@ -1137,206 +614,7 @@ def _build(raw: _Raw, merged: _Merged) -> Profile:
     )
 
 
-def _settings(target: TargetName, table: Mapping[str, Any]) -> object:
-    if target == "pip":
-        extra: tuple[str, ...] = table.get("extra-index-urls", ())
-        urls = (table["index-url"], *extra)
-        return PipSettings(table["index-url"], extra, allow_http=_any_http(urls))
-    if target == "uv":
-        return UvSettings(table["default-index"], allow_http=_any_http([table["default-index"]]))
-    if target == "conda":
-        base: str = table["base-url"]
-        channels_url: str = table.get("channels-url", f"{base}/cloud")
-        return CondaSettings(
-            base_url=base,
-            channels_url=channels_url,
-            custom_channels=table.get("custom-channels", ()),
-            allow_http=_any_http([base, channels_url]),
-        )
-    if target == "docker":
-        mirrors: tuple[str, ...] = table["registry-mirrors"]
-        return DockerSettings(mirrors, allow_http=_any_http(mirrors))
-    if target == "hf":
-        return HfSettings(
-            table["endpoint"],
-            MappingProxyType(dict(table.get("env", {}))),
-            allow_http=_any_http([table["endpoint"]]),
-        )
-    if target == "modelscope":
-        return ModelscopeSettings(table["domain"])
-    return SysctlSettings(MappingProxyType(dict(table)))
-
-
 # --- where keys are: line numbers for tomlkit documents --------------------------------
-
-
-class _KeyLines:
-    """Line numbers of keys and table headers, found by scanning the TOML source.
-
-    tomlkit keeps no positions, so this walks the text of an already parsed document:
-    headers, keys (bare, quoted, dotted) and values, skipping strings, arrays, inline
-    tables and comments.  A key inside an inline table or an array maps to the line of
-    the nearest key that contains it.
-    """
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._newlines = [i for i, c in enumerate(text) if c == "\n"]
-        self._lines: dict[tuple[str, ...], int] = {}
-        self._explicit: set[tuple[str, ...]] = set()
-        self._spans: dict[tuple[str, ...], tuple[int, int]] = {}
-        self._scan()
-
-    def line_of(self, path: Sequence[str]) -> int | None:
-        """The line of ``path``, or of its nearest enclosing key or table."""
-        key = tuple(path)
-        while key:
-            if key in self._lines:
-                return self._lines[key]
-            key = key[:-1]
-        return None
-
-    def line_of_item(self, path: Sequence[str], item: str) -> int | None:
-        """The line where the string ``item`` is written inside the value of ``path``."""
-        span = self._spans.get(tuple(path))
-        if span is not None:
-            for literal in (_quote(item), f"'{item}'"):
-                found = self._text.find(literal, *span)
-                if found >= 0:
-                    return self._line(found)
-        return self.line_of(path)
-
-    def _line(self, offset: int) -> int:
-        return bisect.bisect_left(self._newlines, offset) + 1
-
-    def _record(self, path: tuple[str, ...], offset: int) -> None:
-        line = self._line(offset)
-        for size in range(1, len(path)):
-            self._lines.setdefault(path[:size], line)
-        if path not in self._explicit:
-            self._lines[path] = line
-            self._explicit.add(path)
-
-    def _scan(self) -> None:
-        text, i, n = self._text, 0, len(self._text)
-        table: tuple[str, ...] = ()
-        while i < n:
-            char = text[i]
-            if char in " \t\r\n":
-                i += 1
-            elif char == "#":
-                i = _line_end(text, i)
-            elif char == "[":
-                start = i
-                i += 2 if text.startswith("[[", i) else 1
-                keys, i = _read_key(text, i)
-                if not keys:
-                    return
-                table = tuple(keys)
-                self._record(table, start)
-                i = _line_end(text, i)
-            else:
-                start = i
-                keys, i = _read_key(text, i)
-                if not keys or i >= n or text[i] != "=":
-                    return  # not where a key should be: stop rather than guess
-                path = (*table, *keys)
-                self._record(path, start)
-                end = _skip_value(text, i + 1)
-                self._spans.setdefault(path, (i + 1, end))
-                i = end
-
-
-def _line_end(text: str, i: int) -> int:
-    end = text.find("\n", i)
-    return len(text) if end < 0 else end
-
-
-def _read_key(text: str, i: int) -> tuple[list[str], int]:
-    """A bare, quoted or dotted key starting at ``i``; the position after it."""
-    keys: list[str] = []
-    n = len(text)
-    while True:
-        while i < n and text[i] in " \t":
-            i += 1
-        if i >= n:
-            return keys, i
-        if text[i] in "\"'":
-            end = _string_end(text, i)
-            keys.append(_unquote(text[i:end]))
-            i = end
-        else:
-            start = i
-            while i < n and (text[i].isalnum() or text[i] in "_-"):
-                i += 1
-            if i == start:
-                return keys, i
-            keys.append(text[start:i])
-        while i < n and text[i] in " \t":
-            i += 1
-        if i >= n or text[i] != ".":
-            return keys, i
-        i += 1
-
-
-def _unquote(quoted: str) -> str:
-    if quoted.startswith("'"):
-        return quoted[1:-1]
-    try:  # basic strings have escapes: let tomlkit decode them exactly as it did the key
-        return next(iter(tomlkit.parse(f"{quoted} = 0")))
-    except (TOMLKitError, StopIteration):
-        return quoted[1:-1]
-
-
-def _string_end(text: str, i: int) -> int:
-    """The position just after the string literal starting at ``i``."""
-    quote = text[i]
-    n = len(text)
-    if text.startswith(quote * 3, i):
-        i += 3
-        while i < n:
-            if quote == '"' and text[i] == "\\":
-                i += 2
-            elif text.startswith(quote * 3, i):
-                i += 3
-                for _ in range(2):  # up to two more quotes belong to the content
-                    if i < n and text[i] == quote:
-                        i += 1
-                return i
-            else:
-                i += 1
-        return n
-    i += 1
-    while i < n and text[i] != "\n":
-        if quote == '"' and text[i] == "\\":
-            i += 2
-        elif text[i] == quote:
-            return i + 1
-        else:
-            i += 1
-    return i
-
-
-def _skip_value(text: str, i: int) -> int:
-    """The end of the value starting at ``i``: arrays may span lines, strings too."""
-    depth = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
-        if char == "\n" and depth == 0:
-            return i
-        if char == "#":
-            i = _line_end(text, i)
-            continue
-        if char in "\"'":
-            i = _string_end(text, i)
-            continue
-        if char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth = max(depth - 1, 0)
-        i += 1
-    return i
 
 
 # --- small helpers ----------------------------------------------------------------------
@@ -1344,100 +622,3 @@ def _skip_value(text: str, i: int) -> int:
 
 def _names(scan: ProfileScan) -> str:
     return ", ".join(n for n, p in scan.profiles.items() if not p.abstract)
-
-
-def _display_key(path: Sequence[str]) -> str:
-    """A key path as TOML would write it: pip.index-url, sysctl."net.core.somaxconn"."""
-    return ".".join(part if _BARE_KEY_RE.match(part) else _quote(part) for part in path)
-
-
-def _quote(text: str) -> str:
-    """A TOML basic string: quotes and backslashes escaped, invisible characters too."""
-    return '"' + _escape_invisible(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
-
-
-def _escape_invisible(text: str) -> str:
-    """Control, format and line-break characters as \\uXXXX: nothing reaches a terminal raw."""
-    return "".join(
-        c if c.isprintable() and c not in _BIDI_CONTROLS else _escape_char(c) for c in text
-    )
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
-
-
-def _printable(path: Path) -> str:
-    return _escape_invisible(str(path))
-
-
-def _mask(text: str) -> str:
-    """Hide credentials and query strings in a URL before showing it."""
-    text = re.sub(r"(^|://)[^/?#@\s]*@", r"\1***@", text)
-    if "://" in text:
-        text = re.sub(r"\?[^#\s]*", "?***", text)
-    return text
-
-
-def _show(value: str) -> str:
-    """A value for an error message: credentials masked, escapes visible, length capped."""
-    shown = _quote(_mask(value))
-    return shown if len(shown) <= 100 else shown[:96] + '..."'
-
-
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
-
-
-def _valid_host(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        labels = host.rstrip(".").split(".")
-        return len(host) <= 253 and all(_LABEL_RE.match(label) for label in labels)
-    return True
-
-
-def _valid_host_port(value: str) -> bool:
-    host, colon, port = value.partition(":")
-    if colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
-        return False
-    return _valid_host(host)
-
-
-def _http_hosts(urls: Sequence[str]) -> tuple[str, ...]:
-    hosts: list[str] = []
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme == "http" and parts.netloc not in hosts:
-            hosts.append(parts.netloc)
-    return tuple(hosts)
-
-
-def _any_http(urls: Sequence[str]) -> bool:
-    return any(url.startswith("http://") for url in urls)
-
-
-def _toml_table(values: Mapping[str, Any]) -> Any:
-    table = tomlkit.table()
-    for key, value in values.items():
-        table.add(key, value)
-    return table
-
-
-def _add_allow_http(table: Any, allow_http: bool) -> None:
-    if allow_http:
-        table.add("allow-http", True)

@@ -40,7 +40,7 @@ from envdoctor.redact import mask_line, mask_url
 if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.results import FileChange
-    from envdoctor.targets import Scope
+    from envdoctor.planning import Scope
 
 __all__ = [
     "TEMP_MARKER",

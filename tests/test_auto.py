@@ -10,17 +10,18 @@ import pytest
 from envdoctor.auto import AutoChoice, auto_profile, build_profile, pick, save_profile
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.mirrors import DOCKER_HUB, Candidate, Entry, Ranking
-from envdoctor.netprobe import Kind, Measurement, Outcome, Sample
+from envdoctor.mirrors import Candidate, Entry, Ranking
+from envdoctor.net.results import Measurement, Outcome, Sample
+from envdoctor.planning import ApplyOptions
+from envdoctor.planning import plan as plan_target
 from envdoctor.profiles import (
-    DockerSettings,
     Profile,
     get_profile,
     load_profiles,
     profile_to_toml,
     user_profile_dir,
 )
-from envdoctor.targets import ApplyOptions, load
+from envdoctor.tools.docker import DOCKER_HUB, DockerSettings
 from tests.mirrorlab import MirrorLab
 from tests.test_mirrors import lab_context, user_profile
 
@@ -46,7 +47,7 @@ def _entry(
     low = None if ttfb_ms is None else (ttfb_ms - spread_ms[0]) / 1000
     high = None if ttfb_ms is None else (ttfb_ms + spread_ms[1]) / 1000
     sample = Sample(0.0, 0.0, None, ttfb or 0.0, 0.0, ttfb or 0.0, 200, "127.0.0.1")
-    kind: Kind = "pip" if target == "uv" else target  # type: ignore[assignment]
+    kind = "pip" if target == "uv" else target
     measurement = Measurement(
         url=url,
         kind=kind,
@@ -224,7 +225,7 @@ def test_the_fastest_healthy_lab_mirror_wins_every_target(tmp_path: Path, mirror
     assert profile.targets == ALL
     # The mix is a profile the apply targets can plan with.
     for name in ("pip", "uv", "conda", "docker", "env"):
-        plan = load(name).plan(ctx, profile, ApplyOptions(scope="user"))
+        plan = plan_target(ctx, name, profile, ApplyOptions(scope="user"))
         assert not plan.skipped, name
 
 
@@ -293,7 +294,7 @@ def test_no_answer_leaves_the_target_out_of_the_profile(tmp_path: Path, mirror_l
     assert pip.reason.startswith("no candidate answered: ")
     assert "refused" in pip.reason and "503" in pip.reason
     assert profile.pip is None and profile.hf is not None
-    assert load("pip").plan(ctx, profile, ApplyOptions(scope="user")).skipped
+    assert plan_target(ctx, "pip", profile, ApplyOptions(scope="user")).skipped
 
 
 def test_save_profile_round_trips_through_the_profile_loader(tmp_path: Path, mirror_lab: MirrorLab):

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 import envdoctor.probes.network as network
 from envdoctor.cli import cli
 from envdoctor.context import Context
-from envdoctor.mirrors import DOCKER_HUB, Candidate, canonical, gather, measure
+from envdoctor.mirrors import Candidate, canonical, gather, measure
 from envdoctor.profiles import get_profile
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import Status
+from envdoctor.tools.docker import DOCKER_HUB
 from tests.mirrorlab import MirrorLab
 
 

@@ -13,25 +13,30 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from envdoctor.context import Context
-from envdoctor.netprobe import (
-    Kind,
-    Measurement,
-    Outcome,
-    _Session,
-    bypasses_proxy,
-    icmp_permission,
-    icmp_rtt,
-    measure,
-    measure_all,
-    measure_throughput,
-    probe_url,
-    proxies_from_env,
-    proxy_for,
-    rank,
-    score,
-    throughput_url,
-)
+from envdoctor.net.icmp import icmp_permission, icmp_rtt
+from envdoctor.net.measure import measure, measure_all, measure_throughput, rank, score
+from envdoctor.net.proxy import bypasses_proxy, proxies_from_env, proxy_for
+from envdoctor.net.results import Measurement, Outcome
+from envdoctor.net.session import Session
 from envdoctor.redact import mask_url
+from envdoctor.tools import pull_path
+
+
+def probe_url(base_url: str, kind: str) -> str:
+    """The first request a ``kind`` client makes (each tool module's pull path)."""
+    return pull_path(base_url, kind).probe_url
+
+
+def throughput_url(base_url: str, kind: str) -> str | None:
+    return pull_path(base_url, kind).throughput_url
+
+
+def measure_pairs(pairs, **options):
+    """measure_all over ``(base_url, tool)`` pairs, as the mirrors command builds them."""
+    return measure_all([pull_path(base, kind) for base, kind in pairs], **options)
+
+
+DOCKER_ALIVE = pull_path("https://registry.invalid", "docker").alive_statuses
 
 if TYPE_CHECKING:
     from tests.mirrorlab import MirrorLab
@@ -88,7 +93,7 @@ def test_probe_urls_ask_what_the_real_clients_ask() -> None:
 
 def test_rank_follows_the_injected_first_byte_delays(mirror_lab: MirrorLab) -> None:
     bases = {delay: mirror_lab.add(f"d{delay}", delay_ms=delay) for delay in (80, 10, 40)}
-    results = measure_all(
+    results = measure_pairs(
         [(bases[delay] + "/simple", "pip") for delay in (80, 10, 40)],
         env=mirror_lab.env,
         samples=2,
@@ -179,7 +184,12 @@ def test_endless_redirects_are_an_http_error(mirror_lab: MirrorLab) -> None:
 def test_reset_is_named(mirror_lab: MirrorLab, tls: bool) -> None:
     base = mirror_lab.add("rst", behaviour="reset", tls=tls)
     m = measure(
-        probe_url(base, "docker"), kind="docker", env=mirror_lab.env, samples=1, timeout=2.0
+        probe_url(base, "docker"),
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=mirror_lab.env,
+        samples=1,
+        timeout=2.0,
     )
     assert m.outcome is Outcome.RESET, m.reason
     assert m.phase == "first_byte"
@@ -188,7 +198,12 @@ def test_reset_is_named(mirror_lab: MirrorLab, tls: bool) -> None:
 def test_close_without_answer_is_a_reset(mirror_lab: MirrorLab) -> None:
     base = mirror_lab.add("mute", behaviour="close")
     m = measure(
-        probe_url(base, "docker"), kind="docker", env=mirror_lab.env, samples=1, timeout=2.0
+        probe_url(base, "docker"),
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=mirror_lab.env,
+        samples=1,
+        timeout=2.0,
     )
     assert m.outcome is Outcome.RESET and "without answering" in m.reason
 
@@ -204,14 +219,26 @@ def test_hang_is_a_read_timeout(mirror_lab: MirrorLab) -> None:
 
 def test_connect_timeout_is_told_apart_from_read_timeout(mirror_lab: MirrorLab) -> None:
     url = mirror_lab.blackhole_url()
-    m = measure(url + "/v2/", kind="docker", env=mirror_lab.env, samples=1, timeout=0.3)
+    m = measure(
+        url + "/v2/",
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=mirror_lab.env,
+        samples=1,
+        timeout=0.3,
+    )
     assert m.outcome is Outcome.TIMEOUT
     assert m.phase == "connect" and "connect" in m.reason
 
 
 def test_refused(mirror_lab: MirrorLab) -> None:
     m = measure(
-        mirror_lab.refused_url() + "/v2/", kind="docker", env=mirror_lab.env, samples=1, timeout=2.0
+        mirror_lab.refused_url() + "/v2/",
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=mirror_lab.env,
+        samples=1,
+        timeout=2.0,
     )
     assert m.outcome is Outcome.REFUSED and m.phase == "connect"
 
@@ -237,6 +264,7 @@ def test_hostnames_are_verified_through_the_resolver(mirror_lab: MirrorLab) -> N
     good = measure(
         f"https://mirror.lab.test:{port}/v2/",
         kind="docker",
+        alive_statuses=DOCKER_ALIVE,
         env=mirror_lab.env,
         resolver=resolver,
         samples=1,
@@ -247,6 +275,7 @@ def test_hostnames_are_verified_through_the_resolver(mirror_lab: MirrorLab) -> N
     bad = measure(
         f"https://other.invalid:{port}/v2/",
         kind="docker",
+        alive_statuses=DOCKER_ALIVE,
         env=mirror_lab.env,
         resolver=resolver,
         samples=1,
@@ -265,14 +294,26 @@ def test_ca_bundle_variables_follow_requests_order(mirror_lab: MirrorLab) -> Non
         {"CURL_CA_BUNDLE": rogue, "SSL_CERT_FILE": lab_ca},
     ):
         assert (
-            measure(url, kind="docker", env=env, samples=1, timeout=2.0).outcome
+            measure(
+                url, kind="docker", alive_statuses=DOCKER_ALIVE, env=env, samples=1, timeout=2.0
+            ).outcome
             is Outcome.TLS_ERROR
         )
     assert measure(
-        url, kind="docker", env={"CURL_CA_BUNDLE": lab_ca}, samples=1, timeout=2.0
+        url,
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env={"CURL_CA_BUNDLE": lab_ca},
+        samples=1,
+        timeout=2.0,
     ).healthy
     missing = measure(
-        url, kind="docker", env={"SSL_CERT_FILE": "/nonexistent/ca.pem"}, samples=1, timeout=2.0
+        url,
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env={"SSL_CERT_FILE": "/nonexistent/ca.pem"},
+        samples=1,
+        timeout=2.0,
     )
     assert missing.outcome is Outcome.TLS_ERROR and "SSL_CERT_FILE" in missing.reason
 
@@ -305,6 +346,7 @@ def test_a_dns_lookup_that_never_returns_times_out() -> None:
         m = measure(
             "https://stuck.invalid/v2/",
             kind="docker",
+            alive_statuses=DOCKER_ALIVE,
             env={},
             resolver=resolver,
             samples=1,
@@ -328,7 +370,7 @@ def test_a_dns_lookup_that_never_returns_times_out() -> None:
     ],
 )
 def test_socket_errors_map_to_named_outcomes(error: OSError, outcome: Outcome) -> None:
-    session = _Session("pip", 1.0, {}, socket.getaddrinfo, None, ())
+    session = Session("pip", 1.0, {}, socket.getaddrinfo, None, ())
     assert session.classify(error, "connect", "host:443").outcome is outcome
 
 
@@ -346,7 +388,12 @@ def test_cancel_stops_before_the_next_phase(mirror_lab: MirrorLab) -> None:
 def test_docker_registry_401_counts_as_alive(mirror_lab: MirrorLab) -> None:
     base = mirror_lab.add("registry")
     docker = measure(
-        probe_url(base, "docker"), kind="docker", env=mirror_lab.env, samples=1, timeout=2.0
+        probe_url(base, "docker"),
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=mirror_lab.env,
+        samples=1,
+        timeout=2.0,
     )
     assert docker.outcome is Outcome.OK and docker.status_code == 401
     # The same answer for a client that needs a 2xx is a failure.
@@ -368,13 +415,15 @@ def test_url_credentials_are_sent_but_never_shown(mirror_lab: MirrorLab) -> None
 
 
 def test_twelve_mirrors_with_one_hanging_finish_by_the_deadline(mirror_lab: MirrorLab) -> None:
-    mirrors: list[tuple[str, Kind]] = [
+    mirrors: list[tuple[str, str]] = [
         (mirror_lab.add(f"m{i}", delay_ms=i), "docker") for i in range(11)
     ]
     mirrors.insert(5, (mirror_lab.add("hang", behaviour="hang"), "docker"))
     deadline = 1.0
     started = time.monotonic()
-    results = measure_all(mirrors, env=mirror_lab.env, samples=3, timeout=5.0, deadline_s=deadline)
+    results = measure_pairs(
+        mirrors, env=mirror_lab.env, samples=3, timeout=5.0, deadline_s=deadline
+    )
     wall = time.monotonic() - started
     assert wall < deadline + 0.25
     hung = results[5]
@@ -392,10 +441,10 @@ def test_without_any_network_everything_ends_by_the_deadline() -> None:
         release.wait(10)  # a resolver with no server to ask
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
-    mirrors: list[tuple[str, Kind]] = [(f"https://m{i}.invalid/simple", "pip") for i in range(8)]
+    mirrors: list[tuple[str, str]] = [(f"https://m{i}.invalid/simple", "pip") for i in range(8)]
     try:
         started = time.monotonic()
-        results = measure_all(
+        results = measure_pairs(
             mirrors, env={}, resolver=resolver, timeout=5, deadline_s=0.5, throughput=True
         )
         assert time.monotonic() - started < 0.8
@@ -410,7 +459,7 @@ def test_cancel_ends_measure_all_early(mirror_lab: MirrorLab) -> None:
     cancel = threading.Event()
     threading.Timer(0.2, cancel.set).start()
     started = time.monotonic()
-    results = measure_all([(base, "hf")], env=mirror_lab.env, deadline_s=5, cancel=cancel)
+    results = measure_pairs([(base, "hf")], env=mirror_lab.env, deadline_s=5, cancel=cancel)
     assert time.monotonic() - started < 0.6
     assert results[0].outcome is Outcome.CANCELLED
 
@@ -433,7 +482,7 @@ def test_measure_all_times_throughput_one_mirror_at_a_time(mirror_lab: MirrorLab
     slow = mirror_lab.add("slow", rate_bps=1_000_000)
     fast = mirror_lab.add("fast", rate_bps=4_000_000)
     dead = mirror_lab.add("dead", status=500)
-    results = measure_all(
+    results = measure_pairs(
         [(slow + "/anaconda", "conda"), (fast + "/anaconda", "conda"), (dead, "conda")],
         env=mirror_lab.env,
         samples=1,
@@ -465,7 +514,7 @@ def test_measure_all_times_throughput_one_mirror_at_a_time(mirror_lab: MirrorLab
 
 def test_throughput_is_not_invented_for_registries(mirror_lab: MirrorLab) -> None:
     base = mirror_lab.add("registry")
-    (result,) = measure_all([(base, "docker")], env=mirror_lab.env, samples=1, throughput=True)
+    (result,) = measure_pairs([(base, "docker")], env=mirror_lab.env, samples=1, throughput=True)
     assert result.healthy and result.throughput_bytes_per_s is None
     assert result.throughput_reason is not None
 
@@ -523,7 +572,14 @@ def test_https_goes_through_connect_with_masked_credentials(mirror_lab: MirrorLa
     proxy = mirror_lab.add_proxy(auth=("bob", "hunter2"))
     with_creds = proxy.replace("http://", "http://bob:hunter2@")
     env = {**mirror_lab.env, "HTTPS_PROXY": with_creds}
-    m = measure(probe_url(base, "docker"), kind="docker", env=env, samples=1, timeout=2.0)
+    m = measure(
+        probe_url(base, "docker"),
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=env,
+        samples=1,
+        timeout=2.0,
+    )
     assert m.healthy, m.reason
     assert m.proxy == proxy.replace("http://", "http://***:***@")
     assert "hunter2" not in json.dumps(m.to_json()) and "bob" not in json.dumps(m.to_json())
@@ -618,7 +674,14 @@ def test_no_proxy_matching(host: str, port: int, no_proxy: str, bypass: bool) ->
 
 def test_unsupported_proxies_are_named() -> None:
     env = {"https_proxy": "socks5://user:pw@127.0.0.1:1080"}
-    m = measure("https://127.0.0.1:9/v2/", kind="docker", env=env, samples=1, timeout=2.0)
+    m = measure(
+        "https://127.0.0.1:9/v2/",
+        kind="docker",
+        alive_statuses=DOCKER_ALIVE,
+        env=env,
+        samples=1,
+        timeout=2.0,
+    )
     assert m.outcome is Outcome.PROXY_ERROR and "SOCKS" in m.reason and "pw" not in m.reason
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import importlib.resources
 import json
 import re
@@ -15,9 +16,9 @@ from hypothesis import strategies as st
 from envdoctor import profiles as P
 from envdoctor.cli_profiles import profiles as profiles_group
 from envdoctor.context import Context
+from envdoctor.profile_checks import KeyLines, ProfileError
 from envdoctor.profiles import (
     Endpoint,
-    ProfileError,
     endpoints,
     get_profile,
     load_profiles,
@@ -25,6 +26,7 @@ from envdoctor.profiles import (
     profile_to_toml,
     scan_profiles,
 )
+from envdoctor.tools.sysctl import SYSCTL_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_DIR = ROOT / "profiles"
@@ -599,7 +601,7 @@ h = {i = "{"}
 j = 1
 """
     tomlkit.parse(text)  # the fixture itself is valid TOML
-    lines = P._KeyLines(text)
+    lines = KeyLines(text)
     assert lines.line_of(("a",)) == 2
     assert lines.line_of(("b",)) == 6
     assert lines.line_of(("lit.key",)) == 9
@@ -637,7 +639,7 @@ def _leaves(table, prefix=()):
 def test_every_key_tomlkit_writes_is_found_on_its_line(table):
     text = tomlkit.dumps(table)
     assume(tomlkit.parse(text).unwrap() == table)
-    lines = P._KeyLines(text)
+    lines = KeyLines(text)
     source_lines = text.split("\n")  # not splitlines(): U+0085 in a key is no line break
     for path in _leaves(table):
         line = lines.line_of(path)
@@ -648,8 +650,17 @@ def test_every_key_tomlkit_writes_is_found_on_its_line(table):
 # --- hypothesis: nothing but ProfileError ----------------------------------------------
 
 VALID_KEYS = sorted(
-    {*P._META_KEYS, *P.TARGETS, *(k for keys in P._TABLE_KEYS.values() for k in keys)}
-    | {*P.SYSCTL_KEYS, "HF_HUB_DISABLE_XET", "fuzz"}
+    {
+        *P._META_KEYS,
+        *P.TARGETS,
+        *(
+            k
+            for t in P.TARGETS
+            if t != "sysctl"
+            for k in importlib.import_module(f"envdoctor.tools.{t}").TABLE_KEYS
+        ),
+    }
+    | {*SYSCTL_KEYS, "HF_HUB_DISABLE_XET", "fuzz"}
 )
 url_like = st.one_of(
     st.sampled_from(
@@ -708,7 +719,7 @@ table_values: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "env": st.dictionaries(st.sampled_from(["HF_HUB_DISABLE_XET", "HF_X", "PATH"]), plain_text),
     },
     "modelscope": {"domain": st.one_of(st.sampled_from(["www.modelscope.cn"]), urls)},
-    "sysctl": {key: sysctl_values for key in P.SYSCTL_KEYS},
+    "sysctl": {key: sysctl_values for key in SYSCTL_KEYS},
 }
 
 
@@ -795,7 +806,7 @@ def test_random_documents_load_or_raise_profile_error(fuzz_ctx, document):
 def test_random_text_loads_or_raises_profile_error(fuzz_ctx, text):
     write(fuzz_ctx, "fuzz", text)
     _outcome(fuzz_ctx)
-    P._KeyLines(text)  # the scanner never fails, even on text that is not TOML
+    KeyLines(text)  # the scanner never fails, even on text that is not TOML
 
 
 # --- the CLI ----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from markdown_it import MarkdownIt
 
 from envdoctor.context import Context
 from envdoctor.engine import Report, run_checks
+from envdoctor.planning import ApplyOptions
+from envdoctor.planning import plan as plan_target
 from envdoctor.profiles import get_profile
 from envdoctor.report import (
     ReportDocument,
@@ -25,7 +27,6 @@ from envdoctor.report import (
 )
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status, TargetPlan
-from envdoctor.targets import ApplyOptions, load
 
 SCHEMA = Path(__file__).parent.parent / "envdoctor" / "schema" / "check-v1.json"
 SECRET = "s3cr3t-token"
@@ -134,7 +135,7 @@ def real_plans(ctx: Context) -> list[TargetPlan]:
         f"[global]\nindex-url = https://me:{SECRET}@pypi.example.org/simple\ntimeout = 60\n"
     )
     profile = get_profile(ctx, "cn-tsinghua")
-    return [load(name).plan(ctx, profile, ApplyOptions()) for name in ("pip", "uv")]
+    return [plan_target(ctx, name, profile, ApplyOptions()) for name in ("pip", "uv")]
 
 
 @pytest.fixture

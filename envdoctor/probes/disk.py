@@ -17,7 +17,6 @@ import errno
 import json
 import mmap
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -27,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envdoctor.configfiles import env_path, expanduser, expandvars
 from envdoctor.context import Context
+from envdoctor.mounts import Mount, find_mount, read_mounts
 from envdoctor.requirements import CheckOptions, Requirements, Threshold
 from envdoctor.results import CheckResult, Status
 from envdoctor.units import GiB, MiB, format_bytes, format_rate
@@ -307,74 +308,8 @@ def _read(
 # --------------------------------------------------------------------------- locations
 
 
-@dataclass(frozen=True)
-class Mount:
-    """The mount a path lives on."""
-
-    mount_point: str
-    filesystem: str
-
-
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    """Mounts from ``/proc/<pid>/mountinfo`` text, in file order (later mounts on top)."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        separator = fields.index("-")
-        if separator < 6 or separator + 1 >= len(fields):
-            continue
-        # The kernel escapes space, tab, newline and backslash in paths as \ooo.
-        mount_point = _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
-        mounts.append(Mount(mount_point, fields[separator + 1]))
-    return mounts
-
-
 def _mounts(ctx: Context) -> list[Mount]:
-    with contextlib.suppress(OSError):
-        return parse_mountinfo(ctx.path("/proc/self/mountinfo").read_text(errors="replace"))
-    try:  # without mountinfo (old kernels, some sandboxes) the fstab-style table
-        text = ctx.path("/proc/mounts").read_text(errors="replace")
-    except OSError:
-        return []
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 3:
-            mount_point = _OCTAL_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[1])
-            mounts.append(Mount(mount_point, fields[2]))
-    return mounts
-
-
-def find_mount(mounts: Sequence[Mount], path: str) -> Mount | None:
-    """The mount holding ``path`` (a resolved path): the longest matching mount point."""
-    best: Mount | None = None
-    for mount in mounts:
-        point = mount.mount_point.rstrip("/")
-        if (path == point or path.startswith(point + "/") or mount.mount_point == "/") and (
-            best is None or len(point) >= len(best.mount_point.rstrip("/"))
-        ):
-            best = mount
-    return best
-
-
-_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
-
-
-def _expand(ctx: Context, value: str) -> Path:
-    """A path from an environment variable, as huggingface_hub and pip expand it."""
-    if value == "~" or value.startswith("~/"):
-        value = str(ctx.home) + value[1:]
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1).strip("{}")
-        return ctx.env.get(name, match.group(0))
-
-    return ctx.user_path(_VARIABLE.sub(substitute, value))
+    return read_mounts(ctx)
 
 
 def hf_hub_cache(ctx: Context) -> Path:
@@ -383,18 +318,15 @@ def hf_hub_cache(ctx: Context) -> Path:
     ``HF_HUB_CACHE``, else the legacy ``HUGGINGFACE_HUB_CACHE``, else ``$HF_HOME/hub``,
     where ``HF_HOME`` defaults to ``$XDG_CACHE_HOME/huggingface`` (``~/.cache/huggingface``).
     """
-    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if value := ctx.env.get(variable):
-            return _expand(ctx, value)
-    if value := ctx.env.get("HF_HOME"):
-        return _expand(ctx, value) / "hub"
-    return ctx.xdg_cache_home / "huggingface" / "hub"
+    from envdoctor.tools import hf
+
+    return hf.hub_cache(ctx)
 
 
 def pip_cache(ctx: Context) -> Path:
     """pip's cache: ``PIP_CACHE_DIR``, else ``$XDG_CACHE_HOME/pip``."""
     if value := ctx.env.get("PIP_CACHE_DIR"):
-        return _expand(ctx, value)
+        return env_path(ctx, expandvars(expanduser(ctx, value), ctx.env))
     return ctx.xdg_cache_home / "pip"
 
 

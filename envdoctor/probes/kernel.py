@@ -31,9 +31,10 @@ from typing import Any
 
 from envdoctor.context import Context
 from envdoctor.facts import detect_container
+from envdoctor.mounts import find_mount, parse_mountinfo
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status
-from envdoctor.targets import sysctl
+from envdoctor.tools import sysctl
 from envdoctor.units import MiB, format_bytes
 
 NAME = "kernel"
@@ -79,7 +80,7 @@ def boot_files(ctx: Context) -> list[tuple[str, Path]]:
     ordered = [*sysctl.sysctl_d_files(ctx), sysctl.SYSCTL_CONF]
     files: list[tuple[str, Path]] = []
     for display in ordered:
-        path = sysctl._follow(ctx, ctx.path(display))
+        path = sysctl.follow(ctx, ctx.path(display))
         if path.is_file():
             files.append((display, path))
     last: dict[Path, int] = {}
@@ -97,7 +98,7 @@ def boot_chain(ctx: Context, keys: Iterable[str]) -> dict[str, list[BootAssignme
             text = path.read_bytes().decode("utf-8", errors="replace")
         except OSError:
             continue
-        for line, pattern, value in sysctl._assignments(text):
+        for line, pattern, value in sysctl.assignments(text):
             for key in wanted:
                 if fnmatch.fnmatchcase(key, pattern):
                     chain[key].append(BootAssignment(display, line, value))
@@ -109,7 +110,7 @@ def run(ctx: Context, options: CheckOptions) -> list[CheckResult]:
     current = values[CONGESTION]
     listed = values[AVAILABLE]
     available = listed.split() if listed is not None else None
-    bbr_loadable = sysctl._module_exists(ctx, "tcp_bbr")
+    bbr_loadable = sysctl.module_exists(ctx, "tcp_bbr")
     bbr_available = (available is not None and "bbr" in available) or bbr_loadable
     container = detect_container(ctx)
     writable = _proc_sys_writable(ctx)
@@ -261,30 +262,8 @@ def _mount_options(ctx: Context, target: str) -> list[str] | None:
         text = ctx.path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    best: tuple[int, list[str]] | None = None
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 6:
-            continue
-        point = _unescape(fields[4])
-        inside = target == point or target.startswith(point.rstrip("/") + "/")
-        if inside and (best is None or len(point) >= best[0]):
-            best = (len(point), fields[5].split(","))  # a later mount on the same point wins
-    return best[1] if best else None
-
-
-def _unescape(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes (``\\040``)."""
-    out, index = [], 0
-    while index < len(field):
-        chunk = field[index : index + 4]
-        if chunk[:1] == "\\" and len(chunk) == 4 and chunk[1:].isdigit():
-            out.append(chr(int(chunk[1:], 8)))
-            index += 4
-        else:
-            out.append(field[index])
-            index += 1
-    return "".join(out)
+    mount = find_mount(parse_mountinfo(text), target)
+    return list(mount.options) if mount else None
 
 
 def _real(path: Path) -> Path:

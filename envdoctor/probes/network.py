@@ -15,7 +15,7 @@ from envdoctor.results import CheckResult, Status
 if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.mirrors import Entry, Ranking
-    from envdoctor.netprobe import Measurement
+    from envdoctor.net.results import Measurement
     from envdoctor.requirements import CheckOptions
 
 NAME = "network"
@@ -30,9 +30,9 @@ the best one's, and at least 100 ms longer (small absolute gaps are noise)."""
 
 
 def run(ctx: Context, options: CheckOptions) -> list[CheckResult]:
-    from envdoctor.effective import configured_mirrors
     from envdoctor.mirrors import LATENCY_DEADLINE_S, gather, measure
     from envdoctor.profiles import get_profile
+    from envdoctor.tools import configured_mirrors
 
     profiles = [get_profile(ctx, options.profile)] if options.profile else []
     deadline = LATENCY_DEADLINE_S if ctx.timeout is None else max(0.5, ctx.timeout * 0.8)

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import envdoctor.probes.config as config
-from envdoctor import transaction
+from envdoctor import checkup, transaction
 from envdoctor.cli_apply import apply as apply_command
 from envdoctor.context import Context
+from envdoctor.planning import TARGET_NAMES
 from envdoctor.profiles import get_profile
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, FileChange, Status
-from envdoctor.targets import TARGET_NAMES
-from envdoctor.targets.env import render_sh
+from envdoctor.shellenv import render_sh
 
 TUNA_PYPI = "https://mirrors.tuna.tsinghua.edu.cn/pypi/web/simple"
 TUNA_CONDA = "https://mirrors.tuna.tsinghua.edu.cn/anaconda"
@@ -203,7 +203,7 @@ def test_malformed_daemon_json_fails_with_line(tmp_path: Path) -> None:
         m.startswith("/etc/docker/daemon.json line 3:") and "refuses to start" in m
         for m in messages(docker)
     )
-    assert docker.details["liveness"] == config.NETWORK_HINT
+    assert docker.details["liveness"] == checkup.NETWORK_HINT
 
 
 def test_registry_mirror_flag_in_drop_in_and_file_fails(tmp_path: Path) -> None:
@@ -339,7 +339,7 @@ def test_export_parser_reads_what_bash_reads(tmp_path: Path, value: str) -> None
         check=True,
         env={"PATH": "/usr/bin:/bin"},
     )
-    assert config.parse_exports(script.read_text()) == {"HF_ENDPOINT": bash.stdout.decode()}
+    assert checkup.parse_exports(script.read_text()) == {"HF_ENDPOINT": bash.stdout.decode()}
 
 
 # --- proxies -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections import namedtuple
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import envdoctor.probes.disk as disk
+from envdoctor.mounts import Mount, find_mount, parse_mountinfo
 from envdoctor.context import Context
 from envdoctor.requirements import CheckOptions, Requirements, Threshold
 from envdoctor.results import Status
@@ -329,7 +332,8 @@ def test_requested_paths_replace_the_defaults(ctx: Context, tmp_path: Path, monk
     [
         ({}, "home/.cache/huggingface/hub"),
         ({"XDG_CACHE_HOME": "{root}/xdg"}, "xdg/huggingface/hub"),
-        ({"XDG_CACHE_HOME": "relative/ignored"}, "home/.cache/huggingface/hub"),
+        # huggingface_hub keeps a relative XDG_CACHE_HOME: relative to the working directory
+        ({"XDG_CACHE_HOME": "relative/kept"}, "cwd/relative/kept/huggingface/hub"),
         ({"HF_HOME": "{root}/hf", "XDG_CACHE_HOME": "{root}/xdg"}, "hf/hub"),
         ({"HF_HOME": "~/hf"}, "home/hf/hub"),
         ({"HF_HOME": "$BIG/hf", "BIG": "{root}/big"}, "big/hf/hub"),
@@ -344,6 +348,17 @@ def test_hf_hub_cache_follows_huggingface_hub(tmp_path: Path, env, expected):
     ctx = Context.for_root(tmp_path, env=env, home=tmp_path / "home", cwd=tmp_path / "cwd")
 
     assert disk.hf_hub_cache(ctx) == tmp_path / expected
+    # ... and the real library agrees, in a process with that environment and directory.
+    (tmp_path / "cwd").mkdir(exist_ok=True)
+    real = subprocess.run(
+        [sys.executable, "-c", "import huggingface_hub.constants as c; print(c.HF_HUB_CACHE)"],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), **env},
+        cwd=tmp_path / "cwd",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert (tmp_path / "cwd" / real).resolve() == (tmp_path / expected).resolve()
 
 
 def test_pip_cache_location(tmp_path: Path):
@@ -635,25 +650,25 @@ def test_parse_mountinfo_handles_escapes_and_optional_fields():
         "37 35 0:30 / /data rw - xfs /dev/nvme0n1p1 rw\n"
         "garbage line\n"
     )
-    assert disk.parse_mountinfo(text) == [
-        disk.Mount("/mnt/with space", "ext3"),
-        disk.Mount("/data", "xfs"),
+    assert parse_mountinfo(text) == [
+        Mount("/mnt/with space", "ext3"),
+        Mount("/data", "xfs"),
     ]
 
 
 def test_find_mount_takes_the_longest_prefix_and_the_top_of_a_stack():
     mounts = [
-        disk.Mount("/", "ext4"),
-        disk.Mount("/home", "xfs"),
-        disk.Mount("/home/user/fast", "nfs"),
-        disk.Mount("/home", "btrfs"),
+        Mount("/", "ext4"),
+        Mount("/home", "xfs"),
+        Mount("/home/user/fast", "nfs"),
+        Mount("/home", "btrfs"),
     ]
 
-    assert disk.find_mount(mounts, "/home/user/x") == disk.Mount("/home", "btrfs")
-    assert disk.find_mount(mounts, "/home/user/fast/a") == disk.Mount("/home/user/fast", "nfs")
-    assert disk.find_mount(mounts, "/home2") == disk.Mount("/", "ext4")
-    assert disk.find_mount(mounts, "/") == disk.Mount("/", "ext4")
-    assert disk.find_mount([], "/x") is None
+    assert find_mount(mounts, "/home/user/x") == Mount("/home", "btrfs")
+    assert find_mount(mounts, "/home/user/fast/a") == Mount("/home/user/fast", "nfs")
+    assert find_mount(mounts, "/home2") == Mount("/", "ext4")
+    assert find_mount(mounts, "/") == Mount("/", "ext4")
+    assert find_mount([], "/x") is None
 
 
 def test_proc_mounts_is_used_without_mountinfo(tmp_path: Path, monkeypatch):

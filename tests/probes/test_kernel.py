@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from envdoctor.context import Context
+from envdoctor.mounts import unescape
 from envdoctor.probes import kernel
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status
@@ -220,7 +221,7 @@ def test_writable_sysctl_in_a_privileged_container_is_graded(ctx: Context) -> No
 
 
 def test_mountinfo_escapes() -> None:
-    assert kernel._unescape(r"/mnt/a\040b") == "/mnt/a b"
+    assert unescape(r"/mnt/a\040b") == "/mnt/a b"
 
 
 def test_no_proc_is_skipped(ctx: Context) -> None:

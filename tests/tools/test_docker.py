@@ -17,8 +17,10 @@ import pytest
 
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.profiles import DockerSettings, Profile, get_profile
-from envdoctor.targets import ApplyOptions, docker
+from envdoctor.planning import ApplyOptions
+from envdoctor.profiles import Profile, get_profile
+from envdoctor.tools import docker, docker_daemon
+from envdoctor.tools.docker import DockerSettings
 
 DATA = Path(__file__).parent / "data" / "docker"
 SYSTEM = ApplyOptions(scope="system")
@@ -235,7 +237,7 @@ def test_commented_and_reset_flags_do_not_count(ctx: Context) -> None:
         "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd://\n",
     )
     _put(ctx, "/etc/default/docker", '#DOCKER_OPTS="--registry-mirror=https://a"\n')
-    assert docker.find_mirror_flags(ctx) == []
+    assert docker_daemon.find_mirror_flags(ctx) == []
     assert docker.plan(ctx, _profile(*MIRRORS), SYSTEM).changed
 
 
@@ -245,7 +247,7 @@ def test_running_dockerd_with_the_flag_is_refused(ctx: Context) -> None:
     with pytest.raises(EnvdoctorError, match=r"the running dockerd \(pid 4242\)"):
         docker.plan(ctx, _profile(*MIRRORS), SYSTEM)
     # a rootless user's daemon is not the system one
-    assert docker.find_mirror_flags(ctx, "user") == []
+    assert docker_daemon.find_mirror_flags(ctx, "user") == []
 
 
 def test_removing_mirrors_with_a_flag_only_warns(ctx: Context) -> None:

@@ -1,4 +1,4 @@
-"""envdoctor.effective: which mirror each tool really uses, and where each value comes from.
+"""Each tool module's resolve: which mirror each tool really uses, and where each value comes from.
 
 Fixture trees live on tmp_path.  pip and uv are also checked against the real tools: the
 same trees are handed to pip's own option parser and to the real ``uv`` binary (whose
@@ -25,22 +25,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from envdoctor.configfiles import ConfigProblem, Source, ToolConfig, normalise_endpoint
 from envdoctor.context import Context
-from envdoctor.effective import (
-    PIP_DEFAULT_INDEX,
-    ConfigProblem,
-    Source,
-    ToolConfig,
-    conda_base,
-    configured_mirrors,
-    normalise_endpoint,
-    resolve_conda,
-    resolve_docker,
-    resolve_hf,
-    resolve_modelscope,
-    resolve_pip,
-    resolve_uv,
-)
+from envdoctor.tools import configured_mirrors
+from envdoctor.tools.condarc import conda_base, resolve_conda
+from envdoctor.tools.docker import resolve_docker
+from envdoctor.tools.hf import resolve_hf
+from envdoctor.tools.modelscope import resolve_modelscope
+from envdoctor.tools.pip import PIP_DEFAULT_INDEX, resolve_pip
+from envdoctor.tools.uv import resolve_uv
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -1082,7 +1075,7 @@ def test_nothing_reads_outside_the_context(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_modelscope_domain_given_as_a_url_with_credentials_is_masked(tmp_path):
-    from envdoctor.effective import resolve_modelscope
+    from envdoctor.tools.modelscope import resolve_modelscope
 
     ctx = Context.for_root(tmp_path, env={"MODELSCOPE_DOMAIN": "https://u:pw@ms.example"})
     config = resolve_modelscope(ctx)

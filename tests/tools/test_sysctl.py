@@ -11,9 +11,11 @@ import pytest
 
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.profiles import Profile, SysctlSettings, get_profile
+from envdoctor.planning import ApplyOptions
+from envdoctor.profiles import Profile, get_profile
 from envdoctor.results import TargetPlan
-from envdoctor.targets import ApplyOptions, sysctl
+from envdoctor.tools import sysctl
+from envdoctor.tools.sysctl import SysctlSettings
 
 SYSTEM = ApplyOptions(scope="system")
 ROOT = Path(__file__).resolve().parents[2]
@@ -392,7 +394,7 @@ def test_apply_now_sets_the_real_kernel_in_a_private_network_namespace(tmp_path:
         "import sys\n"
         "from pathlib import Path\n"
         "from envdoctor.context import Context\n"
-        "from envdoctor.targets.sysctl import apply_now\n"
+        "from envdoctor.tools.sysctl import apply_now\n"
         "Path('/proc/sys/net/ipv4/tcp_congestion_control').write_text('reno')\n"
         "ctx = Context.for_root(Path('/'), home=Path(sys.argv[1]))\n"
         "for line in apply_now(ctx, {'net.ipv4.tcp_congestion_control': sys.argv[2]}):\n"

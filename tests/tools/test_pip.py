@@ -1,4 +1,4 @@
-"""envdoctor.targets.pip: minimal, reversible edits of pip.conf, checked by pip itself.
+"""envdoctor.tools.pip: minimal, reversible edits of pip.conf, checked by pip itself.
 
 Fixture files in ``data/pip`` are the kind people really have: comments, ``[install]``,
 ``[freeze]`` and ``[list]`` sections, underscore spellings, credentials in URLs, a
@@ -27,12 +27,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envdoctor.context import Context
-from envdoctor.effective import PipConfigParser, pip_option_name
 from envdoctor.errors import EnvdoctorError
-from envdoctor.profiles import PipSettings, Profile
+from envdoctor.planning import ApplyOptions
+from envdoctor.planning import plan as plan_target
+from envdoctor.profiles import Profile
 from envdoctor.results import TargetPlan
-from envdoctor.targets import ApplyOptions, load
-from envdoctor.targets import pip as pip_target
+from envdoctor.tools import pip as pip_target
+from envdoctor.tools.pip import PipConfigParser, PipSettings, pip_option_name
 
 DATA = Path(__file__).parent / "data" / "pip"
 MIRROR = "https://mirrors.example.edu.cn/pypi/web/simple"
@@ -111,7 +112,7 @@ def test_real_world_files_change_only_the_profile_keys(
     ctx = make_ctx(tmp_path)
     path = write(user_conf(ctx), original)
 
-    plan = load("pip").plan(ctx, profile(extras=extras), USER)
+    plan = plan_target(ctx, "pip", profile(extras=extras), USER)
     [change] = plan.changes
     assert change.path == path and change.display == "~/.config/pip/pip.conf"
     assert change.old == original and change.changed
@@ -155,7 +156,7 @@ def test_real_world_files_change_only_the_profile_keys(
 
     # Idempotent: planning against the result changes nothing.
     write(path, new)
-    again = load("pip").plan(ctx, profile(extras=extras), USER)
+    again = plan_target(ctx, "pip", profile(extras=extras), USER)
     assert not again.changed and again.changes[0].new == new
 
 

@@ -11,22 +11,137 @@ directories sorted by file name across directories, a later name winning; procps
 ``/etc/sysctl.conf`` after all of them and systemd reads it through the
 ``/etc/sysctl.d/99-sysctl.conf`` link most distributions ship.  Files that would override
 what envdoctor writes are reported as notes.
+
+The profile's ``[sysctl]`` table (only well-known network settings, each with the values
+it accepts) is validated here too.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
+from envdoctor.checkup import Checkup
+from envdoctor.configfiles import ToolConfig
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
 from envdoctor.facts import detect_container
+from envdoctor.planning import ApplyOptions
+from envdoctor.profile_checks import ProfileFile, show, toml_table, type_name
 from envdoctor.profiles import Profile
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.targets import ApplyOptions
+
+# sysctl: only well-known network settings, each with the values it accepts.
+_CONGESTION_CONTROLS = (
+    "bbr", "bic", "cdg", "cubic", "dctcp", "highspeed", "htcp", "hybla", "illinois",
+    "lp", "nv", "reno", "scalable", "vegas", "veno", "westwood", "yeah",
+)  # fmt: skip
+
+
+_QDISCS = ("cake", "codel", "fq", "fq_codel", "fq_pie", "pfifo_fast", "pie", "sfq")
+
+
+_INT_MAX = 2**31 - 1
+
+
+_SysctlRule = tuple[str, int, int, int]  # kind, count, minimum, maximum
+
+
+_SYSCTL_RULES: Mapping[str, _SysctlRule] = {
+    "net.ipv4.tcp_congestion_control": ("congestion", 1, 0, 0),
+    "net.core.default_qdisc": ("qdisc", 1, 0, 0),
+    "net.core.rmem_max": ("int", 1, 4096, _INT_MAX),
+    "net.core.wmem_max": ("int", 1, 4096, _INT_MAX),
+    "net.core.rmem_default": ("int", 1, 4096, _INT_MAX),
+    "net.core.wmem_default": ("int", 1, 4096, _INT_MAX),
+    "net.ipv4.tcp_rmem": ("int", 3, 1, _INT_MAX),
+    "net.ipv4.tcp_wmem": ("int", 3, 1, _INT_MAX),
+    "net.ipv4.tcp_fastopen": ("int", 1, 0, 0xFFF),
+    "net.ipv4.tcp_mtu_probing": ("int", 1, 0, 2),
+    "net.ipv4.tcp_slow_start_after_idle": ("int", 1, 0, 1),
+    "net.ipv4.tcp_notsent_lowat": ("int", 1, 1, 2**32 - 1),
+    "net.ipv4.tcp_window_scaling": ("int", 1, 0, 1),
+    "net.ipv4.tcp_sack": ("int", 1, 0, 1),
+    "net.ipv4.tcp_timestamps": ("int", 1, 0, 2),
+    "net.ipv4.tcp_ecn": ("int", 1, 0, 2),
+    "net.ipv4.tcp_tw_reuse": ("int", 1, 0, 2),
+    "net.ipv4.tcp_max_syn_backlog": ("int", 1, 1, _INT_MAX),
+    "net.core.netdev_max_backlog": ("int", 1, 1, _INT_MAX),
+    "net.core.somaxconn": ("int", 1, 1, _INT_MAX),
+}
+
+
+SYSCTL_KEYS: tuple[str, ...] = tuple(_SYSCTL_RULES)
+"""The sysctl keys a profile may set."""
+
+
+def _check_sysctl(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for path, name, value in _flatten(("sysctl",), table):
+        if name not in _SYSCTL_RULES:
+            suggestion = name.replace("/", ".")
+            if suggestion in _SYSCTL_RULES:
+                file.fail(path, "not a known sysctl key", f"Write it with dots: {suggestion}.")
+            file.unknown_key(
+                path,
+                SYSCTL_KEYS,
+                "sysctl key (envdoctor only sets well-known network settings)",
+                word=name,
+            )
+        if name in checked:
+            file.fail(path, "set twice (once quoted, once as dotted keys)")
+        checked[name] = _check_sysctl_value(file, path, name, value)
+    return checked
+
+
+def _check_sysctl_value(file: ProfileFile, path: Sequence[str], name: str, value: object) -> str:
+    kind, count, low, high = _SYSCTL_RULES[name]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        file.fail(path, f"expected a string or an integer, got {type_name(value)}")
+    text = str(value)
+    if kind in ("congestion", "qdisc"):
+        names = _CONGESTION_CONTROLS if kind == "congestion" else _QDISCS
+        if text not in names:
+            close = difflib.get_close_matches(text, names, n=1)
+            did_you_mean = f"Did you mean {close[0]!r}? " if close else ""
+            what = "TCP congestion control" if kind == "congestion" else "queueing discipline"
+            file.fail(
+                path,
+                f"{show(text)} is not a known {what}",
+                f"{did_you_mean}Known: {', '.join(names)}.",
+            )
+        return text
+    numbers = text.split()
+    expected = "an integer" if count == 1 else f"{count} integers separated by spaces"
+    expected += f" ({low} to {high})"
+    if len(numbers) != count or not all(n.isascii() and n.isdigit() for n in numbers):
+        file.fail(path, f"expected {expected}, got {show(text)}")
+    values = [int(n) for n in numbers]
+    if not all(low <= v <= high for v in values):
+        file.fail(path, f"expected {expected}, got {show(text)}")
+    if values != sorted(values):
+        file.fail(path, "expected minimum, default and maximum in that order")
+    return " ".join(str(v) for v in values)
+
+
+def _flatten(
+    prefix: tuple[str, ...], table: Mapping[str, Any], dotted: str = ""
+) -> Iterator[tuple[tuple[str, ...], str, object]]:
+    """sysctl keys written quoted ("net.core.somaxconn") or as dotted TOML keys, alike."""
+    for key, value in table.items():
+        name = f"{dotted}.{key}" if dotted else key
+        if isinstance(value, dict):
+            yield from _flatten((*prefix, key), value, name)
+        else:
+            yield (*prefix, key), name, value
+
 
 NAME = "sysctl"
 
@@ -137,7 +252,7 @@ def overrides(ctx: Context, values: Mapping[str, str]) -> list[str]:
     notes: list[str] = []
     seen: set[Path] = set()
     for display in [*later, SYSCTL_CONF]:
-        path = _follow(ctx, ctx.path(display))
+        path = follow(ctx, ctx.path(display))
         if path != ctx.path(display):
             display = f"{display} (a link to {ctx.system_path(path)})"
         try:
@@ -151,7 +266,7 @@ def overrides(ctx: Context, values: Mapping[str, str]) -> list[str]:
         when = (
             "procps applies it last" if path == ctx.path(SYSCTL_CONF) else "it is read after ours"
         )
-        for line_no, key, value in _assignments(text):
+        for line_no, key, value in assignments(text):
             for wanted in sorted(values):
                 if fnmatch.fnmatchcase(wanted, key) and value.split() != values[wanted].split():
                     notes.append(
@@ -222,7 +337,7 @@ def _congestion_unavailable(ctx: Context, congestion: str | None) -> str | None:
     if available is not None and congestion in available:
         return None
     module = f"tcp_{congestion}"
-    if _module_exists(ctx, module):
+    if module_exists(ctx, module):
         return None  # not loaded yet: setting it loads the module
     listed = " ".join(available) if available is not None else "unknown"
     return (
@@ -244,7 +359,7 @@ def _kernel_dirs(ctx: Context) -> list[Path]:
     return dirs
 
 
-def _module_exists(ctx: Context, module: str) -> bool:
+def module_exists(ctx: Context, module: str) -> bool:
     for kernel in _kernel_dirs(ctx):
         if any((kernel / "kernel/net/ipv4").glob(f"{module}.ko*")):
             return True
@@ -281,7 +396,7 @@ def _check_values(values: Mapping[str, str]) -> None:
             )
 
 
-def _assignments(text: str) -> list[tuple[int, str, str]]:
+def assignments(text: str) -> list[tuple[int, str, str]]:
     """``(line, key, value)`` per assignment; keys normalised to dots as sysctl reads them."""
     found: list[tuple[int, str, str]] = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -302,7 +417,7 @@ def _normalise(key: str) -> str:
     return key
 
 
-def _follow(ctx: Context, path: Path) -> Path:
+def follow(ctx: Context, path: Path) -> Path:
     """One symlink hop, kept inside ``ctx.root`` (an image's absolute links point into it)."""
     try:
         target = path.readlink()
@@ -333,3 +448,62 @@ def _tee(content: bytes, system_path: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# --- the Tool protocol ------------------------------------------------------------------
+
+TITLE = "kernel TCP settings"
+REQUIRED = None
+
+
+@dataclass(frozen=True)
+class SysctlSettings:
+    values: Mapping[str, str]
+
+
+def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
+    return _check_sysctl(file, table)
+
+
+def settings(table: Mapping[str, Any]) -> SysctlSettings:
+    return SysctlSettings(MappingProxyType(dict(table)))
+
+
+def settings_json(value: SysctlSettings) -> dict[str, Any]:
+    return dict(value.values)
+
+
+def settings_toml(value: SysctlSettings) -> Any:
+    return toml_table(dict(value.values))
+
+
+def endpoints(value: SysctlSettings) -> list[str]:
+    """No mirror: the kernel's settings are not downloaded from anywhere."""
+    return []
+
+
+def resolve(ctx: Context) -> None:
+    """The kernel check (:mod:`envdoctor.probes.kernel`) reads the live values and the
+    sysctl.d chain with :func:`sysctl_d_files` and :func:`overrides`."""
+    return None
+
+
+def mirrors(config: ToolConfig) -> list[str]:
+    return []
+
+
+def canonical(url: str) -> str:
+    return url
+
+
+def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) -> None:
+    """Reported by the kernel check, not the config check."""
+    return None
+
+
+def pull_path(base_url: str) -> None:
+    return None
+
+
+def env_variables(profile: Profile) -> list[tuple[str, str]]:
+    return []

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import dockerd
 from envdoctor.context import Context
-from envdoctor.effective import resolve_docker
-from tests.targets.test_docker import _start_dockerd, _stop, _wait_for, needs_dockerd
+from envdoctor.tools import docker_daemon as dockerd
+from envdoctor.tools.docker import resolve_docker
+from tests.tools.test_docker import _start_dockerd, _stop, _wait_for, needs_dockerd
 
 
 @pytest.fixture

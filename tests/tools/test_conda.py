@@ -14,8 +14,10 @@ from ruamel.yaml import YAML
 
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.profiles import CondaSettings, Profile, get_profile
-from envdoctor.targets import ApplyOptions, conda
+from envdoctor.planning import ApplyOptions
+from envdoctor.profiles import Profile, get_profile
+from envdoctor.tools import conda
+from envdoctor.tools.conda import CondaSettings
 
 DATA = Path(__file__).parent / "data" / "conda"
 TUNA = "https://mirrors.tuna.tsinghua.edu.cn/anaconda"

@@ -16,30 +16,58 @@ taken from the file.  A byte-order mark and CRLF line ends are kept.
 
 A file that already says all this is returned byte for byte, so a second apply plans no
 change.
+
+Where conda reads its configuration (:func:`resolve_conda`), its traps, its edit, its
+pull path and its profile table.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, cast
+from urllib.parse import urlsplit
 
+import tomlkit
+import tomlkit.exceptions
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from envdoctor import effective
+from envdoctor.checkup import Checkup, Remedies, Row, add_problems, drift, source_text, tool_details
+from envdoctor.configfiles import (
+    ToolConfig,
+    decode_utf8,
+    normalise_endpoint,
+    read_existing,
+)
+from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.netprobe import mask_url
-from envdoctor.profiles import ProfileError, scan_profiles
+from envdoctor.net.session import PullPath
+from envdoctor.planning import ApplyOptions, Scope
+from envdoctor.profile_checks import (
+    ProfileError,
+    ProfileFile,
+    add_allow_http,
+    any_http,
+    check_url_table,
+    show,
+    toml_table,
+    type_name,
+)
+from envdoctor.profiles import Profile, scan_profiles
+from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.targets._files import decode_utf8, read_existing
-
-if TYPE_CHECKING:
-    from envdoctor.context import Context
-    from envdoctor.profiles import CondaSettings, Profile
-    from envdoctor.targets import ApplyOptions, Scope
+from envdoctor.tools.condarc import (
+    CONDA_DEFAULT_CHANNEL_ALIAS,
+    CONDA_SEARCH_PATH,
+    conda_base,
+    conda_expand,
+    resolve_conda,
+)
 
 NAME = "conda"
 
@@ -260,8 +288,8 @@ def _rank(ctx: Context, path: Path) -> int:
     """The file's place in conda's search path (higher wins); -1 when not on it."""
     absolute = str(path.absolute())
     rank = -1
-    for index, template in enumerate(effective._CONDA_SEARCH_PATH):
-        candidate = effective._conda_expand(ctx, template)
+    for index, template in enumerate(CONDA_SEARCH_PATH):
+        candidate = conda_expand(ctx, template)
         if candidate is None:
             continue
         if str(candidate.absolute()) == absolute or (
@@ -273,7 +301,7 @@ def _rank(ctx: Context, path: Path) -> int:
 
 def override_notes(ctx: Context, path: Path, display: str) -> list[str]:
     """Warnings for each setting a ``CONDA_*`` variable or a higher file would override."""
-    config = effective.resolve_conda(ctx)
+    config = resolve_conda(ctx)
     ours = _rank(ctx, path)
     notes: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -313,3 +341,232 @@ def _show(ctx: Context, location: str) -> str:
         except ValueError:
             continue
     return location
+
+
+def _conda_row(ctx: Context, config: ToolConfig, remedies: Remedies) -> Row:
+    channels = cast("tuple[str, ...]", config.value("channels"))
+    default_setting = config.settings["default_channels"]
+    default_channels = cast("tuple[str, ...]", default_setting.value)
+    custom = cast("dict[str, str]", config.value("custom_channels"))
+    alias = str(config.value("channel_alias"))
+    base = conda_base(default_channels, alias)
+    summary = (
+        f"channels {', '.join(channels) or '(none)'}; defaults from {base} "
+        f"({source_text(ctx, default_setting.source)})"
+    )
+    row = Row("conda", summary, tool_details(ctx, config))
+    row.details["defaults_base"] = base
+    add_problems(row, ctx, config)
+    for name in ("channels", "default_channels"):
+        setting = config.settings[name]
+        values = cast("tuple[str, ...]", setting.value)
+        free = [value for value in values if "pkgs/free" in value]
+        if free:
+            row.warn(
+                f"{name} has {free[0]} (from {source_text(ctx, setting.source)}): pkgs/free "
+                "was removed in conda 4.7",
+                (remedies.apply("conda") if name == "default_channels" else None)
+                or f"remove {free[0]} from {name} in {source_text(ctx, setting.source)}",
+            )
+    profile = remedies.profile
+    mirror_profile = (
+        profile is not None
+        and profile.conda is not None
+        and normalise_endpoint(profile.conda.base_url) != UPSTREAM_CONDA_BASE
+    )
+    if mirror_profile and "defaults" in channels and default_setting.source.kind == "default":
+        row.warn(
+            "channels has defaults but default_channels is not set: defaults go to "
+            f"{UPSTREAM_CONDA_BASE}, not the mirror",
+            remedies.apply("conda"),
+        )
+    alias_upstream = normalise_endpoint(alias) == CONDA_DEFAULT_CHANNEL_ALIAS
+    if base != UPSTREAM_CONDA_BASE and alias_upstream:
+        for channel in channels:
+            if channel == "defaults" or "://" in channel or channel in custom:
+                continue
+            suggestion = (
+                remedies.apply("conda")
+                if profile is not None
+                and profile.conda is not None
+                and channel in profile.conda.custom_channels
+                else None
+            )
+            row.warn(
+                f"channel {channel} is not in custom_channels: it comes from "
+                f"{CONDA_DEFAULT_CHANNEL_ALIAS} (channel_alias) while defaults "
+                f"use {base}",
+                suggestion or f"add {channel}: {base}/cloud under custom_channels in ~/.condarc",
+            )
+    if profile is not None and profile.conda is not None:
+        have = [normalise_endpoint(c) for c in default_channels]
+        want = [normalise_endpoint(c) for c in profile.conda.default_channels]
+        drift(row, profile, "default_channels", have, want, remedies.apply("conda"))
+        for name, url in profile.conda.custom_channel_urls.items():
+            current = custom.get(name)
+            drift(
+                row,
+                profile,
+                f"custom_channels.{name}",
+                None if current is None else normalise_endpoint(current),
+                normalise_endpoint(url),
+                remedies.apply("conda"),
+            )
+    return row
+
+
+def _check_conda(file: ProfileFile, table: Mapping[str, Any], checked: dict[str, Any]) -> None:
+    base = checked.get("base-url")
+    if isinstance(base, str) and re.search(r"/(pkgs|cloud)(/|$)", urlsplit(base).path):
+        file.fail(
+            ("conda", "base-url"),
+            f"{show(base)} points inside the mirror, not at its base",
+            "Give the directory above pkgs/ and cloud/, e.g. "
+            "https://mirrors.tuna.tsinghua.edu.cn/anaconda.",
+        )
+    if "custom-channels" in table:
+        channels = table["custom-channels"]
+        if not isinstance(channels, list):
+            file.fail(
+                ("conda", "custom-channels"),
+                f"expected a list of channel names, got {type_name(channels)}",
+            )
+        for channel in channels:
+            if not isinstance(channel, str):
+                file.fail(
+                    ("conda", "custom-channels"),
+                    f"expected channel names (strings), got {type_name(channel)}",
+                )
+            if not _CHANNEL_RE.match(channel) or channel in ("defaults", "free"):
+                file.fail(
+                    ("conda", "custom-channels"),
+                    f"{show(channel)} is not a channel name",
+                    "List channel names such as conda-forge or pytorch; their URL is "
+                    "channels-url (default: <base-url>/cloud).",
+                    item=channel,
+                )
+        if len(set(channels)) != len(channels):
+            file.fail(("conda", "custom-channels"), "lists a channel twice")
+        checked["custom-channels"] = tuple(channels)
+
+
+# --- the Tool protocol ------------------------------------------------------------------
+
+TITLE = "conda"
+TABLE_KEYS = ("base-url", "channels-url", "custom-channels", "allow-http")
+URL_KEYS = ("base-url", "channels-url")
+REQUIRED = ("base-url", 'base-url = "https://mirrors.example.edu.cn/anaconda"')
+UPSTREAM_CONDA_BASE = "https://repo.anaconda.com"
+_DEFAULT_CHANNEL_PATHS = ("pkgs/main", "pkgs/r", "pkgs/msys2")
+_CHANNEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+@dataclass(frozen=True)
+class CondaSettings:
+    base_url: str
+    """Above ``pkgs/``: ``default_channels`` derive from it (never ``pkgs/free``)."""
+    channels_url: str
+    """Where named channels live: ``<base_url>/cloud`` on a mirror."""
+    custom_channels: tuple[str, ...] = ()
+    allow_http: bool = False
+
+    @property
+    def default_channels(self) -> tuple[str, ...]:
+        return tuple(f"{self.base_url}/{path}" for path in _DEFAULT_CHANNEL_PATHS)
+
+    @property
+    def custom_channel_urls(self) -> dict[str, str]:
+        """``custom_channels`` for .condarc: each channel name mapped to the channels URL."""
+        return {name: self.channels_url for name in self.custom_channels}
+
+
+def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
+    checked = check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
+    _check_conda(file, table, checked)
+    return checked
+
+
+def settings(table: Mapping[str, Any]) -> CondaSettings:
+    base: str = table["base-url"]
+    channels_url: str = table.get("channels-url", f"{base}/cloud")
+    return CondaSettings(
+        base_url=base,
+        channels_url=channels_url,
+        custom_channels=table.get("custom-channels", ()),
+        allow_http=any_http([base, channels_url]),
+    )
+
+
+def settings_json(value: CondaSettings) -> dict[str, Any]:
+    return {
+        "base_url": value.base_url,
+        "channels_url": value.channels_url,
+        "custom_channels": list(value.custom_channels),
+        "default_channels": list(value.default_channels),
+        "custom_channel_urls": value.custom_channel_urls,
+        "allow_http": value.allow_http,
+    }
+
+
+def settings_toml(value: CondaSettings) -> Any:
+    table = toml_table({"base-url": value.base_url})
+    if value.channels_url != f"{value.base_url}/cloud":
+        table.add("channels-url", value.channels_url)
+    table.add("custom-channels", list(value.custom_channels))
+    add_allow_http(table, value.allow_http)
+    table.add(tomlkit.comment(f"default_channels: {', '.join(value.default_channels)}"))
+    for name, url in value.custom_channel_urls.items():
+        table.add(tomlkit.comment(f"custom_channels: {name}: {url}"))
+    return table
+
+
+def endpoints(value: CondaSettings) -> list[str]:
+    return [value.default_channels[0]]
+
+
+def resolve(ctx: Context) -> ToolConfig:
+    return resolve_conda(ctx)
+
+
+def mirrors(config: ToolConfig) -> list[str]:
+    """The base behind ``default_channels``."""
+    return [
+        conda_base(
+            cast("tuple[str, ...]", config.value("default_channels")),
+            cast("str", config.value("channel_alias")),
+        )
+    ]
+
+
+def canonical(url: str) -> str:
+    """The Anaconda base rather than its ``/pkgs/main`` channel."""
+    url = normalise_endpoint(url)
+    return url[: -len("/pkgs/main")] if url.endswith("/pkgs/main") else url
+
+
+def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) -> Row:
+    return _conda_row(ctx, configs[NAME], checkup.remedies)
+
+
+def pull_path(base_url: str) -> PullPath:
+    """``base_url`` is an Anaconda mirror base (``<b>`` with ``<b>/pkgs/main``), a
+    ``<b>/cloud`` base (conda-forge) or a channel under ``/pkgs/`` or ``/cloud/``: the
+    channel's ``noarch/repodata.json``, which conda downloads first.  Fetched with GET, not
+    HEAD: some mirrors and CDNs answer HEAD differently (405, another redirect), and the
+    latency sample hangs up after a small read anyway."""
+    channel = _conda_channel(base_url.strip().rstrip("/"))
+    url = f"{channel}/noarch/repodata.json"
+    return PullPath(base_url, NAME, url, url)
+
+
+def _conda_channel(base: str) -> str:
+    segments = urlsplit(base).path.rstrip("/").split("/")
+    if len(segments) >= 2 and segments[-2] in ("pkgs", "cloud"):
+        return base
+    if segments[-1] == "cloud":
+        return f"{base}/conda-forge"
+    return f"{base}/pkgs/main"
+
+
+def env_variables(profile: Profile) -> list[tuple[str, str]]:
+    return []

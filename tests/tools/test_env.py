@@ -12,11 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from envdoctor import shellenv as env
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.profiles import HfSettings, ModelscopeSettings, Profile, get_profile
+from envdoctor.planning import ApplyOptions
+from envdoctor.profiles import Profile, get_profile
 from envdoctor.results import TargetPlan
-from envdoctor.targets import ApplyOptions, env
+from envdoctor.tools.hf import HfSettings
+from envdoctor.tools.modelscope import ModelscopeSettings
 
 USER = ApplyOptions(scope="user")
 SYSTEM = ApplyOptions(scope="system")

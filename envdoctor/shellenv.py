@@ -30,13 +30,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from envdoctor.configfiles import read_existing
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.netprobe import mask_url
+from envdoctor.planning import ApplyOptions
 from envdoctor.profiles import Profile
+from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.targets import ApplyOptions
-from envdoctor.targets._files import read_existing
 
 NAME = "env"
 
@@ -55,17 +55,15 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def exports(profile: Profile) -> list[tuple[str, str]]:
-    """The variables ``profile`` sets, in a stable order: HF first, then ModelScope.
+    """The variables ``profile`` sets, in a stable order: each tool's
+    :meth:`~envdoctor.tools.Tool.env_variables`, in registry order (HF, then ModelScope).
 
     Raises :class:`EnvdoctorError` for a name or value no shell file can hold (profiles
     already refuse these; a file envdoctor owns whole must not be broken by one).
     """
-    pairs: list[tuple[str, str]] = []
-    if profile.hf is not None:
-        pairs.append(("HF_ENDPOINT", profile.hf.endpoint))
-        pairs.extend(sorted(profile.hf.env.items()))
-    if profile.modelscope is not None:
-        pairs.append(("MODELSCOPE_DOMAIN", profile.modelscope.domain))
+    from envdoctor.tools import all_tools
+
+    pairs = [pair for tool in all_tools() for pair in tool.env_variables(profile)]
     _check(pairs)
     return pairs
 

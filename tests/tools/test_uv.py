@@ -1,4 +1,4 @@
-"""envdoctor.targets.uv: one default [[index]] in uv.toml, checked by the real uv.
+"""envdoctor.tools.uv: one default [[index]] in uv.toml, checked by the real uv.
 
 Fixture files in ``data/uv`` carry comments, a legacy ``index-url`` with credentials,
 named and explicit indexes, a ``[pip]`` table, inline arrays, a byte-order mark and CRLF.
@@ -20,10 +20,12 @@ import tomlkit
 
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.profiles import Profile, UvSettings
-from envdoctor.targets import ApplyOptions, load
-from envdoctor.targets import uv as uv_target
-from tests.targets.test_pip import LoopbackIndex, apply, build_wheel, write
+from envdoctor.planning import ApplyOptions
+from envdoctor.planning import plan as plan_target
+from envdoctor.profiles import Profile
+from envdoctor.tools import uv as uv_target
+from envdoctor.tools.uv import UvSettings
+from tests.tools.test_pip import LoopbackIndex, apply, build_wheel, write
 
 DATA = Path(__file__).parent / "data" / "uv"
 MIRROR = "https://mirrors.example.edu.cn/pypi/web/simple"
@@ -80,7 +82,7 @@ def test_real_world_files_change_only_the_default_index(tmp_path: Path, name: st
     ctx = make_ctx(tmp_path)
     path = write(user_toml(ctx), original)
 
-    plan = load("uv").plan(ctx, profile(), USER)
+    plan = plan_target(ctx, "uv", profile(), USER)
     [change] = plan.changes
     assert change.display == "~/.config/uv/uv.toml" and change.old == original
     assert change.changed
@@ -105,7 +107,7 @@ def test_real_world_files_change_only_the_default_index(tmp_path: Path, name: st
     write(path, change.old)  # rollback: byte for byte
     assert path.read_bytes() == original
     write(path, new)
-    assert not load("uv").plan(ctx, profile(), USER).changed
+    assert not plan_target(ctx, "uv", profile(), USER).changed
 
 
 def test_fixture_files_still_have_their_odd_bytes() -> None:

@@ -1,0 +1,449 @@
+"""Truthful measurements of HTTP(S) mirrors: DNS, connect, TLS, first byte, throughput.
+
+Every sample opens a fresh connection, as a cold ``pip``, ``conda`` or ``docker pull``
+does, and times each phase separately the way curl reports them (``time_namelookup``,
+``time_connect``, ``time_appconnect``, ``time_starttransfer``), except that the fields
+here are durations of each phase rather than curl's running totals:
+
+``dns_s``
+    the ``getaddrinfo`` call (of the proxy's host when a proxy is used);
+``connect_s``
+    the TCP connect (through a proxy: to the proxy, plus its answer to ``CONNECT``);
+``tls_s``
+    the TLS handshake, ``None`` for plain http;
+``ttfb_s``
+    from the request sent to the first byte of the answer (the status line): server
+    think time plus one round trip;
+``redirect_s``
+    time spent on the hops before the final one (curl's ``time_redirect``);
+``total_s``
+    the whole sample: redirects, phases, the headers and at most
+    :data:`SMALL_READ_BYTES` of the body.
+
+Truth over speed: only a 2xx answer after redirects is healthy (``401`` too for a
+Docker registry's ``/v2/``, which is how a live registry answers an anonymous client);
+DNS failures, refusals, resets, timeouts, certificate errors and proxy errors are
+distinct :class:`Outcome` values with a one-line reason.  Certificates are checked
+against the system store, or the bundle named by ``REQUESTS_CA_BUNDLE``,
+``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE``; proxies come from the environment with Python
+``urllib``/``requests`` semantics (see :func:`proxies_from_env`).  URLs and proxies in
+results never carry credentials (:func:`mask_url`).
+
+Typical use: ``rank(measure_all([pull_path, ...], env=ctx.env, throughput=True))``
+measures every mirror's ``probe_url`` (each tool's
+:class:`~envdoctor.net.session.PullPath`) concurrently, then the healthy ones'
+``throughput_url`` one at a time, all within one deadline, and orders them best first.
+:func:`measure` and :func:`measure_throughput` do one URL.
+
+Only the standard library is used for HTTP; ``ping3`` for the optional ICMP probe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from envdoctor.net.results import (
+    PHASE_WORDS,
+    Measurement,
+    Outcome,
+    Phase,
+    ProbeFailure,
+    Sample,
+    Throughput,
+)
+from envdoctor.net.session import PullPath, Resolver, Session, median, via
+from envdoctor.redact import mask_url
+from envdoctor.units import MiB
+
+REFERENCE_BYTES = 4 * MiB
+"""Size of the typical download (a mid-sized wheel, a channel's repodata) that
+:func:`score` prices: first-byte time plus this many bytes at the measured throughput."""
+
+
+def _summarise(
+    url: str,
+    session: Session,
+    samples: Sequence[Sample],
+    *,
+    outcome: Outcome,
+    reason: str,
+    phase: Phase | None,
+    status_code: int | None,
+    final_url: str | None,
+    redirects: Sequence[str],
+    proxy: str | None,
+    elapsed_s: float,
+) -> Measurement:
+    ttfbs = [sample.ttfb_s for sample in samples]
+    totals = [sample.total_s for sample in samples]
+    return Measurement(
+        url=mask_url(url),
+        kind=session.kind,
+        outcome=outcome,
+        reason=reason,
+        final_url=mask_url(final_url) if final_url else None,
+        status_code=status_code,
+        phase=phase,
+        samples=tuple(samples),
+        dns_s=median(sample.dns_s for sample in samples),
+        connect_s=median(sample.connect_s for sample in samples),
+        tls_s=median(sample.tls_s for sample in samples),
+        ttfb_s=median(ttfbs),
+        redirect_s=median(sample.redirect_s for sample in samples),
+        total_s=median(totals),
+        ttfb_min_s=min(ttfbs, default=None),
+        ttfb_max_s=max(ttfbs, default=None),
+        total_min_s=min(totals, default=None),
+        total_max_s=max(totals, default=None),
+        proxy=proxy,
+        redirects=tuple(redirects),
+        elapsed_s=elapsed_s,
+    )
+
+
+def _run_measure(url: str, session: Session, samples: int) -> Measurement:
+    started = time.perf_counter()
+    final_url: str | None = None
+    hosts: list[str] = []
+    proxy: str | None = None
+    status_code: int | None = None
+    try:
+        for _ in range(max(1, samples)):
+            sample, final_url, hosts, proxy = session.sample(url)
+            status_code = sample.status_code
+            session.progress.add(sample)
+    except ProbeFailure as failure:
+        done = session.progress.snapshot()[1]
+        reason = failure.reason
+        if done:
+            reason = f"sample {len(done) + 1} of {samples}: {reason}"
+        return _summarise(
+            url,
+            session,
+            done,
+            outcome=failure.outcome,
+            reason=reason,
+            phase=failure.phase,
+            status_code=failure.status_code,
+            final_url=failure.final_url or final_url,
+            redirects=failure.redirects or hosts,
+            proxy=session.progress.proxy,
+            elapsed_s=time.perf_counter() - started,
+        )
+    done = session.progress.snapshot()[1]
+    ttfb = median(sample.ttfb_s for sample in done) or 0.0
+    where = f" from {mask_url(final_url)}" if hosts and final_url else ""
+    return _summarise(
+        url,
+        session,
+        done,
+        outcome=Outcome.OK,
+        reason=f"HTTP {status_code}{where}, first byte in {ttfb * 1000:.0f} ms{via(proxy)}",
+        phase=None,
+        status_code=status_code,
+        final_url=final_url,
+        redirects=hosts,
+        proxy=proxy,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def measure(
+    url: str,
+    *,
+    kind: str,
+    env: Mapping[str, str],
+    alive_statuses: frozenset[int] = frozenset(),
+    samples: int = 3,
+    timeout: float = 5.0,
+    resolver: Resolver = socket.getaddrinfo,
+    cancel: threading.Event | None = None,
+    deadline: float | None = None,
+) -> Measurement:
+    """Latency of ``url``: ``samples`` cold GETs, each phase timed, medians and spread.
+
+    ``url`` is requested as given (each tool's ``pull_path`` says what to ask a mirror);
+    ``kind`` names the client; ``alive_statuses`` are the answers besides 2xx that
+    count as alive.  ``env`` supplies proxies and CA bundles
+    (pass ``ctx.env``).  ``timeout`` bounds every blocking step (DNS, connect, TLS, each
+    read); ``deadline`` (a ``time.monotonic()`` value) bounds the whole measurement.
+    The first failing sample ends the measurement: its outcome is the result, with the
+    samples completed before it.  Never raises for network problems.
+    """
+    session = Session(
+        kind=kind,
+        alive_statuses=alive_statuses,
+        timeout=timeout,
+        env=env,
+        resolver=resolver,
+        deadline=deadline,
+        stops=(cancel,) if cancel else (),
+    )
+    return _run_measure(url, session, samples)
+
+
+def measure_throughput(
+    url: str,
+    *,
+    env: Mapping[str, str],
+    seconds: float = 1.0,
+    max_bytes: int = 64 * MiB,
+    timeout: float = 5.0,
+    resolver: Resolver = socket.getaddrinfo,
+    cancel: threading.Event | None = None,
+    deadline: float | None = None,
+) -> Throughput:
+    """Download rate of ``url``'s body: bytes after the headers over the time they took.
+
+    The clock starts when the headers are complete, and bytes that arrived with them
+    are not counted (they took no measurable time).  Reading stops after ``seconds``,
+    ``max_bytes`` or the end of the body, whichever comes first.  Only a 2xx answer
+    (after redirects) is measured.  Run one at a time: parallel downloads compete for
+    the same bandwidth.
+    """
+    session = Session(
+        kind="download",  # throughput needs a 2xx whatever the client
+        timeout=timeout,
+        env=env,
+        resolver=resolver,
+        deadline=deadline,
+        stops=(cancel,) if cancel else (),
+    )
+    return _run_throughput(url, session, seconds, max_bytes)
+
+
+def _run_throughput(url: str, session: Session, seconds: float, max_bytes: int) -> Throughput:
+    shown = mask_url(url)
+    try:
+        hop, _, _, proxy = session.follow(url)
+    except ProbeFailure as failure:
+        return Throughput(shown, failure.outcome, failure.reason, status_code=failure.status_code)
+    head = hop.head
+    try:
+        if not 200 <= head.status < 300:
+            reason = f"HTTP {head.status} {head.reason}".rstrip() + via(proxy)
+            return Throughput(shown, Outcome.HTTP_ERROR, reason, status_code=head.status)
+        count, last, complete = session.time_body(hop.sock, head.done_at, seconds, max_bytes)
+    except ProbeFailure as failure:
+        return Throughput(shown, failure.outcome, failure.reason, status_code=head.status)
+    finally:
+        hop.sock.close()
+    duration = last - head.done_at
+    if count == 0 or duration <= 0:
+        if complete:
+            reason, outcome = "the whole body came with the headers: too small to time", Outcome.OK
+        else:
+            reason, outcome = f"no body bytes within {seconds:g} s", Outcome.TIMEOUT
+        return Throughput(shown, outcome, reason, count, duration, None, head.status, complete)
+    note = "whole body" if complete else "first"
+    return Throughput(
+        shown,
+        Outcome.OK,
+        f"{note} {count} bytes in {duration:.2f} s{via(proxy)}",
+        count,
+        duration,
+        count / duration,
+        head.status,
+        complete,
+    )
+
+
+def measure_all(
+    mirrors: Sequence[PullPath],
+    *,
+    env: Mapping[str, str],
+    samples: int = 3,
+    timeout: float = 5.0,
+    deadline_s: float = 10.0,
+    throughput: bool = False,
+    throughput_seconds: float = 1.0,
+    throughput_max_bytes: int = 64 * MiB,
+    resolver: Resolver = socket.getaddrinfo,
+    cancel: threading.Event | None = None,
+) -> list[Measurement]:
+    """Measure mirrors, each given as its tool's :class:`PullPath`, within ``deadline_s`` seconds.
+
+    Latency of every ``probe_url`` runs concurrently, one daemon thread per mirror;
+    a mirror not done by the deadline (or by ``cancel``) is reported as ``timeout``
+    (``cancelled``) naming the phase it was stuck in.  Then, with ``throughput``, the
+    healthy mirrors' ``throughput_url`` are downloaded one at a time, best first,
+    for ``throughput_seconds`` each while the deadline allows.  Results come in the
+    order given; :func:`rank` orders them.
+    """
+    started = time.monotonic()
+    deadline = started + deadline_s
+    abandon = threading.Event()
+    stops = (abandon, cancel) if cancel else (abandon,)
+    slots: list[Measurement | None] = [None] * len(mirrors)
+    sessions: list[Session] = []
+    probe_urls: list[str] = []
+    finished = threading.Condition()
+
+    def work(index: int, url: str, session: Session) -> None:
+        try:
+            result = _run_measure(url, session, samples)
+        except Exception as exc:  # noqa: BLE001 - a bug must not hang the caller: report it
+            result = Measurement(
+                url=mask_url(url),
+                kind=session.kind,
+                outcome=Outcome.ERROR,
+                reason=f"internal error: {exc!r}",
+            )
+        with finished:
+            slots[index] = result
+            finished.notify_all()
+
+    for index, path in enumerate(mirrors):
+        url = path.probe_url
+        session = Session(
+            path.kind, timeout, env, resolver, deadline, stops, alive_statuses=path.alive_statuses
+        )
+        sessions.append(session)
+        probe_urls.append(url)
+        thread = threading.Thread(
+            target=work, args=(index, url, session), name=f"envdoctor-mirror-{index}", daemon=True
+        )
+        thread.start()
+
+    with finished:
+        while any(slot is None for slot in slots):
+            if cancel is not None and cancel.is_set():
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            finished.wait(min(remaining, 0.05) if cancel is not None else remaining)
+        snapshot = list(slots)
+    abandon.set()
+
+    results: list[Measurement] = []
+    for index, path in enumerate(mirrors):
+        slot = snapshot[index]
+        if slot is None:
+            slot = _unfinished(probe_urls[index], sessions[index], deadline_s, cancel)
+        results.append(dataclasses.replace(slot, base_url=mask_url(path.base_url)))
+
+    if throughput:
+        results = _add_throughput(
+            results,
+            mirrors,
+            env,
+            timeout,
+            deadline,
+            throughput_seconds,
+            throughput_max_bytes,
+            resolver,
+            cancel,
+        )
+    return results
+
+
+def _unfinished(
+    url: str, session: Session, deadline_s: float, cancel: threading.Event | None
+) -> Measurement:
+    phase, done, proxy = session.progress.snapshot()
+    words = PHASE_WORDS.get(phase, phase)
+    if cancel is not None and cancel.is_set():
+        outcome, reason = Outcome.CANCELLED, f"cancelled while waiting for {words}"
+    else:
+        outcome = Outcome.TIMEOUT
+        reason = f"not done within the {deadline_s:g} s deadline: stuck waiting for {words}"
+    return _summarise(
+        url,
+        session,
+        done,
+        outcome=outcome,
+        reason=reason,
+        phase=phase,
+        status_code=None,
+        final_url=None,
+        redirects=(),
+        proxy=proxy,
+        elapsed_s=deadline_s,
+    )
+
+
+def _add_throughput(
+    results: list[Measurement],
+    mirrors: Sequence[PullPath],
+    env: Mapping[str, str],
+    timeout: float,
+    deadline: float,
+    seconds: float,
+    max_bytes: int,
+    resolver: Resolver,
+    cancel: threading.Event | None,
+) -> list[Measurement]:
+    key = _rank_key(results)
+    updated = list(results)
+    for index in sorted(range(len(results)), key=lambda i: key(results[i])):
+        result = results[index]
+        if not result.healthy:
+            continue
+        kind = mirrors[index].kind
+        url = mirrors[index].throughput_url
+        if url is None:
+            updated[index] = dataclasses.replace(
+                result, throughput_reason=f"no anonymous download to time on a {kind} mirror"
+            )
+            continue
+        if cancel is not None and cancel.is_set():
+            updated[index] = dataclasses.replace(result, throughput_reason="cancelled")
+            continue
+        # Starting needs the download window plus room to connect; else say so.
+        if deadline - time.monotonic() < seconds + min(timeout, 0.5):
+            updated[index] = dataclasses.replace(
+                result, throughput_reason="not measured: no time left before the deadline"
+            )
+            continue
+        session = Session(kind, timeout, env, resolver, deadline, (cancel,) if cancel else ())
+        measured = _run_throughput(url, session, seconds, max_bytes)
+        reason = measured.reason
+        if measured.bytes_per_s is None:
+            reason = f"not measured: {reason}"
+        updated[index] = dataclasses.replace(
+            result, throughput_bytes_per_s=measured.bytes_per_s, throughput_reason=reason
+        )
+    return updated
+
+
+def score(measurement: Measurement, *, fallback_bytes_per_s: float | None = None) -> float | None:
+    """Estimated seconds to fetch :data:`REFERENCE_BYTES` from a healthy mirror, else None.
+
+    Median first-byte time plus the time redirects cost, plus the transfer time at the
+    measured throughput (or ``fallback_bytes_per_s`` when this mirror's is unknown; no
+    transfer term when both are unknown).
+    """
+    if not measurement.healthy or measurement.ttfb_s is None:
+        return None
+    latency = measurement.ttfb_s + (measurement.redirect_s or 0.0)
+    rate = measurement.throughput_bytes_per_s or fallback_bytes_per_s
+    return latency + (REFERENCE_BYTES / rate if rate else 0.0)
+
+
+def rank(measurements: Iterable[Measurement]) -> list[Measurement]:
+    """Best first: healthy mirrors by :func:`score`, then the failed ones; ties and the
+    failed keep their order.  A healthy mirror whose throughput was not measured while
+    others' was is priced at the slowest measured rate: unknown is not rewarded."""
+    items = list(measurements)
+    key = _rank_key(items)
+    return sorted(items, key=key)
+
+
+def _rank_key(items: Sequence[Measurement]) -> Callable[[Measurement], tuple[int, float]]:
+    rates = [
+        item.throughput_bytes_per_s
+        for item in items
+        if item.healthy and item.throughput_bytes_per_s is not None
+    ]
+    fallback = min(rates) if rates else None
+
+    def key(item: Measurement) -> tuple[int, float]:
+        value = score(item, fallback_bytes_per_s=fallback)
+        return (0, value) if value is not None else (1, 0.0)
+
+    return key

@@ -1,0 +1,171 @@
+"""What a measurement found: outcomes, phases, samples, and the failure that ends one."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+
+class Outcome(str, enum.Enum):
+    """What happened to a measurement; everything but ``ok`` is a failure."""
+
+    OK = "ok"
+    HTTP_ERROR = "http_error"
+    """An answer, but not a healthy one (non-2xx after redirects, too many redirects)."""
+    TLS_ERROR = "tls_error"
+    """Certificate not trusted, hostname mismatch, unreadable CA bundle, protocol error."""
+    DNS_ERROR = "dns_error"
+    REFUSED = "refused"
+    RESET = "reset"
+    """Reset by the peer, or closed without an answer."""
+    TIMEOUT = "timeout"
+    """Connect, TLS, read or overall deadline; the reason says which."""
+    PROXY_ERROR = "proxy_error"
+    """The proxy could not be reached, refused ``CONNECT``, wants credentials, or is of a
+    kind this probe does not speak (SOCKS, https://)."""
+    UNREACHABLE = "unreachable"
+    """No route: ENETUNREACH, EHOSTUNREACH, ENETDOWN, EADDRNOTAVAIL."""
+    CANCELLED = "cancelled"
+    """Stopped early because the run was interrupted."""
+    ERROR = "error"
+    """Anything else: a malformed URL or answer, an unexpected socket error."""
+
+
+Phase = Literal["queued", "dns", "connect", "proxy", "tls", "first_byte", "body"]
+
+
+PHASE_WORDS: dict[Phase, str] = {
+    "queued": "its turn",
+    "dns": "the DNS lookup",
+    "connect": "the TCP connect",
+    "proxy": "the proxy's answer to CONNECT",
+    "tls": "the TLS handshake",
+    "first_byte": "the first byte of the answer",
+    "body": "the response body",
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One cold request (with its redirects), phase by phase, in seconds."""
+
+    dns_s: float
+    connect_s: float
+    tls_s: float | None
+    ttfb_s: float
+    redirect_s: float
+    total_s: float
+    status_code: int
+    address: str
+    """``ip:port`` the final hop connected to (the proxy's, through a proxy)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The latency (and optionally throughput) of one URL: medians, spread and outcome.
+
+    URLs and the proxy are masked (:func:`mask_url`): safe to print.  Timing fields are
+    medians over :attr:`samples`; ``None`` when no sample completed (or no TLS).
+    """
+
+    url: str
+    kind: str
+    outcome: Outcome
+    reason: str
+    final_url: str | None = None
+    base_url: str | None = None
+    """The mirror as configured, when measured through :func:`measure_all`."""
+    status_code: int | None = None
+    phase: Phase | None = None
+    """Where a failure happened (``dns``, ``connect``, ``proxy``, ``tls``,
+    ``first_byte``, ``body``), ``None`` on success."""
+    samples: tuple[Sample, ...] = ()
+    dns_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    ttfb_s: float | None = None
+    redirect_s: float | None = None
+    total_s: float | None = None
+    ttfb_min_s: float | None = None
+    ttfb_max_s: float | None = None
+    total_min_s: float | None = None
+    total_max_s: float | None = None
+    throughput_bytes_per_s: float | None = None
+    throughput_reason: str | None = None
+    """Why throughput is missing, or how it was measured."""
+    proxy: str | None = None
+    redirects: tuple[str, ...] = ()
+    """``host[:port]`` of every redirect target, in order."""
+    elapsed_s: float = 0.0
+    """Wall time this measurement took."""
+
+    @property
+    def healthy(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def final_host(self) -> str | None:
+        """``host[:port]`` that gave the final answer."""
+        if self.final_url is None:
+            return None
+        return host_port(self.final_url)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``outcome`` as its string value, tuples as lists)."""
+        data: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name == "samples":
+                value = [sample.to_json() for sample in value]
+            elif item.name == "redirects":
+                value = list(value)
+            elif isinstance(value, Outcome):
+                value = value.value
+            data[item.name] = value
+        return data
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """A body download, timed from the end of the headers (see :func:`measure_throughput`)."""
+
+    url: str
+    outcome: Outcome
+    reason: str
+    bytes_read: int = 0
+    duration_s: float = 0.0
+    bytes_per_s: float | None = None
+    status_code: int | None = None
+    complete: bool = False
+    """The whole body arrived before the time or byte limit: a short, less steady sample."""
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port is not None else host
+
+
+class ProbeFailure(Exception):
+    def __init__(
+        self, outcome: Outcome, reason: str, phase: Phase | None, status_code: int | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.phase = phase
+        self.status_code = status_code
+        self.final_url: str | None = None
+        self.redirects: list[str] = []

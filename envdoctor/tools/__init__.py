@@ -1,0 +1,179 @@
+"""The tool registry: one module per tool the user configures, each meeting :class:`Tool`.
+
+A tool module holds everything envdoctor knows about one tool, in this order of use:
+
+- **its profile table**: ``check_table`` validates ``[NAME]`` in one profile file,
+  ``settings`` builds the merged table into a frozen settings object, ``settings_json``
+  and ``settings_toml`` show it, ``endpoints`` lists the mirror URLs it points at;
+- **what it really uses**: ``resolve`` reads the files and variables the tool reads, in the
+  tool's own order (a :class:`~envdoctor.configfiles.ToolConfig` with sources and
+  shadowed values), ``mirrors`` lists the mirrors in use, ``canonical`` spells a mirror
+  URL so two spellings compare equal;
+- **its traps**: ``diagnose`` turns the resolved configuration into one config-check row
+  with findings and remedies (:mod:`envdoctor.checkup`);
+- **its plan**: ``plan`` computes new file contents from old ones for a profile (pure:
+  :mod:`envdoctor.transaction` writes), ``env_variables`` the shell variables it needs
+  (written by :mod:`envdoctor.shellenv`);
+- **its pull path**: ``pull_path`` the request its client makes first and a large body
+  worth timing (:class:`~envdoctor.net.session.PullPath`), measured by :mod:`envdoctor.net`.
+
+Where a part does not apply (the kernel has no mirror; the hub reads only variables) the
+function returns ``None`` or an empty list.  Modules are imported only when used, so
+``envdoctor --help`` stays light; the ``TYPE_CHECKING`` block below lets mypy verify every
+module against the Protocol.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
+
+if TYPE_CHECKING:
+    from envdoctor.checkup import Checkup, Row
+    from envdoctor.configfiles import ToolConfig
+    from envdoctor.context import Context
+    from envdoctor.net.session import PullPath
+    from envdoctor.planning import ApplyOptions
+    from envdoctor.profile_checks import ProfileFile
+    from envdoctor.profiles import Profile
+    from envdoctor.results import TargetPlan
+
+ToolName = Literal["pip", "uv", "conda", "docker", "hf", "modelscope", "sysctl"]
+TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
+"""Every tool, in the order they are shown (and a profile's tables are listed)."""
+
+
+class Tool(Protocol):
+    """What every tool module provides; see the module docstring for the parts."""
+
+    NAME: str
+    """Registry name: the profile table, ``--only`` name and config row name."""
+    TITLE: str
+    """Human name for displays."""
+    REQUIRED: tuple[str, str] | None
+    """The key a profile's table must have, with an example line; None: no required key."""
+
+    def check_table(self, file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
+        """The table ``[NAME]`` of one profile file, checked; raises ProfileError."""
+        ...
+
+    def settings(self, table: Mapping[str, Any]) -> Any:
+        """The merged, checked table as this tool's frozen settings."""
+        ...
+
+    def settings_json(self, value: Any) -> dict[str, Any]:
+        """The settings as JSON-ready data, derived values included."""
+        ...
+
+    def settings_toml(self, value: Any) -> Any:
+        """The settings as a tomlkit table in the profile format."""
+        ...
+
+    def endpoints(self, value: Any) -> list[str]:
+        """The mirror URLs these settings point the tool at (for measuring)."""
+        ...
+
+    def resolve(self, ctx: Context) -> ToolConfig | None:
+        """What the tool really uses, read as the tool reads it; never raises for a
+        broken file (that is a problem in the result)."""
+        ...
+
+    def mirrors(self, config: ToolConfig) -> list[str]:
+        """The mirror URLs in a resolved configuration."""
+        ...
+
+    def canonical(self, url: str) -> str:
+        """The spelling two forms of one mirror URL share (credentials masked)."""
+        ...
+
+    def diagnose(
+        self, ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup
+    ) -> Row | None:
+        """The config-check row of this tool, from every tool's resolved configuration."""
+        ...
+
+    def plan(self, ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan | None:
+        """The file changes that make the tool follow ``profile``; writes nothing.
+
+        A malformed existing file raises :class:`envdoctor.errors.EnvdoctorError` naming
+        the file, the line and the problem, so the whole apply stops before any write.
+        None when the tool has no file of its own (its variables are in ``env_variables``).
+        """
+        ...
+
+    def env_variables(self, profile: Profile) -> list[tuple[str, str]]:
+        """Shell variables the tool needs for ``profile``, in a stable order."""
+        ...
+
+    def pull_path(self, base_url: str) -> PullPath | None:
+        """What the tool's client asks a mirror first, and a large body to time."""
+        ...
+
+
+_MODULES: dict[ToolName, str] = {name: f"envdoctor.tools.{name}" for name in TOOL_NAMES}
+
+
+def load(name: str) -> Tool:
+    """The tool module registered as ``name`` (a KeyError for unknown names)."""
+    return cast("Tool", importlib.import_module(_MODULES[cast("ToolName", name)]))
+
+
+def all_tools() -> list[Tool]:
+    """Every tool module, in :data:`TOOL_NAMES` order."""
+    return [load(name) for name in TOOL_NAMES]
+
+
+def resolve_all(ctx: Context) -> dict[str, ToolConfig]:
+    """Every tool's effective configuration by name, for the tools that have one."""
+    configs: dict[str, ToolConfig] = {}
+    for tool in all_tools():
+        config = tool.resolve(ctx)
+        if config is not None:
+            configs[tool.NAME] = config
+    return configs
+
+
+def mirrors_of(configs: Mapping[str, ToolConfig]) -> dict[str, list[str]]:
+    """The mirror URLs in resolved configs by tool, in each tool's :meth:`Tool.canonical`
+    spelling, duplicates and empty values dropped."""
+    found: dict[str, list[str]] = {}
+    for name, config in configs.items():
+        tool = load(name)
+        urls = [tool.canonical(url) for url in tool.mirrors(config)]
+        found[name] = list(dict.fromkeys(url for url in urls if url))
+    return found
+
+
+def configured_mirrors(ctx: Context) -> dict[str, list[str]]:
+    """The mirror URLs each tool uses now: :func:`mirrors_of` what it resolves."""
+    return mirrors_of(resolve_all(ctx))
+
+
+def pull_path(base_url: str, name: str) -> PullPath:
+    """The pull path of tool ``name`` for ``base_url`` (a ValueError for a tool without
+    a mirror)."""
+    path = load(name).pull_path(base_url)
+    if path is None:
+        raise ValueError(f"{name} has no mirror to measure")
+    return path
+
+
+if TYPE_CHECKING:
+    from envdoctor.tools import conda as conda
+    from envdoctor.tools import docker as docker
+    from envdoctor.tools import hf as hf
+    from envdoctor.tools import modelscope as modelscope
+    from envdoctor.tools import pip as pip
+    from envdoctor.tools import sysctl as sysctl
+    from envdoctor.tools import uv as uv
+
+    _VERIFIED: dict[ToolName, Tool] = {
+        "pip": pip,
+        "uv": uv,
+        "conda": conda,
+        "docker": docker,
+        "hf": hf,
+        "modelscope": modelscope,
+        "sysctl": sysctl,
+    }

@@ -1,0 +1,387 @@
+"""Where conda reads its configuration, and what it really uses.
+
+The search path of ``conda/base/constants.py`` ``SEARCH_PATH`` (system, root prefix,
+``$XDG_CONFIG_HOME``, user, ``$CONDARC``, the active environment, ``CONDA_*`` variables)
+and the merge rules of ``conda/common/configuration.py``: lists merge with higher files
+first, scalars override, ``#!final`` locks a key.  Used by :mod:`envdoctor.tools.conda`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from envdoctor.configfiles import (
+    ConfigProblem,
+    Setting,
+    Source,
+    ToolConfig,
+    dedupe,
+    env_path,
+    expanduser,
+    expandvars,
+    normalise_endpoint,
+    read_text,
+    strtobool,
+    unique,
+)
+from envdoctor.context import Context
+from envdoctor.redact import mask_conda_url
+
+CONDA_DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+
+
+CONDA_DEFAULT_CHANNELS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+
+
+_CONDA_DEFAULT = Source("default", "conda")
+
+
+# conda/base/constants.py SEARCH_PATH (Linux), lowest priority first.
+CONDA_SEARCH_PATH = (
+    "/etc/conda/.condarc",
+    "/etc/conda/condarc",
+    "/etc/conda/condarc.d/",
+    "/var/lib/conda/.condarc",
+    "/var/lib/conda/condarc",
+    "/var/lib/conda/condarc.d/",
+    "$CONDA_ROOT/.condarc",
+    "$CONDA_ROOT/condarc",
+    "$CONDA_ROOT/condarc.d/",
+    "$XDG_CONFIG_HOME/conda/.condarc",
+    "$XDG_CONFIG_HOME/conda/condarc",
+    "$XDG_CONFIG_HOME/conda/condarc.d/",
+    "~/.config/conda/.condarc",
+    "~/.config/conda/condarc",
+    "~/.config/conda/condarc.d/",
+    "~/.conda/.condarc",
+    "~/.conda/condarc",
+    "~/.conda/condarc.d/",
+    "~/.condarc",
+    "$CONDA_PREFIX/.condarc",
+    "$CONDA_PREFIX/condarc",
+    "$CONDA_PREFIX/condarc.d/",
+    "$CONDARC",
+)
+
+
+_YAML_SUFFIXES = (".yml", ".yaml")
+
+
+_CondaKind = Literal["seq", "map", "str", "bool"]
+
+
+# name -> (aliases conda accepts, type, default, default's note)
+_CONDA_PARAMETERS: dict[str, tuple[tuple[str, ...], _CondaKind, object, str]] = {
+    "channels": (("channels", "channel"), "seq", (), "conda >= 25.9; earlier conda: [defaults]"),
+    "default_channels": (("default_channels",), "seq", CONDA_DEFAULT_CHANNELS, "conda"),
+    "custom_channels": (
+        ("custom_channels",),
+        "map",
+        {"pkgs/pro": "https://repo.anaconda.com"},
+        "conda",
+    ),
+    "channel_alias": (("channel_alias",), "str", CONDA_DEFAULT_CHANNEL_ALIAS, "conda"),
+    "show_channel_urls": (("show_channel_urls",), "bool", None, "conda"),
+}
+
+
+@dataclass(frozen=True)
+class _CondaMatch:
+    """One source's value for a parameter, with conda's priority flags."""
+
+    value: object
+    source: Source
+    final: bool = False
+    item_flags: tuple[str | None, ...] = ()
+    final_keys: frozenset[str] = frozenset()
+
+
+def _conda_root(ctx: Context) -> str | None:
+    """``CONDA_ROOT`` (conda sets it to its own ``sys.prefix``), else from ``CONDA_EXE``."""
+    if ctx.env.get("CONDA_ROOT"):
+        return ctx.env["CONDA_ROOT"]
+    exe = ctx.env.get("CONDA_EXE")
+    if exe:
+        return str(Path(exe).parent.parent)
+    return None
+
+
+def conda_expand(ctx: Context, template: str) -> Path | None:
+    if template.startswith("/"):
+        return ctx.path(template)
+    if template.startswith("~/"):
+        return ctx.home / template[2:]
+    variable, _, rest = template[1:].partition("/")
+    value = _conda_root(ctx) if variable == "CONDA_ROOT" else ctx.env.get(variable)
+    if not value:
+        return None  # conda leaves "$VAR" in the path, which then does not exist
+    path = env_path(ctx, expanduser(ctx, value))
+    return path / rest if rest else path
+
+
+def _conda_files(ctx: Context, problems: list[ConfigProblem]) -> list[Path]:
+    """conda's ``load_file_configs``: files and ``*.yml``/``*.yaml`` in directories, once each."""
+    files: dict[str, Path] = {}
+    for template in CONDA_SEARCH_PATH:
+        path = conda_expand(ctx, template)
+        if path is None:
+            continue
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if child.suffix in _YAML_SUFFIXES and child.is_file():
+                    files.setdefault(str(child.absolute()), child)
+        elif path.is_file():
+            if "condarc" in path.name or path.suffix in _YAML_SUFFIXES:
+                files.setdefault(str(path.absolute()), path)
+            else:
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        None,
+                        "conda reads $CONDARC only when it is named condarc or ends in .yml/.yaml",
+                    )
+                )
+    return list(files.values())
+
+
+def _comment_flag(token_list: object, index: int) -> str | None:
+    """A ruamel comment token's text (``#!final`` -> ``final``), as conda reads it."""
+    try:
+        token = cast("list[object]", token_list)[index]
+        text = str(getattr(token, "value", "")).strip()
+    except (IndexError, TypeError):
+        return None
+    flag = text.strip("!#").strip()
+    return flag if flag in ("final", "top", "bottom") else None
+
+
+def _conda_load_file(path: Path, problems: list[ConfigProblem]) -> CommentedMap | None:
+    text = read_text(path, problems)
+    if text is None:
+        return None
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = (exc.problem or exc.context or "invalid YAML").strip()
+        problems.append(ConfigProblem(str(path), line, f"invalid YAML ({reason}): conda stops"))
+        return None
+    except YAMLError as exc:
+        problems.append(ConfigProblem(str(path), None, f"invalid YAML ({exc}): conda stops"))
+        return None
+    if data is None:
+        return CommentedMap()
+    if not isinstance(data, CommentedMap):
+        problems.append(
+            ConfigProblem(str(path), 1, "is not a YAML mapping of settings: conda stops")
+        )
+        return None
+    return data
+
+
+def _conda_file_match(
+    path: Path, data: CommentedMap, name: str, problems: list[ConfigProblem]
+) -> _CondaMatch | None:
+    aliases, kind, _, _ = _CONDA_PARAMETERS[name]
+    present = [alias for alias in aliases if alias in data]
+    if not present:
+        return None
+    if len(present) > 1:
+        problems.append(
+            ConfigProblem(str(path), None, f"both {' and '.join(present)} are set: conda stops")
+        )
+    key = present[0]
+    raw = data[key]
+    source = Source("file", str(path), key)
+    final = _comment_flag(data.ca.items.get(key), 2) == "final"
+    line = _yaml_line(data, key)
+    if kind == "seq":
+        if not isinstance(raw, list):
+            problems.append(ConfigProblem(str(path), line, f"{key} must be a list: conda stops"))
+            return None
+        flags: tuple[str | None, ...] = ()
+        if isinstance(raw, CommentedSeq):
+            flags = tuple(_comment_flag(raw.ca.items.get(i), 0) for i in range(len(raw)))
+        return _CondaMatch(tuple(str(item) for item in raw), source, final, flags)
+    if kind == "map":
+        if not isinstance(raw, dict):
+            problems.append(ConfigProblem(str(path), line, f"{key} must be a mapping: conda stops"))
+            return None
+        final_keys: frozenset[str] = frozenset()
+        if isinstance(raw, CommentedMap):
+            final_keys = frozenset(
+                str(k) for k in raw if _comment_flag(raw.ca.items.get(k), 2) == "final"
+            )
+        return _CondaMatch({str(k): str(v) for k, v in raw.items()}, source, final, (), final_keys)
+    if kind == "bool":
+        if raw is None or isinstance(raw, bool):
+            return _CondaMatch(raw, source, final)
+        flag = strtobool(str(raw))
+        if flag is None:
+            problems.append(
+                ConfigProblem(str(path), line, f"{key} must be true or false: conda stops")
+            )
+            return None
+        return _CondaMatch(flag, source, final)
+    if raw is None:
+        return None
+    return _CondaMatch(str(raw), source, final)
+
+
+def _yaml_line(data: CommentedMap, key: str) -> int | None:
+    try:
+        return int(data.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _conda_env_match(ctx: Context, name: str, problems: list[ConfigProblem]) -> _CondaMatch | None:
+    """``CONDA_<NAME>``: lists split on commas, ``!important`` marks the value final."""
+    aliases, kind, _, _ = _CONDA_PARAMETERS[name]
+    if kind == "map":
+        return None  # conda reads only flat values from the environment
+    for alias in aliases:
+        variable = f"CONDA_{alias.upper()}"
+        raw = ctx.env.get(variable)
+        if raw is None:
+            continue
+        source = Source("env", variable)
+        final = "!important" in raw
+        if kind == "seq":
+            items = tuple(item.strip() for item in raw.split(",") if item.strip())
+            return _CondaMatch(items, source, final)
+        text = raw.split("!important")[0].strip()
+        if kind == "bool":
+            lowered = text.lower()
+            if lowered in ("none", "null", "~", ""):
+                return _CondaMatch(None, source, final)
+            flag = strtobool(lowered)
+            if flag is None:
+                problems.append(
+                    ConfigProblem(f"${variable}", None, "is not a boolean: conda stops")
+                )
+                return None
+            return _CondaMatch(flag, source, final)
+        return _CondaMatch(text, source, final)
+    return None
+
+
+def _relevant(matches: list[_CondaMatch]) -> list[_CondaMatch]:
+    """Matches up to and including the first one marked final (``_first_important_matches``)."""
+    for index, match in enumerate(matches):
+        if match.final:
+            return matches[: index + 1]
+    return matches
+
+
+def _conda_merge_seq(matches: list[_CondaMatch]) -> tuple[str, ...]:
+    """``SequenceLoadedParameter.merge``: higher files first, ``#!top``/``#!bottom`` honoured."""
+
+    def lines(match: _CondaMatch, flag: str) -> list[str]:
+        values = cast("tuple[str, ...]", match.value)
+        return [v for v, f in zip(values, match.item_flags, strict=False) if f == flag]
+
+    top = [line for m in matches for line in lines(m, "top")]
+    bottom = [line for m in reversed(matches) for line in lines(m, "bottom")]
+    everything = [v for m in reversed(matches) for v in cast("tuple[str, ...]", m.value)]
+    top_deduped = unique([*top, *everything])
+    bottom_deduped = unique([*reversed(bottom), *reversed(top_deduped)])
+    return tuple(reversed(bottom_deduped))
+
+
+def _conda_merge_map(matches: list[_CondaMatch]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for match in matches:
+        merged.update(cast("dict[str, str]", match.value))
+    final: dict[str, str] = {}
+    for match in reversed(matches):
+        values = cast("dict[str, str]", match.value)
+        final.update({k: values[k] for k in match.final_keys})
+    return {**merged, **final}
+
+
+def _conda_display(kind: _CondaKind, value: object, ctx: Context) -> object:
+    """Expand ``$VARS`` as conda does for channel settings, then mask credentials."""
+    if kind == "seq":
+        return tuple(mask_conda_url(expandvars(v, ctx.env)) for v in cast("tuple[str, ...]", value))
+    if kind == "map":
+        items = cast("dict[str, str]", value).items()
+        return {k: mask_conda_url(expandvars(v, ctx.env)) for k, v in items}
+    if kind == "str":
+        return mask_conda_url(expandvars(cast("str", value), ctx.env))
+    return value
+
+
+def resolve_conda(ctx: Context) -> ToolConfig:
+    """conda's channels, default_channels, custom_channels, channel_alias, show_channel_urls.
+
+    Files come from conda's ``SEARCH_PATH``, then ``CONDA_*`` variables.  Lists merge with
+    the higher-priority source first and duplicates dropped; mappings merge key by key;
+    scalars take the highest source.  A key commented ``#!final`` stops higher sources.
+    """
+    problems: list[ConfigProblem] = []
+    files_read: list[str] = []
+    loaded: list[tuple[Path, CommentedMap]] = []
+    for path in _conda_files(ctx, problems):
+        data = _conda_load_file(path, problems)
+        files_read.append(str(path))
+        if data is not None:
+            loaded.append((path, data))
+    settings: dict[str, Setting] = {}
+    for name, (_, kind, default, note) in _CONDA_PARAMETERS.items():
+        matches = [
+            match
+            for path, data in loaded
+            if (match := _conda_file_match(path, data, name, problems)) is not None
+        ]
+        env_match = _conda_env_match(ctx, name, problems)
+        if env_match is not None:
+            matches.append(env_match)
+        default_item = (default, Source("default", note))
+        if not matches:
+            settings[name] = Setting(name, default, default_item[1])
+            continue
+        relevant = _relevant(matches)
+        ignored = [(_conda_display(kind, m.value, ctx), m.source) for m in matches[len(relevant) :]]
+        winner, lower = relevant[-1], relevant[:-1]
+        value: object = winner.value
+        if kind == "seq":
+            value = _conda_merge_seq(relevant)
+        elif kind == "map":
+            value = _conda_merge_map(relevant)
+        shadowed = (
+            default_item,
+            *((_conda_display(kind, m.value, ctx), m.source) for m in lower),
+            *ignored,
+        )
+        settings[name] = Setting(name, _conda_display(kind, value, ctx), winner.source, shadowed)
+    return ToolConfig("conda", settings, dedupe(problems), files_read)
+
+
+def conda_base(default_channels: Sequence[str], channel_alias: str) -> str:
+    """The mirror base behind ``default_channels``: its ``pkgs/main`` entry less ``/pkgs/main``.
+
+    Names without a scheme are resolved against ``channel_alias`` as conda does.
+    """
+    urls = [
+        channel if "://" in channel else f"{channel_alias.rstrip('/')}/{channel}"
+        for channel in default_channels or CONDA_DEFAULT_CHANNELS
+    ]
+    for url in urls:
+        stripped = url.rstrip("/")
+        if stripped.endswith("/pkgs/main"):
+            return normalise_endpoint(stripped[: -len("/pkgs/main")])
+    for url in urls:
+        base = re.sub(r"/pkgs/[^/]+/?$", "", url)
+        if base != url:
+            return normalise_endpoint(base)
+    return normalise_endpoint(urls[0])

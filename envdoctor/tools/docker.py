@@ -1,0 +1,566 @@
+"""Docker: ``registry-mirrors`` in dockerd's ``daemon.json``.
+
+System scope edits ``/etc/docker/daemon.json``; user scope edits rootless Docker's
+``$XDG_CONFIG_HOME/docker/daemon.json``.  Only ``registry-mirrors`` changes: every other key
+keeps its value and its place, written back with a 2-space indent and a trailing newline (a
+CRLF line ends are kept; a byte-order mark is dropped: Debian's dockerd 20.10 refuses a file
+that starts with one).  An empty mirror list removes the key, which
+is dockerd's own default (Docker Hub itself).
+
+dockerd refuses to start when an option is given both as a flag and in the file, so a plan
+is refused while ``--registry-mirror`` is on dockerd's command line: in its systemd unit or
+a drop-in, in ``/etc/default/docker`` or ``/etc/sysconfig/docker``, or on the running
+daemon.  Mirrors with a path, query, fragment or credentials are refused too: dockerd's
+``ValidateMirror`` rejects them and the daemon does not start.
+
+``registry-mirrors`` reloads live on SIGHUP (:func:`reload`); dockerd is never restarted,
+which would stop its containers.
+
+Where dockerd reads its configuration (:func:`resolve_docker`), its traps, its edit of
+daemon.json, its pull path and its profile table.  What the running daemon really uses,
+and the command-line flags that override daemon.json, are in
+:mod:`envdoctor.tools.docker_daemon`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from envdoctor.checkup import (
+    NETWORK_HINT,
+    Checkup,
+    Remedies,
+    Row,
+    drift,
+    shown,
+    source_text,
+    tool_details,
+)
+from envdoctor.configfiles import (
+    ConfigProblem,
+    Setting,
+    Source,
+    ToolConfig,
+    decode_utf8,
+    dedupe,
+    normalise_endpoint,
+    read_existing,
+    read_text,
+)
+from envdoctor.context import Context
+from envdoctor.errors import EnvdoctorError
+from envdoctor.net.session import PullPath
+from envdoctor.planning import ApplyOptions, Scope
+from envdoctor.profile_checks import (
+    ProfileFile,
+    add_allow_http,
+    any_http,
+    check_url_table,
+    toml_table,
+)
+from envdoctor.profiles import Profile
+from envdoctor.redact import mask_url
+from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import docker_daemon
+
+_DOCKER_DEFAULT = Source("default", "dockerd")
+
+
+def _docker_load(path: Path, problems: list[ConfigProblem]) -> dict[str, object] | None:
+    text = read_text(path, problems)
+    if text is None:
+        return None
+    if text.startswith("\ufeff"):
+        # Seen with Debian 12's dockerd 20.10: "invalid character 'ï' looking for
+        # beginning of value".  The settings are still read, as a newer dockerd would.
+        problems.append(
+            ConfigProblem(
+                str(path),
+                1,
+                "starts with a byte-order mark, which dockerd 20.10 refuses: save it without "
+                "one (envdoctor apply drops it)",
+            )
+        )
+        text = text.removeprefix("\ufeff")
+    if not text.strip():  # dockerd takes an empty file as no settings
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(
+            ConfigProblem(
+                str(path), exc.lineno, f"invalid JSON ({exc.msg}): dockerd refuses to start"
+            )
+        )
+        return None
+    if not isinstance(data, dict):
+        problems.append(
+            ConfigProblem(str(path), 1, "is not a JSON object: dockerd refuses to start")
+        )
+        return None
+    return data
+
+
+def _docker_mirror_problem(mirror: str) -> str | None:
+    """registry.ValidateMirror: http(s), no path, query, fragment or credentials."""
+    try:
+        parts = urlsplit(mirror)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must not have a path, query or fragment"
+    if parts.username is not None:
+        return "must not carry a username or password"
+    return None
+
+
+def _docker_list(
+    data: Mapping[str, object], key: str, path: Path, problems: list[ConfigProblem]
+) -> tuple[str, ...] | None:
+    raw = data.get(key)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        problems.append(
+            ConfigProblem(
+                str(path), None, f"{key} must be a list of strings: dockerd refuses to start"
+            )
+        )
+        return None
+    return tuple(cast("list[str]", raw))
+
+
+def resolve_docker(ctx: Context) -> ToolConfig:
+    """``registry-mirrors`` and ``insecure-registries`` from ``/etc/docker/daemon.json``.
+
+    When ``$XDG_CONFIG_HOME/docker/daemon.json`` exists (rootless Docker's file) its values
+    are reported as ``rootless.registry-mirrors`` and ``rootless.insecure-registries``.
+    Flags given to dockerd itself (``--registry-mirror``) are not seen here.
+    """
+    problems: list[ConfigProblem] = []
+    files_read: list[str] = []
+    settings: dict[str, Setting] = {}
+    system = ctx.path("/etc/docker/daemon.json")
+    rootless = ctx.xdg_config_home / "docker" / "daemon.json"
+    for prefix, path in (("", system), ("rootless.", rootless)):
+        data = _docker_load(path, problems)
+        if data is None and prefix and not path.exists():
+            continue
+        if path.exists():
+            files_read.append(str(path))
+        for key in ("registry-mirrors", "insecure-registries"):
+            values = _docker_list(data or {}, key, path, problems)
+            name = prefix + key
+            if values is None:
+                settings[name] = Setting(name, (), _DOCKER_DEFAULT)
+                continue
+            if key == "registry-mirrors":
+                for mirror in values:
+                    reason = _docker_mirror_problem(mirror)
+                    if reason:
+                        problems.append(
+                            ConfigProblem(
+                                str(path),
+                                None,
+                                f"registry mirror {mask_url(mirror)!r} {reason}: "
+                                "dockerd refuses to start",
+                            )
+                        )
+            shown = tuple(mask_url(value) for value in values)
+            settings[name] = Setting(
+                name, shown, Source("file", str(path), key), (((), _DOCKER_DEFAULT),)
+            )
+    return ToolConfig("docker", settings, dedupe(problems), files_read)
+
+
+NAME = "docker"
+
+KEY = "registry-mirrors"
+SYSTEM_FILE = "/etc/docker/daemon.json"
+
+_BOM = "\ufeff"
+_BOM_BYTES = _BOM.encode()
+
+
+def daemon_json(ctx: Context, scope: Scope) -> Path:
+    """The ``daemon.json`` the daemon of ``scope`` reads (system or rootless)."""
+    if scope == "system":
+        return ctx.path(SYSTEM_FILE)
+    return ctx.xdg_config_home / "docker" / "daemon.json"
+
+
+def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
+    """Set ``registry-mirrors`` to the profile's list; refuse when dockerd would not start."""
+    if profile.docker is None:
+        return TargetPlan(NAME, skipped="the profile does not set docker")
+    mirrors = list(profile.docker.registry_mirrors)
+    for mirror in mirrors:
+        problem = mirror_problem(mirror)
+        if problem:
+            raise EnvdoctorError(
+                f"docker: registry mirror {mask_url(mirror)!r} in profile "
+                f"{profile.name!r} {problem}: dockerd would refuse to start",
+                "Give mirrors as scheme://host[:port] only, e.g. https://docker.example.com.",
+            )
+    path = daemon_json(ctx, options.scope)
+    display = ctx.display(path)
+    old = read_existing(path, display, "docker")
+    flags = docker_daemon.find_mirror_flags(ctx, options.scope)
+    if mirrors and flags:
+        raise EnvdoctorError(
+            f"docker: dockerd is already given --registry-mirror ({flags[0]}); with "
+            f"registry-mirrors in {display} too it would refuse to start",
+            "Remove --registry-mirror from "
+            + ", ".join(str(flag) for flag in flags)
+            + ", or leave the mirrors there and run apply with --skip docker.",
+        )
+    new = _new_content(old, mirrors, display)
+    notes: list[str] = []
+    if not mirrors and flags:
+        notes.append(
+            f"dockerd still gets --registry-mirror from {flags[0]}: remove it there "
+            "to use Docker Hub directly"
+        )
+    if new is not None and new != old and old is not None and old.startswith(_BOM_BYTES):
+        notes.append(
+            f"{display} loses its byte-order mark: dockerd before 23.0 cannot read a file "
+            "that starts with one"
+        )
+    notes.extend(_config_file_notes(ctx, options.scope, path))
+    if options.scope == "user":
+        notes.append(
+            f"{display} is rootless Docker's file; the system daemon reads {SYSTEM_FILE} "
+            "(apply with --scope system as root)"
+        )
+    if new != old:
+        command = reload_command(ctx, options.scope)
+        if command is None:
+            notes.append("no dockerd is running: it reads the mirrors when it starts")
+        else:
+            notes.append(f"registry-mirrors reload live: {shlex.join(command)} (never a restart)")
+    changes: tuple[FileChange, ...] = ()
+    if old is not None or new is not None:
+        changes = (FileChange(NAME, path, display, old, new, mode=0o644, owner=_owner(options)),)
+    return TargetPlan(NAME, changes=changes, notes=tuple(notes))
+
+
+def mirror_problem(mirror: str) -> str | None:
+    """Why dockerd's ``ValidateMirror`` rejects ``mirror``, or None when it accepts it."""
+    try:
+        parts = urlsplit(mirror)
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be http:// or https:// and a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a username or password"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or mirror.endswith(("?", "#")):
+        return "must not have a path, query or fragment"
+    return None
+
+
+# --- daemon.json ----------------------------------------------------------------------
+
+
+def _owner(options: ApplyOptions) -> tuple[int, int] | None:
+    return options.owner if options.scope == "user" else None
+
+
+def _parse(old: bytes, display: str) -> tuple[dict[str, Any], bool]:
+    """The file's object, and whether it used CRLF line ends."""
+    text = decode_utf8(old, display, "docker")
+    text = text.removeprefix(_BOM)
+    crlf = "\r\n" in text
+    if not text.strip():
+        return {}, crlf  # dockerd takes an empty file as no settings
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EnvdoctorError(
+            f"docker: {display} line {exc.lineno} column {exc.colno}: invalid JSON "
+            f"({exc.msg}); dockerd refuses to start with it",
+            f"Fix or move {display}, then run apply again.",
+        ) from exc
+    if not isinstance(data, dict):
+        raise EnvdoctorError(
+            f"docker: {display} line 1: not a JSON object; dockerd refuses to start with it",
+            f"Fix or move {display}, then run apply again.",
+        )
+    return data, crlf
+
+
+def _new_content(old: bytes | None, mirrors: list[str], display: str) -> bytes | None:
+    if old is None:
+        if not mirrors:
+            return None
+        data: dict[str, Any] = {}
+        crlf = False
+    else:
+        data, crlf = _parse(old, display)
+    current = data.get(KEY)
+    if mirrors:
+        if current == mirrors:
+            return old
+        data[KEY] = mirrors  # an existing key keeps its place
+    else:
+        if current is None or current == [] or KEY not in data:
+            return old
+        del data[KEY]
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    return text.encode("utf-8")
+
+
+# --- flags given to dockerd ----------------------------------------------------------
+
+
+# --- the running daemon --------------------------------------------------------------
+
+
+def _config_file_notes(ctx: Context, scope: Scope, path: Path) -> list[str]:
+    """A running dockerd given ``--config-file`` elsewhere does not read our file."""
+    notes: list[str] = []
+    for pid, argv, uid in docker_daemon.dockerd_processes(ctx):
+        if uid is not None and (uid == 0) != (scope == "system"):
+            continue
+        for index, arg in enumerate(argv):
+            value: str | None = None
+            if arg.startswith("--config-file="):
+                value = arg.partition("=")[2]
+            elif arg == "--config-file" and index + 1 < len(argv):
+                value = argv[index + 1]
+            if value is not None and ctx.path(value) != path:
+                notes.append(
+                    f"the running dockerd (pid {pid}) reads {value} (--config-file), "
+                    f"not {ctx.display(path)}"
+                )
+    return notes
+
+
+def _systemd_runs(ctx: Context) -> bool:
+    return ctx.path("/run/systemd/system").is_dir()
+
+
+def reload_command(ctx: Context, scope: Scope = "system") -> list[str] | None:
+    """The command that makes the running dockerd reread ``daemon.json``, or None.
+
+    ``systemctl reload docker`` (``--user`` for rootless) where systemd runs (the unit's
+    ``ExecReload`` sends SIGHUP), else ``kill -HUP <pid>`` for the running dockerd found
+    in ``/proc``; None when neither applies.  dockerd reloads ``registry-mirrors`` on
+    SIGHUP without stopping containers; a file with errors is ignored and the old
+    settings stay.  Never a restart.
+    """
+    if _systemd_runs(ctx):
+        if scope == "user":
+            return ["systemctl", "--user", "reload", "docker"]
+        return ["systemctl", "reload", "docker"]
+    pid = _daemon_pid(ctx, scope)
+    return None if pid is None else ["kill", "-HUP", str(pid)]
+
+
+def _daemon_pid(ctx: Context, scope: Scope) -> int | None:
+    for pid, _, uid in docker_daemon.dockerd_processes(ctx):
+        if uid is None or (uid == 0) == (scope == "system"):
+            return pid
+    return None
+
+
+def reload(ctx: Context, scope: Scope = "system") -> str:
+    """Make the running dockerd reread its ``daemon.json``; what was done, in words.
+
+    Runs :func:`reload_command`: ``systemctl reload`` (only on this machine's own root,
+    never an image tree) or SIGHUP to the dockerd pid found in ``ctx.path("/proc")``.
+    Raises :class:`EnvdoctorError` when no daemon is running or the reload fails.
+    """
+    command = reload_command(ctx, scope)
+    if command is None:
+        raise EnvdoctorError(
+            "docker: no running dockerd to reload",
+            "Start Docker (systemctl start docker); it reads the new daemon.json on start.",
+        )
+    if command[0] == "systemctl":
+        if ctx.root != Path("/"):
+            raise EnvdoctorError(
+                f"docker: not reloading through systemd for the tree at {ctx.root}",
+                "Run the reload on the machine that boots that tree.",
+            )
+        try:
+            subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError as exc:
+            raise EnvdoctorError("docker: systemctl is not installed", None) from exc
+        except subprocess.CalledProcessError as exc:
+            detail = (exc.stderr or "").strip().splitlines()
+            raise EnvdoctorError(
+                f"docker: {shlex.join(command)} failed: {detail[-1] if detail else exc}",
+                "See journalctl -u docker; the daemon keeps its previous settings.",
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise EnvdoctorError(f"docker: {shlex.join(command)} timed out", None) from exc
+        return shlex.join(command)
+    pid = int(command[-1])
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError as exc:
+        raise EnvdoctorError(f"docker: dockerd (pid {pid}) is gone", None) from exc
+    except PermissionError as exc:
+        raise EnvdoctorError(
+            f"docker: not allowed to signal dockerd (pid {pid})", "Run as root (sudo)."
+        ) from exc
+    return f"sent SIGHUP to dockerd (pid {pid})"
+
+
+def _docker_row(ctx: Context, config: ToolConfig, remedies: Remedies) -> Row:
+    mirrors_setting = config.settings["registry-mirrors"]
+    mirrors = cast("tuple[str, ...]", mirrors_setting.value)
+    flags = docker_daemon.find_mirror_flags(ctx, "system")
+    if mirrors:
+        summary = (
+            f"registry-mirrors {', '.join(mirrors)} from {source_text(ctx, mirrors_setting.source)}"
+        )
+    elif flags:
+        summary = f"registry mirror given as --registry-mirror in {flags[0]}"
+    else:
+        summary = "no registry mirror: Docker Hub directly"
+    details = tool_details(ctx, config)
+    details["mirror_flags"] = [str(flag) for flag in flags]
+    details["liveness"] = NETWORK_HINT
+    row = Row("docker", summary, details)
+    for problem in config.problems:
+        where = f"{shown(ctx, problem.path)}" + (
+            f" line {problem.line}" if problem.line is not None else ""
+        )
+        status_fail = "refuses to start" in problem.message
+        message = f"{where}: {problem.message}"
+        remedy = f"fix {where}, then check with: sudo dockerd --validate"
+        if status_fail:
+            row.fail(message, remedy)
+        else:
+            row.warn(message, remedy)
+    if flags and mirrors:
+        row.fail(
+            f"--registry-mirror in {flags[0]} and registry-mirrors in "
+            f"{source_text(ctx, mirrors_setting.source)}: dockerd refuses to start",
+            "remove --registry-mirror from " + ", ".join(str(flag) for flag in flags),
+        )
+    _docker_daemon(row, ctx, remedies, list(mirrors), bool(flags))
+    profile = remedies.profile
+    if profile is not None and profile.docker is not None:
+        drift(
+            row,
+            profile,
+            "registry-mirrors",
+            [normalise_endpoint(m) for m in mirrors],
+            [normalise_endpoint(m) for m in profile.docker.registry_mirrors],
+            remedies.apply("docker", system=True, reload=True),
+        )
+    return row
+
+
+def _docker_daemon(
+    row: Row, ctx: Context, remedies: Remedies, configured: list[str], flagged: bool
+) -> None:
+    timeout = min(2.0, ctx.timeout or 2.0)
+    info = docker_daemon.daemon_info(ctx, timeout=timeout)
+    row.details["daemon"] = info.reason
+    running = info.mirrors
+    if running is None:
+        row.details["daemon_mirrors"] = None
+        return
+    running_norm = [normalise_endpoint(m) for m in running]
+    row.details["daemon_mirrors"] = running_norm
+    file_norm = [normalise_endpoint(m) for m in configured]
+    if not flagged and running_norm != file_norm:
+        command = reload_command(ctx, "system")
+        fallback = shlex.join(["sudo", *command]) if command else "sudo systemctl reload docker"
+        row.warn(
+            f"the running dockerd uses {', '.join(running_norm) or 'no mirror'} but "
+            f"daemon.json says {', '.join(file_norm) or 'no mirror'}: edited but not reloaded",
+            remedies.apply("docker", system=True, reload=True) or fallback,
+        )
+
+
+# --- the Tool protocol ------------------------------------------------------------------
+
+TITLE = "Docker"
+TABLE_KEYS = ("registry-mirrors", "allow-http")
+URL_KEYS = ("registry-mirrors",)
+REQUIRED = ("registry-mirrors", "registry-mirrors = [] (empty: Docker Hub itself)")
+DOCKER_HUB = "https://registry-1.docker.io"
+"""What Docker pulls from when no registry mirror is configured."""
+ALIVE_STATUSES = frozenset({401})
+"""A live registry answers an anonymous ``/v2/`` with 401 and a token challenge."""
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    registry_mirrors: tuple[str, ...]
+    """Empty: no mirror, Docker Hub itself."""
+    allow_http: bool = False
+
+
+def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
+    return check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
+
+
+def settings(table: Mapping[str, Any]) -> DockerSettings:
+    mirrors: tuple[str, ...] = table["registry-mirrors"]
+    return DockerSettings(mirrors, allow_http=any_http(mirrors))
+
+
+def settings_json(value: DockerSettings) -> dict[str, Any]:
+    return {"registry_mirrors": list(value.registry_mirrors), "allow_http": value.allow_http}
+
+
+def settings_toml(value: DockerSettings) -> Any:
+    table = toml_table({"registry-mirrors": list(value.registry_mirrors)})
+    add_allow_http(table, value.allow_http)
+    return table
+
+
+def endpoints(value: DockerSettings) -> list[str]:
+    """The registry mirrors; none means Docker Hub itself (:data:`DOCKER_HUB`)."""
+    return list(value.registry_mirrors)
+
+
+def resolve(ctx: Context) -> ToolConfig:
+    return resolve_docker(ctx)
+
+
+def mirrors(config: ToolConfig) -> list[str]:
+    """registry-mirrors, system then rootless; none configured means Docker Hub."""
+    urls = list(cast("tuple[str, ...]", config.value("registry-mirrors")))
+    if "rootless.registry-mirrors" in config.settings:
+        urls += cast("tuple[str, ...]", config.value("rootless.registry-mirrors"))
+    return urls
+
+
+def canonical(url: str) -> str:
+    return normalise_endpoint(url)
+
+
+def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) -> Row:
+    return _docker_row(ctx, configs[NAME], checkup.remedies)
+
+
+def pull_path(base_url: str) -> PullPath:
+    """``/v2/``, the version check ``docker pull`` starts with (200, or 401 with a token
+    challenge, on a live registry); no anonymous download to time without a token."""
+    base = base_url.strip().rstrip("/")
+    return PullPath(base_url, NAME, f"{base}/v2/", None, ALIVE_STATUSES)
+
+
+def env_variables(profile: Profile) -> list[tuple[str, str]]:
+    return []

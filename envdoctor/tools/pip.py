@@ -1,0 +1,786 @@
+"""pip: ``index-url`` (and the profile's extra indexes) in ``[global]`` of pip.conf.
+
+User scope writes ``$XDG_CONFIG_HOME/pip/pip.conf``, system scope ``/etc/pip.conf``.
+Only the keys the profile sets change; every other line (comments, sections, keys,
+blank lines, their order and line endings) is kept byte for byte.  The edit goes through
+configupdater, a round-trip INI editor, never through configparser's rewrite (which is
+what ``pip config set`` does, dropping comments).
+
+The file is first read the way pip reads it (``RawConfigParser``, strict, keys normalised
+like pip's ``_normalize_name``) so that a file pip itself refuses stops the apply, naming
+the line.  Settings that would still beat what was written (``[install]`` sections,
+higher-precedence files, ``PIP_*`` variables) are found with
+:func:`envdoctor.resolve_pip` and reported as notes.
+
+Where pip reads its configuration (:func:`resolve_pip`), the traps the config check
+reports, the edit for a profile, the request that exercises an index, and the ``[pip]``
+table of a profile: everything envdoctor knows about pip.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import tomlkit
+import tomlkit.exceptions
+from configupdater import ConfigUpdater
+from configupdater.block import Space
+from configupdater.option import Option
+from configupdater.section import Section
+
+from envdoctor.checkup import (
+    Checkup,
+    Remedies,
+    Row,
+    add_problems,
+    drift,
+    jsonable,
+    other_values,
+    shown,
+    source_text,
+    tool_details,
+    url_parts,
+)
+from envdoctor.configfiles import (
+    ConfigProblem,
+    Setting,
+    Source,
+    ToolConfig,
+    decode_utf8,
+    dedupe,
+    env_path,
+    normalise_endpoint,
+    read_existing,
+    read_text,
+    restore_line_endings,
+    split_lines,
+    strtobool,
+)
+from envdoctor.context import Context
+from envdoctor.errors import EnvdoctorError
+from envdoctor.net.session import PullPath
+from envdoctor.planning import ApplyOptions, Scope
+from envdoctor.profile_checks import (
+    ProfileFile,
+    add_allow_http,
+    any_http,
+    check_url_table,
+    http_hosts,
+    toml_table,
+)
+from envdoctor.profiles import Profile
+from envdoctor.redact import mask_url
+from envdoctor.results import FileChange, TargetPlan
+
+PIP_DEFAULT_INDEX = "https://pypi.org/simple"
+
+
+_PIP_DEFAULT = Source("default", "pip")
+
+
+_PipKind = Literal["url", "urls", "hosts", "float", "bool"]
+
+
+# Long option names (as pip normalises config keys) -> (setting, how pip converts it).
+# ``--index-url`` also answers to ``--pypi-url`` and ``--timeout`` to ``--default-timeout``.
+_PIP_OPTIONS: dict[str, tuple[str, _PipKind]] = {
+    "index-url": ("index-url", "url"),
+    "pypi-url": ("index-url", "url"),
+    "extra-index-url": ("extra-index-url", "urls"),
+    "trusted-host": ("trusted-host", "hosts"),
+    "timeout": ("timeout", "float"),
+    "default-timeout": ("timeout", "float"),
+    "no-index": ("no-index", "bool"),
+}
+
+
+_PIP_DEFAULTS: dict[str, object] = {
+    "index-url": PIP_DEFAULT_INDEX,
+    "extra-index-url": (),
+    "trusted-host": (),
+    "timeout": 15.0,
+    "no-index": False,
+}
+
+
+_INLINE_COMMENT = re.compile(r"\s[;#]")
+
+
+def pip_option_name(name: str) -> str:
+    """pip's ``_normalize_name``: lower case, ``_`` to ``-``, no leading ``--``."""
+    name = name.lower().replace("_", "-")
+    return name[2:] if name.startswith("--") else name
+
+
+class PipConfigParser(configparser.RawConfigParser):
+    """The parser pip builds (``configuration._RawConfigParser``): pip's key names."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return pip_option_name(optionstr)
+
+
+def _pip_prefix(ctx: Context) -> Path:
+    """``sys.prefix`` of the pip on PATH: the active venv, else conda env, else /usr."""
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        value = ctx.env.get(variable)
+        if value:
+            return env_path(ctx, value)
+    return ctx.path("/usr")
+
+
+def pip_config_files(ctx: Context) -> list[Path]:
+    """pip's files, lowest priority first (``get_configuration_files``, ``iter_config_files``)."""
+    env_file = ctx.env.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:
+        return []
+    site_dirs = ctx.xdg_dirs("XDG_CONFIG_DIRS") or [ctx.path("/etc/xdg")]
+    files = [directory / "pip" / "pip.conf" for directory in site_dirs]
+    files.append(ctx.path("/etc/pip.conf"))
+    env_file_path = env_path(ctx, env_file) if env_file else None
+    # "per-user config is not loaded when env_config_file exists"
+    if env_file_path is None or not env_file_path.exists():
+        files += [ctx.home / ".pip" / "pip.conf", ctx.xdg_config_home / "pip" / "pip.conf"]
+    files.append(_pip_prefix(ctx) / "pip.conf")
+    if env_file_path is not None:
+        files.append(env_file_path)
+    return files
+
+
+def _configparser_problem(path: Path, exc: configparser.Error) -> ConfigProblem:
+    line: int | None = None
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        line = exc.lineno
+        message = "no [section] header before the first setting"
+    elif isinstance(exc, configparser.DuplicateSectionError):
+        line = exc.lineno
+        message = f"section [{exc.section}] appears twice"
+    elif isinstance(exc, configparser.DuplicateOptionError):
+        line = exc.lineno
+        message = f"{exc.option} is set twice in section [{exc.section}]"
+    elif isinstance(exc, configparser.ParsingError):
+        line = exc.errors[0][0] if exc.errors else None
+        message = "a line is neither a [section], a key = value nor a comment"
+    else:
+        message = str(exc).splitlines()[0]
+    return ConfigProblem(str(path), line, f"{message}: pip refuses to load this file")
+
+
+def _parse_pip_file(
+    path: Path, text: str, problems: list[ConfigProblem]
+) -> list[tuple[str, str, str]]:
+    """(section, normalised key, value) as pip's parser yields them.
+
+    pip parses strictly and stops on any error; the settings keep what a lenient parse
+    finds, so a user sees what the broken file was meant to do.
+    """
+    if text.startswith("\ufeff"):
+        problems.append(
+            ConfigProblem(
+                str(path),
+                1,
+                "starts with a UTF-8 byte-order mark: pip refuses to load this file "
+                "('File contains no section headers'); save it without BOM",
+            )
+        )
+        text = text[1:]
+    try:
+        PipConfigParser(strict=True).read_string(text, source=str(path))
+    except configparser.Error as exc:
+        problems.append(_configparser_problem(path, exc))
+    lenient = PipConfigParser(strict=False)
+    try:
+        lenient.read_string(text, source=str(path))
+    except configparser.ParsingError:
+        pass  # the lines around the bad ones were still read
+    except configparser.Error:
+        return []
+    return [
+        (section, name, value)
+        for section in lenient.sections()
+        for name, value in lenient.items(section)
+    ]
+
+
+@dataclass(frozen=True)
+class _PipEntry:
+    value: str
+    source: Source
+
+
+def _pip_convert(
+    kind: _PipKind, name: str, entry: _PipEntry, problems: list[ConfigProblem]
+) -> object:
+    raw = entry.value
+    where = f"${entry.source.location}" if entry.source.kind == "env" else entry.source.location
+    if entry.source.kind == "file" and _INLINE_COMMENT.search(raw):
+        problems.append(
+            ConfigProblem(
+                where,
+                None,
+                f"{name} = {raw!r}: pip has no inline comments, the whole text is the value",
+            )
+        )
+    if kind == "url":
+        return mask_url(raw)
+    if kind == "urls":
+        return tuple(mask_url(url) for url in raw.split())
+    if kind == "hosts":
+        return tuple(raw.split())
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            problems.append(
+                ConfigProblem(where, None, f"{name} = {raw!r} is not a number: pip stops")
+            )
+            return raw
+    flag = strtobool(raw)
+    if flag is None:
+        problems.append(ConfigProblem(where, None, f"{name} = {raw!r} is not a boolean: pip stops"))
+        return raw
+    return flag
+
+
+def resolve_pip(ctx: Context, command: str = "install") -> ToolConfig:
+    """What ``pip <command>`` uses: index-url, extra-index-url, trusted-host, timeout, no-index.
+
+    Files merge by section across all files: every ``[global]`` key first, then
+    ``[<command>]``, then ``PIP_*`` variables, later winning; so ``[install]`` in
+    ``/etc/pip.conf`` beats ``[global]`` in the user's file.  An empty value unsets the key
+    in its section (pip drops empty values after merging).
+    """
+    problems: list[ConfigProblem] = []
+    files_read: list[str] = []
+    # pip keys its loaded files by name, so a file listed twice is read once, in place.
+    per_file: dict[str, dict[str, _PipEntry]] = {}
+    for path in pip_config_files(ctx):
+        if path.is_dir():
+            continue  # pip's parser skips what it cannot open
+        text = read_text(path, problems)
+        if text is None:
+            continue
+        if str(path) not in files_read:
+            files_read.append(str(path))
+        entries = per_file.setdefault(str(path), {})
+        for section, name, value in _parse_pip_file(path, text, problems):
+            entries[f"{section}.{name}"] = _PipEntry(value, Source("file", str(path), section))
+    env_entries: dict[str, _PipEntry] = {}
+    for variable, value in ctx.env.items():
+        if variable.startswith("PIP_") and variable[4:].lower() not in ("version", "help"):
+            env_entries[f":env:.{pip_option_name(variable[4:])}"] = _PipEntry(
+                value, Source("env", variable)
+            )
+    per_file[":env:"] = env_entries
+
+    order = ["global", command, ":env:"]
+    sections: dict[str, dict[str, list[_PipEntry]]] = {section: {} for section in order}
+    for entries in per_file.values():
+        for key, entry in entries.items():
+            section, name = key.split(".", 1)
+            if section in sections:
+                sections[section].setdefault(name, []).append(entry)
+
+    applied: dict[str, tuple[object, Source]] = {}
+    seen: dict[str, list[tuple[object, Source]]] = {name: [] for name in _PIP_DEFAULTS}
+    for section in order:
+        for key, history in sections[section].items():
+            option = _PIP_OPTIONS.get(key)
+            if option is None:
+                continue
+            setting, kind = option
+            for entry in history:
+                if not entry.value:
+                    continue
+                # pip only ever sees the last value of a key in a section: only that one
+                # can make it stop.
+                final = entry is history[-1]
+                converted = _pip_convert(kind, setting, entry, problems if final else [])
+                item = (converted, entry.source)
+                seen[setting].append(item)
+                if final:
+                    applied[setting] = item
+    settings: dict[str, Setting] = {}
+    for name, default in _PIP_DEFAULTS.items():
+        effective = applied.get(name, (default, _PIP_DEFAULT))
+        others = [item for item in seen[name] if item is not effective]
+        if name in applied:
+            others.insert(0, (default, _PIP_DEFAULT))
+        settings[name] = Setting(name, effective[0], effective[1], tuple(others))
+    return ToolConfig("pip", settings, dedupe(problems), files_read)
+
+
+NAME = "pip"
+
+_SECTION = "global"
+_BOM = "\ufeff"
+_EOL = re.compile(r"\r\n|\r|\n")
+# Keys pip reads as --index-url: the option also answers to --pypi-url.
+_INDEX_KEYS = frozenset({"index-url", "pypi-url"})
+# Commands whose own section beats [global] for the index settings.
+_COMMANDS = ("install", "download", "wheel", "lock", "index")
+
+
+def config_path(ctx: Context, scope: Scope) -> Path:
+    """The pip.conf this target writes for ``scope``."""
+    if scope == "system":
+        return ctx.path("/etc/pip.conf")
+    return ctx.xdg_config_home / "pip" / "pip.conf"
+
+
+def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
+    """Set ``[global] index-url`` (and extras, trusted hosts) to the profile's."""
+    settings = profile.pip
+    if settings is None:
+        return TargetPlan(NAME, skipped="the profile does not set pip")
+    path = config_path(ctx, options.scope)
+    display = ctx.display(path)
+    old = read_existing(path, display, "pip")
+    new, notes = edit(old or b"", settings, display)
+    owner = options.owner if options.scope == "user" else None
+    change = FileChange(NAME, path, display, old, new, owner=owner)
+    notes += _override_notes(ctx, path, display, settings)
+    return TargetPlan(NAME, (change,), tuple(dict.fromkeys(notes)))
+
+
+def edit(data: bytes, settings: PipSettings, display: str) -> tuple[bytes, list[str]]:
+    """``data`` (a pip.conf's bytes) with the profile's keys set; notes for people.
+
+    Raises :class:`EnvdoctorError` naming ``display`` and the line when pip would refuse
+    the file.
+    """
+    notes: list[str] = []
+    text = decode_utf8(data, display, "pip")
+    if text.startswith(_BOM):
+        # pip decodes with the locale's codec, so the mark becomes part of the first line
+        # and pip stops with "File contains no section headers": drop it.
+        text = text[1:]
+        notes.append(
+            f"{display}: removed the UTF-8 byte-order mark at the start; pip refuses to "
+            "load a file that starts with one"
+        )
+    lines = split_lines(text)
+    normalised = "".join(content + "\n" for content, _ in lines)
+    if not _check_like_pip(normalised, display).has_section(_SECTION):
+        # A new [global] goes last, after a blank line when the file has text.
+        if normalised.strip() and not normalised.endswith("\n\n"):
+            normalised += "\n"
+        normalised += f"[{_SECTION}]\n"
+    updater = ConfigUpdater(strict=False)
+    try:
+        updater.read_string(normalised)
+    except configparser.Error as exc:  # pip accepted it, configupdater did not
+        raise _parse_error(display, exc) from exc
+    _update(updater, settings)
+    return restore_line_endings(lines, str(updater)).encode("utf-8"), notes
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _check_like_pip(text: str, display: str) -> PipConfigParser:
+    parser = PipConfigParser()
+    try:
+        parser.read_string(text, source=display)
+    except configparser.Error as exc:
+        raise _parse_error(display, exc) from exc
+    return parser
+
+
+def _parse_error(display: str, exc: configparser.Error) -> EnvdoctorError:
+    line: int | None = None
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        line, problem = exc.lineno, "a setting before the first [section] header"
+    elif isinstance(exc, configparser.DuplicateSectionError):
+        line, problem = exc.lineno, f"section [{exc.section}] appears twice"
+    elif isinstance(exc, configparser.DuplicateOptionError):
+        line, problem = exc.lineno, f"{exc.option} is set twice in [{exc.section}]"
+    elif isinstance(exc, configparser.ParsingError):
+        line = exc.errors[0][0] if exc.errors else None
+        problem = "a line that is neither a [section], a key = value nor a comment"
+    else:
+        problem = str(exc).splitlines()[0]
+    where = f"{display} line {line}" if line is not None else display
+    return EnvdoctorError(
+        f"{where}: {problem}; pip refuses to load this file",
+        f"Fix {display} (pip config debug shows what pip reads), then run apply again.",
+    )
+
+
+# --- editing ---------------------------------------------------------------------------
+
+
+def _options(section: Section, names: frozenset[str]) -> list[Option]:
+    return [
+        block
+        for block in section.iter_blocks()
+        if isinstance(block, Option) and pip_option_name(block.raw_key) in names
+    ]
+
+
+def _values(option: Option) -> list[str]:
+    return (option.value or "").split()
+
+
+def _set(
+    section: Section, existing: list[Option], key: str, values: Sequence[str], after: Option | None
+) -> Option:
+    """Make ``key`` hold ``values``: the first existing spelling edited in place, others gone.
+
+    A new key goes right after ``after``, else after the section's last key, else right
+    under the header (comments before the next header stay with that header).
+    """
+    if existing:
+        option = existing[0]
+        for duplicate in existing[1:]:
+            duplicate.detach()
+        _drop_stray_continuation(option)
+        if _values(option) != list(values):
+            _assign(option, values)
+        return option
+    if after is None:
+        options = _options_in(section)
+        after = options[-1] if options else None
+    position = 0 if after is None else after.container_idx + 1
+    section.insert_at(position).option(key, values[0])
+    block = list(section.iter_blocks())[position]
+    assert isinstance(block, Option)
+    option = block
+    if len(values) > 1:
+        _assign(option, values)
+    return option
+
+
+def _drop_stray_continuation(option: Option) -> None:
+    """Remove indented value lines that follow ``option`` across comments or blank lines.
+
+    pip's parser skips full-line comments and keeps blank lines inside a value, so such
+    lines still continue the value; configupdater files them as loose space instead, and
+    editing the option would leave them appended to the new value for pip.
+    """
+    block = option.next_block
+    while block is not None and not isinstance(block, (Option, Section)):
+        if isinstance(block, Space):
+            kept = [line for line in block.lines if not line.strip()]
+            if len(kept) != len(block.lines):
+                block.lines[:] = kept
+        block = block.next_block
+
+
+def _options_in(section: Section) -> list[Option]:
+    return [block for block in section.iter_blocks() if isinstance(block, Option)]
+
+
+def _assign(option: Option, values: Sequence[str]) -> None:
+    if len(values) == 1:
+        option.value = values[0]
+    else:
+        option.set_values(values)
+
+
+def _update(updater: ConfigUpdater, settings: PipSettings) -> None:
+    section = updater[_SECTION]
+    # --pypi-url is an old alias: keep the index-url spelling when both are there.
+    spellings = sorted(
+        _options(section, _INDEX_KEYS),
+        key=lambda option: pip_option_name(option.raw_key) != "index-url",
+    )
+    index = _set(section, spellings, "index-url", [settings.index_url], after=None)
+    last = index
+    if settings.extra_index_urls:
+        last = _set(
+            section,
+            _options(section, frozenset({"extra-index-url"})),
+            "extra-index-url",
+            settings.extra_index_urls,
+            after=last,
+        )
+    hosts = settings.trusted_hosts
+    if hosts:
+        existing = _options(section, frozenset({"trusted-host"}))
+        current = _values(existing[0]) if existing else []
+        wanted = current + [host for host in hosts if host not in current]
+        _set(section, existing, "trusted-host", wanted, after=last)
+
+
+# --- what would still win --------------------------------------------------------------
+
+
+def _override_notes(ctx: Context, path: Path, display: str, settings: PipSettings) -> list[str]:
+    files = pip_config_files(ctx)
+    if path not in files:
+        variable = ctx.env.get("PIP_CONFIG_FILE", "")
+        return [
+            f"pip does not read {display} while PIP_CONFIG_FILE={variable} is set "
+            "(that file replaces the user files): unset PIP_CONFIG_FILE, or apply the "
+            "settings to that file"
+        ]
+    later = {str(file) for file in files[files.index(path) + 1 :]}
+    notes: list[str] = []
+    watched = ["index-url"] + (["extra-index-url"] if settings.extra_index_urls else [])
+    for command in _COMMANDS:
+        config = resolve_pip(ctx, command)
+        for name in watched:
+            setting = config.settings[name]
+            for value, source in (*setting.shadowed, (setting.value, setting.source)):
+                note = _beats(source, value, name, display, later, str(path))
+                if note is not None:
+                    notes.append(note)
+        no_index = config.settings["no-index"]
+        if no_index.value is True:
+            notes.append(
+                f"{no_index.source} sets no-index = true: pip ignores every index, "
+                "the one written included; remove that setting"
+            )
+        notes += [
+            _problem_note(problem) for problem in config.problems if problem.path != str(path)
+        ]
+    return notes
+
+
+def _beats(
+    source: Source, value: object, name: str, display: str, later: set[str], ours: str
+) -> str | None:
+    shown = " ".join(value) if isinstance(value, tuple) else str(value)
+    if source.kind == "env":
+        return (
+            f"${source.location}={mask_url(shown)} overrides {name} in {display}: "
+            f"unset {source.location}"
+        )
+    if source.kind != "file" or (source.location == ours and source.section == _SECTION):
+        return None
+    if source.section != _SECTION:
+        return (
+            f"{source} sets {name} = {shown}, which beats [global] for pip "
+            f"{source.section}: remove it there, or set it to the profile's value"
+        )
+    if source.location in later:
+        return (
+            f"{source} sets {name} = {shown} and is read after {display}, so it wins: "
+            "remove it there"
+        )
+    return None
+
+
+def _problem_note(problem: ConfigProblem) -> str:
+    where = f"{problem.path} line {problem.line}" if problem.line else problem.path
+    return f"{where}: {problem.message}"
+
+
+def _pip_row(ctx: Context, config: ToolConfig, remedies: Remedies) -> Row:
+    index = config.settings["index-url"]
+    extras = cast("tuple[str, ...]", config.value("extra-index-url"))
+    summary = f"index-url {index.value} from {source_text(ctx, index.source)}"
+    if extras:
+        summary += f" (+{len(extras)} extra-index-url)"
+    if config.value("no-index") is True:
+        summary = f"no-index from {source_text(ctx, config.settings['no-index'].source)}"
+    row = Row("pip", summary, tool_details(ctx, config))
+    add_problems(row, ctx, config)
+    _pip_security(row, ctx, config, remedies)
+    _pip_overrides(row, ctx, config, remedies)
+    profile = remedies.profile
+    if profile is not None and profile.pip is not None:
+        drift(
+            row,
+            profile,
+            "index-url",
+            normalise_endpoint(str(index.value)),
+            normalise_endpoint(profile.pip.index_url),
+            remedies.apply("pip"),
+        )
+        have = [normalise_endpoint(url) for url in extras]
+        want = [normalise_endpoint(url) for url in profile.pip.extra_index_urls]
+        drift(row, profile, "extra-index-url", have, want, remedies.apply("pip"))
+    return row
+
+
+def _pip_security(row: Row, ctx: Context, config: ToolConfig, remedies: Remedies) -> None:
+    index = str(config.value("index-url"))
+    urls = [index, *cast("tuple[str, ...]", config.value("extra-index-url"))]
+    trusted_setting = config.settings["trusted-host"]
+    trusted = cast("tuple[str, ...]", trusted_setting.value)
+    trusted_where = source_text(ctx, trusted_setting.source)
+    parsed = [url_parts(url) for url in urls]
+    for host in trusted:
+        https = [
+            url
+            for url, (scheme, name, hostport) in zip(urls, parsed, strict=True)
+            if scheme == "https" and host in (name, hostport)
+        ]
+        http = [
+            1 for scheme, name, hostport in parsed if scheme == "http" and host in (name, hostport)
+        ]
+        if https and not http:
+            remedy = (
+                remedies.unset(trusted_setting.source.location)
+                if trusted_setting.source.kind == "env"
+                else f"remove {host} from trusted-host in {trusted_where}"
+            )
+            row.warn(
+                f"trusted-host {host} (from {trusted_where}) turns off certificate checks "
+                f"for the https index {https[0]}",
+                remedy,
+            )
+    for url, (scheme, name, hostport) in zip(urls, parsed, strict=True):
+        if scheme == "http" and name and name not in trusted and hostport not in trusted:
+            row.warn(
+                f"pip ignores the plain-http index {url}: {name} is not a trusted-host",
+                remedies.apply("pip")
+                or f"use the https URL, or add trusted-host = {name} to [global] in "
+                "~/.config/pip/pip.conf",
+            )
+
+
+def _pip_overrides(row: Row, ctx: Context, config: ToolConfig, remedies: Remedies) -> None:
+    prefix_var = next((v for v in ("VIRTUAL_ENV", "CONDA_PREFIX") if ctx.env.get(v)), None)
+    site_file = (
+        str(ctx.user_path(ctx.env[prefix_var]) / "pip.conf") if prefix_var is not None else None
+    )
+    for name in ("index-url", "extra-index-url", "trusted-host", "timeout"):
+        setting = config.settings[name]
+        others = other_values(setting)
+        if not others:
+            continue
+        lower_value, lower_source = others[-1]
+        lower = f"{jsonable(lower_value)} from {source_text(ctx, lower_source)}"
+        source = setting.source
+        if source.kind == "env":
+            row.warn(
+                f"${source.location} overrides {name} {lower}",
+                remedies.unset(source.location),
+            )
+        elif (
+            source.kind == "file"
+            and source.section not in (None, "global")
+            and any(s.kind == "file" and s.section == "global" for _, s in others)
+        ):
+            row.warn(
+                f"[{source.section}] {name} in {shown(ctx, source.location)} beats [global] "
+                f"{name} {lower}",
+                f"remove {name} from [{source.section}] in {shown(ctx, source.location)}",
+            )
+        elif source.kind == "file" and source.location == site_file:
+            row.warn(
+                f"the environment's own {shown(ctx, source.location)} (${prefix_var}) "
+                f"overrides {name} {lower}",
+                f"remove {name} from {shown(ctx, source.location)}",
+            )
+    config_file = ctx.env.get("PIP_CONFIG_FILE")
+    if config_file and config_file != os.devnull and ctx.user_path(config_file).exists():
+        hidden = [
+            ctx.display(path)
+            for path in (ctx.home / ".pip" / "pip.conf", ctx.xdg_config_home / "pip" / "pip.conf")
+            if path.is_file()
+        ]
+        if hidden:
+            row.warn(
+                f"$PIP_CONFIG_FILE ({config_file}) makes pip skip {', '.join(hidden)}",
+                remedies.unset("PIP_CONFIG_FILE"),
+            )
+
+
+# --- the Tool protocol ------------------------------------------------------------------
+
+TITLE = "pip"
+TABLE_KEYS = ("index-url", "extra-index-urls", "allow-http")
+URL_KEYS = ("index-url", "extra-index-urls")
+REQUIRED = ("index-url", 'index-url = "https://pypi.org/simple"')
+ALIVE_STATUSES: frozenset[int] = frozenset()
+
+PYPI_PROBE_PROJECT = "six"
+"""A tiny, dependency-free project that has been on PyPI since 2010, is among the most
+downloaded, and so is present on every full mirror and warm in every caching one."""
+PYPI_LARGE_PROJECT = "numpy"
+"""A project whose simple page is large (thousands of files): a real index download."""
+
+
+@dataclass(frozen=True)
+class PipSettings:
+    index_url: str
+    extra_index_urls: tuple[str, ...] = ()
+    allow_http: bool = False
+    """True when an index is reached over plain http (the profile said ``allow-http``)."""
+
+    @property
+    def trusted_hosts(self) -> tuple[str, ...]:
+        """Hosts pip must be told to trust: only plain-http ones; https needs none."""
+        return http_hosts((self.index_url, *self.extra_index_urls))
+
+
+def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[pip]`` table of one profile file, checked."""
+    return check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
+
+
+def settings(table: Mapping[str, Any]) -> PipSettings:
+    """The merged ``[pip]`` table as settings."""
+    extra: tuple[str, ...] = table.get("extra-index-urls", ())
+    urls = (table["index-url"], *extra)
+    return PipSettings(table["index-url"], extra, allow_http=any_http(urls))
+
+
+def settings_json(value: PipSettings) -> dict[str, Any]:
+    return {
+        "index_url": value.index_url,
+        "extra_index_urls": list(value.extra_index_urls),
+        "trusted_hosts": list(value.trusted_hosts),
+        "allow_http": value.allow_http,
+    }
+
+
+def settings_toml(value: PipSettings) -> Any:
+    table = toml_table({"index-url": value.index_url})
+    if value.extra_index_urls:
+        table.add("extra-index-urls", list(value.extra_index_urls))
+    add_allow_http(table, value.allow_http)
+    if value.trusted_hosts:
+        table.add(tomlkit.comment(f"trusted-host: {' '.join(value.trusted_hosts)}"))
+    return table
+
+
+def endpoints(value: PipSettings) -> list[str]:
+    """The mirror URLs these settings point pip at, for measuring."""
+    return [value.index_url, *value.extra_index_urls]
+
+
+def resolve(ctx: Context) -> ToolConfig:
+    return resolve_pip(ctx)
+
+
+def mirrors(config: ToolConfig) -> list[str]:
+    """index-url then extra-index-urls (none with ``no-index``)."""
+    if config.value("no-index") is True:
+        return []
+    return [
+        cast("str", config.value("index-url")),
+        *cast("tuple[str, ...]", config.value("extra-index-url")),
+    ]
+
+
+def canonical(url: str) -> str:
+    return normalise_endpoint(url)
+
+
+def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) -> Row:
+    return _pip_row(ctx, configs[NAME], checkup.remedies)
+
+
+def pull_path(base_url: str) -> PullPath:
+    """``base_url`` is an index URL (ending in ``/simple``): the simple page of
+    :data:`PYPI_PROBE_PROJECT`, the first thing ``pip install`` fetches; a large simple
+    page to time."""
+    base = base_url.strip().rstrip("/")
+    return PullPath(
+        base_url, NAME, f"{base}/{PYPI_PROBE_PROJECT}/", f"{base}/{PYPI_LARGE_PROJECT}/"
+    )
+
+
+def env_variables(profile: Profile) -> list[tuple[str, str]]:
+    """pip's settings go to pip.conf, not to the shell."""
+    return []
