@@ -36,6 +36,10 @@ _TEMPERATURE_GPU = 0  # nvmlTemperatureSensors_t NVML_TEMPERATURE_GPU
 _MEMORY_ERROR_UNCORRECTED = 1  # nvmlMemoryErrorType_t NVML_MEMORY_ERROR_TYPE_UNCORRECTED
 _VOLATILE_ECC = 0  # nvmlEccCounterType_t NVML_VOLATILE_ECC
 _MIG_ENABLED = 1  # NVML_DEVICE_MIG_ENABLE
+_PCIE_TX_BYTES = 0  # nvmlPcieUtilCounter_t NVML_PCIE_UTIL_TX_BYTES
+_PCIE_RX_BYTES = 1  # NVML_PCIE_UTIL_RX_BYTES
+_PCIE_UNIT_BYTES = 1024
+"""nvmlDeviceGetPcieThroughput answers in KB/s, which NVML (like nvidia-smi) means as KiB/s."""
 
 CLOCK_EVENT_REASONS: dict[int, str] = {
     0x001: "gpu_idle",
@@ -117,6 +121,62 @@ class NvmlSnapshot:
     gpus: tuple[GpuInfo | LostGpu, ...]
     field_errors: dict[str, str] = field(default_factory=dict)
     """System fields NVML refused with an unexpected error (field name -> NVML's message)."""
+
+
+@dataclass(frozen=True)
+class GpuSample:
+    """One GPU's activity now, for ``envdoctor watch``; ``None`` wherever NVML could not say.
+
+    Utilisation and PCIe throughput are NVML's own short-window averages (utilisation over
+    its last sample period, PCIe over 20 ms), so a sample needs no earlier one to diff.
+    """
+
+    index: int
+    name: str | None = None
+    utilization_gpu_pct: int | None = None
+    utilization_memory_pct: int | None = None
+    memory_used_bytes: int | None = None
+    memory_total_bytes: int | None = None
+    pcie_rx_bytes_per_s: int | None = None
+    """Host to GPU."""
+    pcie_tx_bytes_per_s: int | None = None
+    """GPU to host."""
+    clock_event_reasons: tuple[str, ...] | None = None
+    temperature_c: int | None = None
+    power_draw_w: float | None = None
+    field_errors: dict[str, str] = field(default_factory=dict)
+
+
+class GpuSampler:
+    """An open NVML session that samples every GPU's activity again on each call.
+
+    Get one from :func:`sampling`; initialising NVML once for a whole watch keeps each
+    sample to a few driver calls per GPU.
+    """
+
+    def __init__(self, nvml: Any, device_count: int) -> None:
+        self._reader = _Reader(nvml)
+        self.device_count = device_count
+
+    def sample(self) -> tuple[GpuSample | LostGpu, ...]:
+        """Every GPU now; a GPU lost since the last sample becomes a :class:`LostGpu`."""
+        return tuple(self._reader.sample(index) for index in range(self.device_count))
+
+
+@contextmanager
+def sampling() -> Iterator[GpuSampler]:
+    """An NVML session for repeated samples, shut down on exit.
+
+    Raises :class:`NvmlUnavailable` or :class:`NvmlBroken` like :func:`snapshot`.
+    """
+    with _session() as nvml:
+        try:
+            count = int(nvml.nvmlDeviceGetCount())
+        except nvml.NVMLError as exc:
+            raise NvmlBroken(
+                f"NVML cannot count the GPUs: {_message(exc)}", _BROKEN_REMEDY
+            ) from exc
+        yield GpuSampler(nvml, count)
 
 
 def _import_pynvml() -> Any:
@@ -344,6 +404,53 @@ class _Reader:
             else decode_clock_event_reasons(int(reasons)),
             mig_mode_current=None if mig is None else int(mig[0]) == _MIG_ENABLED,
             mig_mode_pending=None if mig is None else int(mig[1]) == _MIG_ENABLED,
+            field_errors=errors,
+        )
+
+    def sample(self, index: int) -> GpuSample | LostGpu:
+        try:
+            handle = self._nvml.nvmlDeviceGetHandleByIndex(index)
+        except self._nvml.NVMLError as exc:
+            return LostGpu(index, _message(exc))
+        errors: dict[str, str] = {}
+        try:
+            return self._sample(index, handle, errors)
+        except _GpuUnusable as exc:
+            return LostGpu(index, str(exc))
+
+    def _sample(self, index: int, handle: Any, errors: dict[str, str]) -> GpuSample:
+        def read(name: str, *calls: tuple[str, tuple[Any, ...]]) -> Any:
+            return self._first(errors, name, list(calls))
+
+        memory = read("memory", ("nvmlDeviceGetMemoryInfo", (handle,)))
+        utilization = read("utilization", ("nvmlDeviceGetUtilizationRates", (handle,)))
+        reasons = read(
+            "clock_event_reasons",
+            ("nvmlDeviceGetCurrentClocksEventReasons", (handle,)),
+            ("nvmlDeviceGetCurrentClocksThrottleReasons", (handle,)),
+        )
+        rx = read("pcie_rx", ("nvmlDeviceGetPcieThroughput", (handle, _PCIE_RX_BYTES)))
+        tx = read("pcie_tx", ("nvmlDeviceGetPcieThroughput", (handle, _PCIE_TX_BYTES)))
+        return GpuSample(
+            index=index,
+            name=_text(read("name", ("nvmlDeviceGetName", (handle,)))),
+            utilization_gpu_pct=None if utilization is None else int(utilization.gpu),
+            utilization_memory_pct=None if utilization is None else int(utilization.memory),
+            memory_used_bytes=None if memory is None else int(memory.used),
+            memory_total_bytes=None if memory is None else int(memory.total),
+            pcie_rx_bytes_per_s=None if rx is None else int(rx) * _PCIE_UNIT_BYTES,
+            pcie_tx_bytes_per_s=None if tx is None else int(tx) * _PCIE_UNIT_BYTES,
+            clock_event_reasons=None
+            if reasons is None
+            else decode_clock_event_reasons(int(reasons)),
+            temperature_c=_int(
+                read(
+                    "temperature",
+                    ("nvmlDeviceGetTemperatureV", (handle, _TEMPERATURE_GPU)),
+                    ("nvmlDeviceGetTemperature", (handle, _TEMPERATURE_GPU)),
+                )
+            ),
+            power_draw_w=_watts(read("power_draw", ("nvmlDeviceGetPowerUsage", (handle,)))),
             field_errors=errors,
         )
 
