@@ -265,8 +265,9 @@ def _register_subgroups() -> None:
     from envdoctor.cli_apply import apply, env_command, history, rollback
     from envdoctor.cli_profiles import profiles
     from envdoctor.cli_report import report
+    from envdoctor.cli_watch import watch
 
-    for command in (profiles, apply, rollback, history, env_command, report):
+    for command in (profiles, apply, rollback, history, env_command, report, watch):
         cli.add_command(command)
 
 
