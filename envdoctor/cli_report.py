@@ -33,7 +33,15 @@ import click
     default=None,
     help="Write the report here instead of to standard output.",
 )
-def report(profile_name: str, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--watch",
+    "watch_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE.json",
+    help="Include this `envdoctor watch --json-file` summary.",
+)
+def report(profile_name: str, fmt: str, output: Path | None, watch_file: Path | None) -> None:
     """Check everything and plan a profile without applying it; write a report.
 
     \b
@@ -51,7 +59,9 @@ def report(profile_name: str, fmt: str, output: Path | None) -> None:
     from envdoctor.render import live_progress, make_console
     from envdoctor.requirements import CheckOptions
     from envdoctor.results import TargetPlan
+    from envdoctor.watch.report import attach, load_watch
 
+    watched = None if watch_file is None else load_watch(watch_file)  # a bad file: exit 2 now
     progress_console = make_console(os.environ, stderr=True)  # stdout may be the report
     ctx = Context.from_environ(console=progress_console)
     auto = profile_name == "auto"
@@ -85,6 +95,8 @@ def report(profile_name: str, fmt: str, output: Path | None) -> None:
         "json": documents.render_json,
     }[fmt]
     text = render(document)
+    if watched is not None:
+        text = attach(text, fmt, watched)
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
