@@ -2,14 +2,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -31,52 +29,14 @@ from envdoctor.transaction import (
     rollback,
     unified_diff,
 )
+from tests.txhelp import REPO, Renames, change, do_apply, manifest, temps, write
 
-REPO = Path(__file__).resolve().parents[1]
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
-
-
-def change(
-    ctx: Context,
-    path: Path,
-    new: bytes | None,
-    *,
-    old: bytes | None = None,
-    mode: int = 0o644,
-    owner: tuple[int, int] | None = None,
-) -> FileChange:
-    """A change planned against the file's current content (or ``old`` when given)."""
-    if old is None and path.exists():
-        old = path.read_bytes()
-    display = "/" + str(path.relative_to(ctx.root))
-    return FileChange("test", path, display, old, new, mode=mode, owner=owner)
-
-
-def write(path: Path, data: bytes, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.chmod(mode)
-    return path
 
 
 @pytest.fixture
 def journal(ctx: Context) -> Path:
     return journal_dir(ctx, "user")
-
-
-def do_apply(ctx: Context, journal: Path, *changes: FileChange) -> transaction.ApplyRecord:
-    record = apply_changes(ctx, changes, journal=journal, description="test", profile="p")
-    assert record.status == "applied"
-    return record
-
-
-def manifest(record: transaction.ApplyRecord) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((record.entry / "manifest.json").read_text())
-    return data
-
-
-def temps(directory: Path) -> list[Path]:
-    return [path for path in directory.rglob("*") if TEMP_MARKER in path.name]
 
 
 # ----------------------------------------------------------------- paths
@@ -302,24 +262,16 @@ def _three_files(ctx: Context) -> tuple[list[FileChange], list[Path]]:
 def test_a_failing_write_restores_every_file(
     ctx: Context, journal: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
-    changes, (one, two, three) = _three_files(ctx)
-    targets = {str(path) for path in (one, two, three)}
-    real_replace = os.replace
-    calls = {"n": 0}
-
-    def replace(src: object, dst: object) -> None:
-        if str(dst) in targets:
-            calls["n"] += 1
-            if calls["n"] == failing:
-                raise OSError(errno.ENOSPC, "No space left on device", str(src))
-        real_replace(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "replace", replace)
+    changes, paths = _three_files(ctx)
+    one, two, three = paths
+    Renames(monkeypatch).fail(paths[failing - 1], errno.ENOSPC)
     with pytest.raises(EnvdoctorError) as info:
         apply_changes(ctx, changes, journal=journal, description="d", profile="p")
     failed_display = changes[failing - 1].display
     assert f"could not write {failed_display}" in info.value.message
     assert "No space left on device (ENOSPC)" in info.value.message
+    assert "nothing was changed: every file is as it was" in info.value.message
+    assert info.value.hint is not None and "df -h /etc" in info.value.hint
     assert one.read_bytes() == b"one old\n"
     assert one.stat().st_mode & 0o7777 == 0o600
     assert two.read_bytes() == b"two old\n"
@@ -355,20 +307,16 @@ def test_interrupt_during_apply_restores_and_reraises(
     ctx: Context, journal: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     changes, (one, two, _) = _three_files(ctx)
-    real_replace = os.replace
 
-    interrupted: list[object] = []
+    def interrupt(path: Path, count: int) -> None:
+        raise KeyboardInterrupt
 
-    def replace(src: object, dst: object) -> None:
-        if str(dst) == str(two) and not interrupted:
-            interrupted.append(dst)
-            raise KeyboardInterrupt
-        real_replace(src, dst)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "replace", replace)
+    Renames(monkeypatch).before[two] = interrupt
     with pytest.raises(KeyboardInterrupt):
         apply_changes(ctx, changes, journal=journal, description="d", profile="p")
     assert one.read_bytes() == b"one old\n"
+    assert two.read_bytes() == b"two old\n"
+    assert temps(ctx.path("/etc")) == []
     assert history(journal)[0].status == "failed, restored"
 
 
@@ -581,10 +529,31 @@ def _variants() -> list[list[bytes]]:
     ]
 
 
-def test_a_killed_apply_leaves_every_file_wholly_old_or_new(ctx: Context, tmp_path: Path) -> None:
+def _after_recovery(ctx: Context, journal: Path, paths: list[Path]) -> int:
+    """What the next locked command must leave after a kill; the variant every file has."""
+    variants = _variants()
+    assert temps(ctx.root) == [], "a killed run's temp files were left beside the configs"
+    listed = history(journal)
+    on_disk = sorted(entry.name for entry in journal.iterdir() if entry.is_dir())
+    assert sorted(record.id for record in listed) == on_disk, "an entry history cannot see"
+    assert not [record for record in listed if record.status in ("applying", "rolling back")]
+    found = {pair.index(path.read_bytes()) for path, pair in zip(paths, variants, strict=True)}
+    assert len(found) == 1, "files of one apply are partly old and partly new"
+    if listed and listed[0].status == "applied":
+        for item in manifest(listed[0])["files"]:
+            digest = hashlib.sha256(Path(item["target"]).read_bytes()).hexdigest()
+            assert digest == item["new_sha256"]
+    return found.pop()
+
+
+def test_a_killed_apply_is_repaired_by_the_next_locked_command(
+    ctx: Context, tmp_path: Path
+) -> None:
     variants = _variants()
     paths = [write(ctx.path(f"/etc/f{i}.conf"), variants[i][0]) for i in range(3)]
+    journal = tmp_path / "journal"
     rng = random.Random(4)
+    killed = 0
     for _ in range(20):
         child = subprocess.Popen(
             [sys.executable, "-c", _FLIPPER, str(tmp_path)],
@@ -600,22 +569,18 @@ def test_a_killed_apply_leaves_every_file_wholly_old_or_new(ctx: Context, tmp_pa
         assert child.wait(timeout=10) == -signal.SIGKILL
         child.stdout.close()
         for path, pair in zip(paths, variants, strict=True):
-            assert path.read_bytes() in pair
-        leftovers = {p.name for p in ctx.path("/etc").iterdir()} - {p.name for p in paths}
-        assert all(TEMP_MARKER in name for name in leftovers)
-    assert any(record.status == "applied" for record in history(tmp_path / "journal"))
-    # The next run cleans the leftovers, and rollback handles an interrupted entry too.
-    latest = history(tmp_path / "journal")[0]
-    result = rollback(ctx, tmp_path / "journal")
+            assert path.read_bytes() in pair  # each file wholly old or new, even now
+        killed += len(transaction.recover(ctx, journal))
+        _after_recovery(ctx, journal, paths)
+    assert killed, "no kill landed inside an apply: the loop proves nothing"
+    assert any(record.status == "applied" for record in history(journal))
+    latest = next(record for record in history(journal) if record.status == "applied")
+    result = rollback(ctx, journal)
     assert result.id == latest.id
     for item in manifest(latest)["files"]:  # each file as that apply found it
         assert hashlib.sha256(Path(item["target"]).read_bytes()).hexdigest() == item["old_sha256"]
-    do_apply(
-        ctx,
-        tmp_path / "journal",
-        *(change(ctx, path, b"final\n") for path in paths),
-    )
-    assert temps(ctx.path("/etc")) == []
+    do_apply(ctx, journal, *(change(ctx, path, b"final\n") for path in paths))
+    assert temps(ctx.root) == []
 
 
 # ----------------------------------------------------------------- diff
