@@ -49,6 +49,15 @@ def parse_rate(text: str) -> float:
     return value
 
 
+def _check_writable(path: Path) -> None:
+    directory = path.parent if str(path.parent) else Path()
+    if not directory.is_dir() or not os.access(directory, os.W_OK):
+        raise UsageError(
+            f"--json-file: cannot write {path}: {directory} is not a writable directory",
+            "Choose a file in a directory you can write to.",
+        )
+
+
 @click.command(context_settings={"allow_interspersed_args": False})
 @click.option(
     "--seconds",
@@ -100,7 +109,11 @@ def watch(
     exits, and the exit code is the command's (128+N if a signal N killed it).
     Without one, the exit code is 0.
     """
+    from contextlib import nullcontext
     from dataclasses import replace
+
+    from rich.live import Live
+    from rich.text import Text
 
     from envdoctor.context import Context
     from envdoctor.render import make_console
@@ -119,6 +132,8 @@ def watch(
             f"--seconds {total:g} is shorter than --interval {interval:g}",
             "Watch for at least one interval.",
         )
+    if json_file is not None:
+        _check_writable(json_file)  # before the command runs, not after it is done
     options = WatchOptions(seconds=total, interval=interval, command=command or None, gpus=gpus)
     if mirror_speed is not None:
         options = replace(
@@ -132,12 +147,12 @@ def watch(
     live = console.is_terminal and not command
     lines = not console.is_terminal and not as_json
     ctx = Context.from_environ(console=console)
-
-    from contextlib import nullcontext
-
-    from rich.live import Live
-
-    display = Live(console=console, auto_refresh=False, transient=True) if live else nullcontext()
+    waiting = Text(f"watching: the first sample comes in {interval:g} s", style="dim")
+    display = (
+        Live(waiting, console=console, auto_refresh=False, transient=True)
+        if live
+        else nullcontext()
+    )
     with display as shown:
 
         def on_sample(sample: Sample, finding: Finding) -> None:

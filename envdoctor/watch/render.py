@@ -231,7 +231,7 @@ def render_summary(run: WatchRun, judgement: rules.Judgement, console: Console) 
 def _command_text(command: Sequence[str]) -> str:
     import shlex
 
-    text = shlex.join(command)
+    text = " ".join(shlex.join(command).split())  # one line, even for a multi-line -c script
     return text if len(text) <= 80 else text[:79] + "…"
 
 

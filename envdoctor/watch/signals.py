@@ -113,6 +113,7 @@ class Sampler:
         self.filesystems: tuple[Filesystem, ...] = ()
         self._roles: dict[str, tuple[str, ...]] = {}
         self._nic_info: dict[str, tuple[float | None, bool]] = {}
+        """Interfaces that are up: name -> (link speed in bytes/s, loopback)."""
         self._usable_cpus: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -253,6 +254,8 @@ class Sampler:
             return {}
         info = {}
         for name, stat in stats.items():
+            if not stat.isup:
+                continue
             flags = str(getattr(stat, "flags", ""))
             loopback = "loopback" in flags.split(",") or name == "lo"
             speed = float(stat.speed) * _MEGABIT_BYTES if stat.speed and stat.speed > 0 else None

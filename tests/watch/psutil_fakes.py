@@ -245,7 +245,7 @@ class FakeMachine:
 
     def net_if_stats(self) -> dict[str, NicStats]:
         return {
-            name: NicStats(True, 0, speed, 1500, flags)
+            name: NicStats("up" in flags.split(","), 0, speed, 1500, flags)
             for name, (speed, flags) in self.nic_info.items()
         }
 

@@ -138,6 +138,21 @@ def test_seconds_with_a_command_is_a_usage_error():
     assert "--seconds applies only without a command" in out.stderr
 
 
+def test_an_unwritable_json_file_stops_before_the_command_runs(tmp_path):
+    marker = tmp_path / "ran"
+    target = tmp_path / "missing-dir" / "watch.json"
+    out = CliRunner().invoke(cli, ["watch", "--json-file", str(target), "--", "touch", str(marker)])
+    assert out.exit_code == 2
+    assert "--json-file: cannot write" in out.stderr
+    assert not marker.exists()
+
+
+def test_seconds_shorter_than_the_interval_is_a_usage_error():
+    out = CliRunner().invoke(cli, ["watch", "--seconds", "0.5", "--interval", "2"])
+    assert out.exit_code == 2
+    assert "--seconds 0.5 is shorter than --interval 2" in out.stderr
+
+
 def test_a_bad_mirror_speed_is_a_usage_error():
     out = CliRunner().invoke(cli, ["watch", "--mirror-speed", "fast", "--seconds", "1"])
     assert out.exit_code == 2

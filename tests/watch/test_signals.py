@@ -241,6 +241,14 @@ def test_interface_rates_and_link_speed(sample_run):
     assert by_name["lo"].speed_bytes_per_s is None
 
 
+def test_interfaces_that_are_down_are_hidden_unless_they_carry_traffic(sample_run):
+    machine = FakeMachine(
+        nics={"eth0": (0, "up,broadcast"), "ifb0": (0, "broadcast,noarp"), "ifb1": (0, "noarp")}
+    )
+    (sample,) = sample_run(machine, [{"nics": {"ifb1": (MiB, 0)}}])
+    assert [nic.name for nic in sample.nics] == ["eth0", "ifb1"]
+
+
 def test_a_counter_that_goes_backwards_gives_no_negative_rate(sample_run):
     machine = FakeMachine()
     with Sampler(
