@@ -233,6 +233,40 @@ def test_sigterm_and_sigint_are_passed_on_to_the_command(tmp_path, number):
     assert "exit code 42" in stderr
 
 
+def test_ctrl_c_ends_a_machine_watch_early_and_still_reports():
+    process = subprocess.Popen(
+        [PYTHON, "-m", "envdoctor", "watch", "--seconds", "60", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the first sample's line: the watch is running
+        process.send_signal(signal.SIGINT)
+        rest, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert first.split()[1] == "s"
+    summary = rest.splitlines()
+    watched = next(line for line in summary if line.startswith("watched the machine"))
+    assert watched.endswith(", interrupted")
+    assert any(line.startswith("verdict: ") for line in summary)
+
+
+def test_importing_the_command_imports_nothing_heavy():
+    code = (
+        "import sys, envdoctor.cli_watch\n"
+        "print([m for m in ('psutil', 'pynvml', 'rich.console', 'envdoctor.watch.signals')"
+        " if m in sys.modules])"
+    )
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
+
+
 # Verdicts of real workloads ------------------------------------------------------------
 
 
