@@ -74,7 +74,7 @@ def watch(
 ) -> WatchResult:
     """Watch until the command exits (or ``options.seconds`` pass); judge every sample."""
     started_at = datetime.now().astimezone().isoformat(timespec="seconds")
-    start = time.monotonic()
+    start = time.monotonic()  # moved on to when watching begins, after the set-up
     client = rules.client_of(options.command)
     samples: list[Sample] = []
     findings: list[rules.Finding] = []
@@ -95,6 +95,7 @@ def watch(
             filesystems = sampler.filesystems
             notes = _notes(sampler)
             child = _start(options.command)
+            start = time.monotonic()
             with _forward_signals(child):
                 try:
                     sampler.attach(child.pid)
@@ -107,6 +108,7 @@ def watch(
         with Sampler(ctx, psutil_module=psutil_module, gpus=options.gpus) as sampler:
             filesystems = sampler.filesystems
             notes = _notes(sampler)
+            start = time.monotonic()
             interrupted = _watch_machine(sampler, options.seconds, options.interval, record)
     run = WatchRun(
         samples=tuple(samples),
