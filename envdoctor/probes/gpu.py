@@ -1,6 +1,6 @@
 """GPUs through NVML: count, driver, CUDA version, and the health of each GPU.
 
-All NVML access goes through :mod:`envdoctor.probes._nvml`, which imports ``pynvml`` only
+All NVML access goes through :mod:`envdoctor.nvml`, which imports ``pynvml`` only
 when this probe runs; this module grades what it returns.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from envdoctor.probes import _nvml
+from envdoctor import nvml as _nvml
 from envdoctor.results import CheckResult, Status
 from envdoctor.units import format_bytes
 

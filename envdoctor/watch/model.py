@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envdoctor.probes._nvml import GpuSample, LostGpu
+from envdoctor.nvml import GpuSample, LostGpu
 
 
 @dataclass(frozen=True)

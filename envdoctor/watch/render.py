@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from envdoctor import __version__
-from envdoctor.probes._nvml import GpuSample, LostGpu
+from envdoctor.nvml import GpuSample, LostGpu
 from envdoctor.units import format_bytes, format_rate
 from envdoctor.watch import rules
 from envdoctor.watch.model import Sample, WatchRun, sample_to_json

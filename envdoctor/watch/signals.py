@@ -3,7 +3,7 @@
 The machine's counters come from psutil, the one boundary tests replace (``psutil_module``):
 CPU times per core, memory and swap, per-disk I/O with busy time, per-interface bytes, and
 for a watched command its process tree (CPU per process and per thread, storage I/O, TCP
-connections).  GPUs come from NVML through :mod:`envdoctor.probes._nvml`, the container
+connections).  GPUs come from NVML through :mod:`envdoctor.nvml`, the container
 memory limit from the cgroup files through :mod:`envdoctor.probes.memory`, and the usable
 CPU count (affinity, cgroup quota) from :mod:`envdoctor.probes.cpu`.
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from envdoctor import nvml as _nvml
 from envdoctor.context import Context
-from envdoctor.probes import _nvml
 from envdoctor.watch import devices
 from envdoctor.watch.model import (
     CpuSample,

@@ -13,7 +13,7 @@ import pynvml as real_pynvml
 import pytest
 
 import envdoctor
-import envdoctor.probes._nvml as _nvml
+import envdoctor.nvml as _nvml
 import envdoctor.probes.gpu as gpu
 from envdoctor.context import Context
 from envdoctor.requirements import CheckOptions, Requirements, Threshold
@@ -558,7 +558,7 @@ def test_only_the_gate_imports_pynvml():
         for path in package.rglob("*.py")
         if _IMPORT.search(path.read_text(encoding="utf-8"))
     )
-    assert importers == ["envdoctor/probes/_nvml.py"]
+    assert importers == ["envdoctor/nvml.py"]
 
 
 def test_importing_the_probe_does_not_import_pynvml():

@@ -9,7 +9,7 @@ import pynvml as real_pynvml
 import pytest
 
 from envdoctor.context import Context
-from envdoctor.probes._nvml import GpuSample, LostGpu
+from envdoctor.nvml import GpuSample, LostGpu
 from envdoctor.watch import devices
 from envdoctor.watch.signals import Sampler
 from tests.probes import cgroup_fakes, nvml_fakes
