@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import envdoctor.probes.disk as disk
-from envdoctor.mounts import Mount, find_mount, parse_mountinfo
 from envdoctor.context import Context
+from envdoctor.mounts import Mount, find_mount, parse_mountinfo
 from envdoctor.requirements import CheckOptions, Requirements, Threshold
 from envdoctor.results import Status
 from envdoctor.units import GiB, MiB
