@@ -123,16 +123,20 @@ def apply(
     Every file is checked before the first write; writes are atomic and all or
     nothing, and `envdoctor rollback` undoes the whole apply.
     Exit codes: 0 applied or nothing to do; 2 usage error, a malformed file, no
-    terminal to ask on and no --yes, or a failed write (every file restored).
+    terminal to ask on and no --yes, a file whose owner cannot be kept, or a failed
+    write (the message says what is on disk: every file restored, or what is not).
     """
     from envdoctor import transaction
     from envdoctor.planning import plan
     from envdoctor.profiles import get_profile
-    from envdoctor.redact import mask_url
     from envdoctor.render import make_console, render_plans
 
     ctx, options = _context(root, scope)
     console = make_console(ctx.env)
+    journal = transaction.journal_dir(ctx, options.scope)
+    if not dry_run:  # repair what a killed run left first, so the plan reads the real files
+        for line in transaction.recover(ctx, journal, owner=options.owner):
+            click.echo(f"envdoctor: {line}", err=True)
     if profile_name == "auto":
         profile = _auto(ctx, console, save)
     elif save is not None:
@@ -141,7 +145,9 @@ def apply(
         profile = get_profile(ctx, profile_name)
     plans = [plan(ctx, name, profile, options) for name in _select_targets(only, skip)]
     changes = [change for plan in plans for change in plan.changes if change.changed]
-    render_plans(plans, console, [transaction.unified_diff(change, mask_url) for change in changes])
+    render_plans(plans, console, [transaction.unified_diff(change) for change in changes])
+    for problem in transaction.ownership_problems(ctx, changes):
+        console.print(f"{problem}: apply refuses to write it", markup=False, soft_wrap=True)
     if not changes:
         console.print(f"Nothing to change: this machine already follows {profile.name}.")
         sys.exit(0)
@@ -149,6 +155,7 @@ def apply(
     if dry_run:
         console.print(f"Dry run: {files} would change; nothing was written.")
         sys.exit(0)
+    transaction.check_owners(ctx, changes)  # refuse before asking
     if not yes:
         if not sys.stdin.isatty():
             click.echo(
@@ -163,11 +170,13 @@ def apply(
     record = transaction.apply_changes(
         ctx,
         changes,
-        journal=transaction.journal_dir(ctx, options.scope),
+        journal=journal,
         description=f"apply --profile {profile.name}",
         profile=profile.name,
         owner=options.owner,
     )
+    for note in record.notes:
+        click.echo(f"envdoctor: {note}", err=True)
     where = f" --root {shlex.quote(str(root))}" if root is not None else ""
     click.echo(
         f"Applied {profile.name}: {files} changed. "
@@ -229,6 +238,8 @@ def rollback(apply_id: str | None, scope: str | None, root: Path | None, force: 
     record = transaction.rollback(
         ctx, transaction.journal_dir(ctx, options.scope), apply_id, force=force
     )
+    for note in record.notes:
+        click.echo(f"envdoctor: {note}", err=True)
     click.echo(f"Rolled back {record.id}: {len(record.files)} file(s) restored.")
     for path in record.files:
         click.echo(f"  {path}")

@@ -364,9 +364,16 @@ def put_back(entry: Path, item: dict[str, Any], *, force: bool = False) -> PutBa
 # --------------------------------------------------------------------------- recovery
 
 
-def _finish(entry: Path, manifest: dict[str, Any]) -> str:
-    """Roll back an entry a killed run left "applying" or "rolling back"; a line saying so."""
+def _finish(entry: Path, manifest: dict[str, Any], before: float) -> str:
+    """Roll back an entry a killed run left "applying" or "rolling back"; a line saying so.
+
+    The killed run's temp files go before the new status is written: once it is, no later
+    recovery looks beside these files again.
+    """
     outcomes = [put_back(entry, item) for item in reversed(manifest["files"])]
+    for item in manifest["files"]:
+        target = Path(item["target"])
+        remove_stale_temps(target.parent, target.name, before=before)
     problems = [str(outcome) for outcome in outcomes if not outcome.done]
     was = manifest["status"]
     now = dt.datetime.now(dt.timezone.utc).isoformat()
@@ -418,16 +425,14 @@ def recover(
             continue
         for directory in (child, child / "files"):
             remove_stale_temps(directory, None, before=before)
-    targets = [Path(target) for target in beside]
     for entry, manifest in reversed(entries(journal)):
         if manifest["status"] not in INTERRUPTED or entry == skip:
             continue
-        targets += [Path(item["target"]) for item in manifest["files"]]
         try:
-            notes.append(_finish(entry, manifest))
+            notes.append(_finish(entry, manifest, before))
         except OSError as exc:
             notes.append(f"could not recover {manifest['id']}: {describe(exc)}")
-    for target in dict.fromkeys(targets):
+    for target in dict.fromkeys(beside):
         remove_stale_temps(target.parent, target.name, before=before)
     return notes
 
@@ -435,15 +440,24 @@ def recover(
 def prune(journal: Path, keep: int) -> list[str]:
     """Remove all but the newest ``keep`` entries; the ids removed.
 
-    Never removed, however old: the entry a plain ``envdoctor rollback`` would undo, and
-    every entry that may still leave envdoctor's content in a file (interrupted, or
-    failed or rolled back only in part), whose backups may still be needed.
+    Never removed, however old: the entry a plain ``envdoctor rollback`` would undo, for
+    every file the newest not-rolled-back entry that changed it (its backup is what undoes
+    the file as it is now), and every entry interrupted, or failed or rolled back only in
+    part, whose backups may still be needed.
     """
     found = entries(journal)
-    latest = next((entry for entry, m in found if m["status"] in ROLLBACKABLE), None)
+    needed: set[Path] = set()  # per file, the newest entry whose backup undoes it now
+    seen: set[str] = set()
+    for entry, manifest in found:
+        if manifest["status"] not in ROLLBACKABLE:
+            continue
+        files = {str(item["target"]) for item in manifest["files"]}
+        if not needed or files - seen:
+            needed.add(entry)
+        seen |= files
     removed: list[str] = []
     for entry, manifest in found[keep:]:
-        if entry == latest or manifest["status"] not in (FAILED_RESTORED, ROLLED_BACK, APPLIED):
+        if entry in needed or manifest["status"] not in (FAILED_RESTORED, ROLLED_BACK, APPLIED):
             continue
         with contextlib.suppress(OSError):
             shutil.rmtree(entry)

@@ -624,7 +624,11 @@ def rollback(
     """
     del ctx  # the journal records real paths; kept for symmetry with apply_changes
     with _locked(journal) as since:
-        entry, manifest = _find_entry(journal, entries(journal), apply_id)
+        try:
+            entry, manifest = _find_entry(journal, entries(journal), apply_id)
+        except EnvdoctorError:
+            recover_journal(journal, before=since)  # whatever is asked, repair first
+            raise
         beside = [Path(item["target"]) for item in manifest["files"]]
         notes = recover_journal(journal, before=since, skip=entry, beside=beside)
         todo: list[dict[str, Any]] = []

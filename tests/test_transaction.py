@@ -29,7 +29,16 @@ from envdoctor.transaction import (
     rollback,
     unified_diff,
 )
-from tests.txhelp import REPO, Renames, change, do_apply, manifest, temps, write
+from tests.txhelp import (
+    REPO,
+    Renames,
+    assert_repaired,
+    change,
+    do_apply,
+    manifest,
+    temps,
+    write,
+)
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 
@@ -529,23 +538,6 @@ def _variants() -> list[list[bytes]]:
     ]
 
 
-def _after_recovery(ctx: Context, journal: Path, paths: list[Path]) -> int:
-    """What the next locked command must leave after a kill; the variant every file has."""
-    variants = _variants()
-    assert temps(ctx.root) == [], "a killed run's temp files were left beside the configs"
-    listed = history(journal)
-    on_disk = sorted(entry.name for entry in journal.iterdir() if entry.is_dir())
-    assert sorted(record.id for record in listed) == on_disk, "an entry history cannot see"
-    assert not [record for record in listed if record.status in ("applying", "rolling back")]
-    found = {pair.index(path.read_bytes()) for path, pair in zip(paths, variants, strict=True)}
-    assert len(found) == 1, "files of one apply are partly old and partly new"
-    if listed and listed[0].status == "applied":
-        for item in manifest(listed[0])["files"]:
-            digest = hashlib.sha256(Path(item["target"]).read_bytes()).hexdigest()
-            assert digest == item["new_sha256"]
-    return found.pop()
-
-
 def test_a_killed_apply_is_repaired_by_the_next_locked_command(
     ctx: Context, tmp_path: Path
 ) -> None:
@@ -571,7 +563,7 @@ def test_a_killed_apply_is_repaired_by_the_next_locked_command(
         for path, pair in zip(paths, variants, strict=True):
             assert path.read_bytes() in pair  # each file wholly old or new, even now
         killed += len(transaction.recover(ctx, journal))
-        _after_recovery(ctx, journal, paths)
+        assert_repaired(ctx, journal, paths, _variants())
     assert killed, "no kill landed inside an apply: the loop proves nothing"
     assert any(record.status == "applied" for record in history(journal))
     latest = next(record for record in history(journal) if record.status == "applied")

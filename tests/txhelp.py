@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,32 @@ def manifest(record: transaction.ApplyRecord) -> dict[str, Any]:
 
 def temps(directory: Path) -> list[Path]:
     return [path for path in directory.rglob("*") if TEMP_MARKER in path.name]
+
+
+def assert_repaired(
+    ctx: Context, journal: Path, paths: Sequence[Path], variants: Sequence[Sequence[bytes]]
+) -> int:
+    """What the next locked command must leave after a killed run (issue #11, 4): no temp
+    file, no entry history cannot see, nothing left "applying", and the files of one apply
+    all old or all new.  Returns the index of the variant every file holds."""
+    from envdoctor.transaction import history
+
+    assert temps(ctx.root) == [], (temps(ctx.root), [(r.id, r.status) for r in history(journal)])
+    listed = history(journal)
+    on_disk = sorted(entry.name for entry in journal.iterdir() if entry.is_dir())
+    assert sorted(record.id for record in listed) == on_disk, "an entry history cannot see"
+    assert not [record for record in listed if record.status in ("applying", "rolling back")]
+    found = set()
+    for path, pair in zip(paths, variants, strict=True):
+        content = path.read_bytes()
+        assert content in pair, f"{path} is neither wholly old nor wholly new"
+        found.add(list(pair).index(content))
+    assert len(found) == 1, "files of one apply are partly old and partly new"
+    if listed and listed[0].status == "applied":
+        for item in json.loads((listed[0].entry / "manifest.json").read_text())["files"]:
+            digest = hashlib.sha256(Path(item["target"]).read_bytes()).hexdigest()
+            assert digest == item["new_sha256"]
+    return found.pop()
 
 
 def fd_path(fd: int) -> str:
