@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -234,7 +235,36 @@ def write_manifest(entry: Path, manifest: dict[str, Any]) -> None:
     if manifest.get("status") == APPLYING:
         fsync_dir(entry / "files")
     data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    write_atomically(entry / MANIFEST, data, mode=0o600, owner=owner_of(entry))
+    try:
+        write_atomically(entry / MANIFEST, data, mode=0o600, owner=owner_of(entry))
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not _rewrite_in_place(
+            entry / MANIFEST, data
+        ):
+            raise
+
+
+def _rewrite_in_place(path: Path, data: bytes) -> bool:
+    """On a full disk, the status must still be recorded: rewrite ``path`` within the
+    blocks it already has, padded with spaces (still JSON) so that no truncate is needed.
+    False when it does not fit or the write fails."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if len(data) > max(info.st_size, info.st_blocks * 512):
+            return False
+        padded = data + b" " * (info.st_size - len(data))
+        if os.pwrite(fd, padded, 0) != len(padded):
+            return False
+        os.fsync(fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _load_manifest(entry: Path) -> dict[str, Any] | None:
@@ -388,7 +418,8 @@ def _finish(entry: Path, manifest: dict[str, Any], before: float) -> str:
     write_manifest(entry, manifest)
     what = "apply" if was == APPLYING else "rollback of"
     back = sum(outcome.outcome in (RESTORED, REMOVED) for outcome in outcomes)
-    line = f"an interrupted {what} {manifest['id']} was rolled back: {back} file(s) put back"
+    done = f"{back} file(s) put back" if back else "every file was already as it was"
+    line = f"an unfinished {what} {manifest['id']} was rolled back: {done}"
     if problems:
         line += f"; not put back: {'; '.join(problems)} (envdoctor rollback {manifest['id']})"
     return line

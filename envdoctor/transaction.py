@@ -531,8 +531,16 @@ def _fail(
         manifest["restore_errors"] = problems
     if notes:
         manifest["notes"] = notes
-    with contextlib.suppress(OSError):
+    try:
         write_manifest(entry, manifest)
+    except OSError as write_exc:
+        notes.append(
+            f"the journal could not record this ({describe(write_exc)}): the next envdoctor "
+            "apply or rollback will"
+        )
+    else:
+        if not problems:  # every file is as it was: its backups can never be needed
+            shutil.rmtree(entry / "files", ignore_errors=True)
     return problems, notes
 
 

@@ -282,7 +282,7 @@ def test_a_killed_rollback_is_finished_by_the_next_locked_command(
     assert [r.status for r in history(journal)] == ["rolling back"]
     assert (one.read_bytes(), two.read_bytes()) == (b"1 new\n", b"2\n")  # newest first
     notes = transaction.recover(ctx, journal)
-    assert len(notes) == 1 and "interrupted rollback of" in notes[0]
+    assert len(notes) == 1 and "unfinished rollback of" in notes[0]
     assert (one.read_bytes(), two.read_bytes()) == (b"1\n", b"2\n")
     assert [r.status for r in history(journal)] == ["rolled back"]
     assert temps(ctx.root) == []
