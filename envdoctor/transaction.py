@@ -290,8 +290,9 @@ def check_owners(ctx: Context, changes: Sequence[FileChange]) -> None:
     targets = ",".join(dict.fromkeys(c.target for c in changes if c.display in displays))
     raise EnvdoctorError(
         f"{'; '.join(problems)}: writing it would make it yours; nothing was written",
-        "run it as root (sudo envdoctor apply --scope user ...) to keep the owner, make the "
-        f"file yours with chown if it should be, or leave it out (--skip {targets})",
+        "run envdoctor with sudo to keep the owner (sudo envdoctor apply --scope user ... for "
+        f"files in your home), chown the file if it should be yours, or leave it out (--skip "
+        f"{targets})",
     )
 
 

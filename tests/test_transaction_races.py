@@ -29,6 +29,7 @@ from tests.txhelp import REPO, Renames, append, change, do_apply, fd_path, temps
 PIP = b"[global]\ntimeout = 5\n"
 CONDARC = b"channels:\n  - defaults\n"
 LINE = b"# the user's line\n"
+CONDARC_NEW = CONDARC + b"show_channel_urls: true\n"
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def _two(ctx: Context) -> tuple[Path, Path, list[FileChange]]:
     condarc = write(ctx.home / ".condarc", CONDARC)
     pip = write(ctx.home / ".config/pip/pip.conf", PIP)
     changes = [
-        change(ctx, condarc, CONDARC + b"show_channel_urls: true\n"),
+        change(ctx, condarc, CONDARC_NEW),
         change(ctx, pip, PIP + b"index-url = https://m/simple\n"),
     ]
     return condarc, pip, changes
@@ -216,7 +217,7 @@ def test_a_write_to_the_replaced_file_after_the_last_check_is_kept_beside_it(
 
     monkeypatch.setattr(safewrite.Swap, "discard", discard)
     record = do_apply(ctx, journal, *changes)
-    assert condarc.read_bytes() == changes[0].new
+    assert condarc.read_bytes() == CONDARC_NEW
     [kept] = condarc.parent.glob(".condarc.envdoctor-kept-*")
     assert kept.read_bytes() == CONDARC + LINE
     assert any(str(kept) in note and ".condarc" in note for note in record.notes)
@@ -238,7 +239,7 @@ def test_an_edit_to_a_written_file_before_the_restore_is_kept(
 
     renames.before[pip] = edit_then_fail
     error = _apply_fails(ctx, journal, changes)
-    assert condarc.read_bytes() == changes[0].new + LINE  # not the backup: theirs
+    assert condarc.read_bytes() == CONDARC_NEW + LINE  # not the backup: theirs
     assert pip.read_bytes() == PIP
     assert "could not write /home/user/.config/pip/pip.conf: No space left" in error.message
     assert "restore incomplete" in error.message
@@ -260,7 +261,7 @@ def test_an_edit_during_the_swap_back_is_kept_beside_the_file(
     error = _apply_fails(ctx, journal, changes)
     assert condarc.read_bytes() == CONDARC
     [kept] = condarc.parent.glob(".condarc.envdoctor-kept-*")
-    assert kept.read_bytes() == changes[0].new + LINE
+    assert kept.read_bytes() == CONDARC_NEW + LINE
     assert str(kept) in error.message
 
 
@@ -273,7 +274,7 @@ def test_rollback_keeps_an_edit_made_while_it_runs(
     renames.before[condarc] = lambda path, count: append(path, LINE) if count == 0 else None
     with pytest.raises(EnvdoctorError) as info:
         rollback(ctx, journal)
-    assert condarc.read_bytes() == changes[0].new + LINE
+    assert condarc.read_bytes() == CONDARC_NEW + LINE
     assert pip.read_bytes() == PIP
     assert "/home/user/.condarc" in info.value.message
     assert "that version is kept" in info.value.message

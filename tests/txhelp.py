@@ -99,7 +99,7 @@ def fd_path(fd: int) -> str:
         return ""
 
 
-Hook = Callable[[Path, int], None]
+Hook = Callable[[Path, int], object]
 """Called with the file a rename is about to put in place, and how many such renames of
 that file came before (0 for the first)."""
 
