@@ -53,8 +53,10 @@ from pathlib import Path
 from envdoctor.errors import EnvdoctorError
 
 __all__ = [
+    "CHANGED",
     "KEPT_MARKER",
     "TEMP_MARKER",
+    "WRITTEN_MEANWHILE",
     "ConflictError",
     "Swap",
     "Undone",
@@ -429,8 +431,8 @@ def write_new(path: Path, data: bytes, *, mode: int, owner: tuple[int, int] | No
 def write_atomically(path: Path, data: bytes, *, mode: int, owner: tuple[int, int] | None) -> None:
     """Replace ``path`` with ``data`` (temp file, fsync, rename), no questions asked.
 
-    For envdoctor's own files (journal manifests and backups), which only a run holding
-    the lock writes.
+    For envdoctor's own files (journal manifests), which only a run holding the lock
+    writes.
     """
     temp = _write_temp(path, data, mode=mode, owner=owner)
     try:
