@@ -288,7 +288,7 @@ def _md_plan(doc: ReportDocument) -> list[str]:
             if not change.changed:
                 continue
             lines += ["", f"{_action(change).capitalize()} {_md_code(change.display)}:", ""]
-            lines += _md_fence(unified_diff(change, mask_url), "diff")
+            lines += _md_fence(unified_diff(change), "diff")
         if plan.notes:
             lines.append("")
             lines += [f"- Note: {_md(note)}" for note in plan.notes]
@@ -316,7 +316,7 @@ def report_json(doc: ReportDocument) -> dict[str, Any]:
                     {
                         "display": change.display,
                         "action": _action(change) if change.changed else "unchanged",
-                        "diff": unified_diff(change, mask_url),
+                        "diff": unified_diff(change),
                     }
                     for change in plan.changes
                 ],
@@ -582,7 +582,7 @@ def _html_plan(doc: ReportDocument) -> list[str]:
                 parts.append(
                     f"<p>{_h(_action(change).capitalize())} <code>{_h(change.display)}</code></p>"
                 )
-                parts.append(_html_diff(unified_diff(change, mask_url)))
+                parts.append(_html_diff(unified_diff(change)))
         if plan.notes:
             parts.append("<ul>" + "".join(f"<li>Note: {_h(n)}</li>" for n in plan.notes))
             parts.append("</ul>")

@@ -428,3 +428,17 @@ def test_html_opens_in_headless_chromium_without_requests_or_errors(document, tm
         if "CONSOLE" in line or "Uncaught" in line or "Content Security Policy" in line
     ]
     assert page_errors == []
+
+
+def test_conda_path_tokens_never_reach_a_report(tmp_path: Path) -> None:
+    token = "tk-0123456789abcdef"
+    ctx = make_ctx(tmp_path)
+    (ctx.home / ".condarc").write_text(
+        f"channels:\n  - https://conda.example.org/t/{token}/private\n  - defaults\n"
+    )
+    plan = plan_target(ctx, "conda", get_profile(ctx, "cn-tsinghua"), ApplyOptions())
+    assert any(token.encode() in (change.old or b"") for change in plan.changes)
+    doc = make_document(make_report(), [plan])
+    for text in (render_markdown(doc), render_html(doc), render_json(doc)):
+        assert token not in text
+        assert "/t/***/" in text

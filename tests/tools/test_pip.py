@@ -393,7 +393,10 @@ def test_any_file_gives_a_parsable_result_or_envdoctor_error(
     assert index in dict(parser.items("global")).values()
     written = parse(new)["global"]
     # pip reads pypi-url as index-url; a file that only has the alias is edited in place.
-    assert written.get("index-url", written.get("pypi-url")) == index
+    # Of two spellings the later one pip meets wins ([DEFAULT] keys come first), as pip's
+    # own option parser shows for `[global] pypi-url = X` beside `[DEFAULT] index-url =`.
+    spellings = [value for key, value in written.items() if key in ("index-url", "pypi-url")]
+    assert spellings[-1] == index
     if http:
         assert "127.0.0.1:3141" in parse(new)["global"]["trusted-host"].split()
     assert pip_target.edit(new, settings_, "pip.conf")[0] == new
@@ -545,3 +548,26 @@ def test_pip_install_resolves_from_the_index_only_the_written_file_names(
     assert result.returncode == 0, result.stdout + result.stderr
     assert (target / "envdoctor_probe_pkg" / "__init__.py").read_text() == "VALUE = 42\n"
     assert f"/simple/{loopback_index.project}/" in loopback_index.requests
+
+
+def test_alias_in_global_beside_an_empty_default_index_is_what_pip_uses(tmp_path: Path) -> None:
+    """Found by the fuzz test: ``[global] pypi-url=`` and ``[DEFAULT] index-url=``."""
+    old = b"[global]\npypi-url=\n[DEFAULT]\nindex-url=\n"
+    settings_ = PipSettings(MIRROR)
+    new, _ = pip_target.edit(old, settings_, "pip.conf")
+    conf = tmp_path / "pip.conf"
+    conf.write_bytes(new)
+    code = (
+        "from pip._internal.commands import create_command\n"
+        "options, _ = create_command('install').parse_args([])\n"
+        "print(options.index_url)\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin"),
+        "HOME": str(tmp_path),
+        "PIP_CONFIG_FILE": str(conf),
+    }
+    real = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert real.stdout.strip() == MIRROR
