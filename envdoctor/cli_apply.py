@@ -308,6 +308,6 @@ def env_command(profile_name: str | None, shell: str, scope: str | None, root: P
                 "Name one: envdoctor env --profile NAME.",
             )
         profile_name = applied[0].profile
-    exports = env.exports(get_profile(ctx, profile_name))
+    exports = env.command_exports(ctx, get_profile(ctx, profile_name))
     render = {"sh": env.render_sh, "fish": env.render_fish, "dockerfile": env.render_dockerfile}
     click.echo(render[shell](exports), nl=False)

@@ -68,6 +68,17 @@ def exports(profile: Profile) -> list[tuple[str, str]]:
     return pairs
 
 
+def command_exports(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """What ``envdoctor env`` prints: every tool's
+    :meth:`~envdoctor.tools.Tool.command_variables` (the index variables of pip, uv and
+    conda, then HF and ModelScope), checked like :func:`exports`."""
+    from envdoctor.tools import all_tools
+
+    pairs = [pair for tool in all_tools() for pair in tool.command_variables(ctx, profile)]
+    _check(pairs)
+    return pairs
+
+
 def render_sh(pairs: Exports) -> str:
     """POSIX sh ``export NAME=value`` lines, every value quoted with :func:`shlex.quote`."""
     _check(pairs)

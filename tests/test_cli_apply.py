@@ -126,7 +126,12 @@ def test_env_prints_the_last_applied_profile_or_the_one_named(image):
     assert "no profile has been applied here yet" in out.stderr
     assert run(image, "apply", "--profile", "cn-ustc", "--only", "env", "--yes").exit_code == 0
     out = run(image, "env")
+    # Issue 12: for CI jobs and Dockerfiles, the index variables the profile implies too.
     assert out.stdout.splitlines() == [
+        "export PIP_INDEX_URL=https://mirrors.ustc.edu.cn/pypi/simple",
+        "export UV_DEFAULT_INDEX=https://mirrors.ustc.edu.cn/pypi/simple",
+        "export CONDA_DEFAULT_CHANNELS=https://mirrors.ustc.edu.cn/anaconda/pkgs/main,"
+        "https://mirrors.ustc.edu.cn/anaconda/pkgs/r,https://mirrors.ustc.edu.cn/anaconda/pkgs/msys2",
         "export HF_ENDPOINT=https://hf-mirror.com",
         "export HF_HUB_DISABLE_XET=1",
         "export MODELSCOPE_DOMAIN=www.modelscope.cn",

@@ -13,7 +13,8 @@ A tool module holds everything envdoctor knows about one tool, in this order of 
   with findings and remedies (:mod:`envdoctor.checkup`);
 - **its plan**: ``plan`` computes new file contents from old ones for a profile (pure:
   :mod:`envdoctor.transaction` writes), ``env_variables`` the shell variables it needs
-  (written by :mod:`envdoctor.shellenv`);
+  (written by :mod:`envdoctor.shellenv`), ``command_variables`` those that do a file's
+  job for one command (``envdoctor env``);
 - **its pull path**: ``pull_path`` the request its client makes first and a large body
   worth timing (:class:`~envdoctor.net.session.PullPath`), measured by :mod:`envdoctor.net`.
 
@@ -104,6 +105,12 @@ class Tool(Protocol):
 
     def env_variables(self, profile: Profile) -> list[tuple[str, str]]:
         """Shell variables the tool needs for ``profile``, in a stable order."""
+        ...
+
+    def command_variables(self, ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+        """Variables that point the tool at ``profile``'s mirrors for one command (CI jobs,
+        Dockerfiles: ``envdoctor env``), as the installed client reads them; never written
+        to the shell start-up files (the tool's own file does that job there)."""
         ...
 
     def pull_path(self, base_url: str) -> PullPath | None:

@@ -570,3 +570,12 @@ def _conda_channel(base: str) -> str:
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
     return []
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """``CONDA_DEFAULT_CHANNELS``: conda reads a sequence parameter from ``CONDA_<NAME>``,
+    split on commas (``EnvRawParameter``).  ``custom_channels`` is a map, which conda does
+    not read from the environment: named channels keep coming from .condarc."""
+    if profile.conda is None:
+        return []
+    return [("CONDA_DEFAULT_CHANNELS", ",".join(profile.conda.default_channels))]

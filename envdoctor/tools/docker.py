@@ -564,3 +564,8 @@ def pull_path(base_url: str) -> PullPath:
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
     return []
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """dockerd reads its mirrors from daemon.json only, never from the environment."""
+    return []

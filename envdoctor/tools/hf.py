@@ -315,3 +315,8 @@ def env_variables(profile: Profile) -> list[tuple[str, str]]:
 def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> None:
     """The hub reads only variables: :mod:`envdoctor.shellenv` writes them."""
     return None
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """The hub reads only variables: the same ones as the shell files."""
+    return env_variables(profile)

@@ -784,3 +784,16 @@ def pull_path(base_url: str) -> PullPath:
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
     """pip's settings go to pip.conf, not to the shell."""
     return []
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL`` and ``PIP_TRUSTED_HOST`` (pip splits the
+    last two on white space), as pip's option parser reads ``PIP_<OPTION>``."""
+    if profile.pip is None:
+        return []
+    pairs = [("PIP_INDEX_URL", profile.pip.index_url)]
+    if profile.pip.extra_index_urls:
+        pairs.append(("PIP_EXTRA_INDEX_URL", " ".join(profile.pip.extra_index_urls)))
+    if profile.pip.trusted_hosts:
+        pairs.append(("PIP_TRUSTED_HOST", " ".join(profile.pip.trusted_hosts)))
+    return pairs

@@ -507,3 +507,8 @@ def pull_path(base_url: str) -> None:
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
     return []
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """Kernel settings are not per command."""
+    return []

@@ -18,6 +18,8 @@ path and its profile table.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -642,3 +644,36 @@ def pull_path(base_url: str) -> PullPath:
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
     return []
+
+
+UV_DEFAULT_INDEX_SINCE = (0, 4, 23)
+"""The first uv that reads ``UV_DEFAULT_INDEX``; older ones read only ``UV_INDEX_URL``."""
+
+
+def installed_version(ctx: Context) -> tuple[int, ...] | None:
+    """The version of the ``uv`` on ``ctx``'s PATH, or None when there is none."""
+    program = shutil.which("uv", path=ctx.env.get("PATH"))
+    if program is None:
+        return None
+    try:
+        out = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """``UV_DEFAULT_INDEX`` for uv 0.4.23 and later (also when no uv is installed yet: a new
+    install is newer), ``UV_INDEX_URL`` for an older installed uv."""
+    if profile.uv is None:
+        return []
+    version = installed_version(ctx)
+    name = (
+        "UV_INDEX_URL"
+        if version is not None and version < UV_DEFAULT_INDEX_SINCE
+        else ("UV_DEFAULT_INDEX")
+    )
+    return [(name, profile.uv.default_index)]
