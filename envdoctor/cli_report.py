@@ -62,6 +62,8 @@ def report(profile_name: str, fmt: str, output: Path | None, watch_file: Path | 
     from envdoctor.watch.report import attach, load_watch
 
     watched = None if watch_file is None else load_watch(watch_file)  # a bad file: exit 2 now
+    if output is not None:
+        _check_output(output)  # before the whole check runs, not after
     progress_console = make_console(os.environ, stderr=True)  # stdout may be the report
     ctx = Context.from_environ(console=progress_console)
     auto = profile_name == "auto"
@@ -100,6 +102,33 @@ def report(profile_name: str, fmt: str, output: Path | None, watch_file: Path | 
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise EnvdoctorError(
+                f"cannot write the report to {output}: {exc.strerror or exc}",
+                "Choose another file with -o, or free space there.",
+            ) from None
         click.echo(f"Wrote {output} ({fmt}).", err=True)
     sys.exit(result.exit_code)
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an -o the report could not be written to, naming why."""
+    from envdoctor.errors import UsageError
+
+    parent = output.parent if str(output.parent) else Path()
+    if output.is_dir():
+        raise UsageError(f"-o {output} is a directory", "Name a file: -o DIR/report.html.")
+    if not parent.is_dir():
+        raise UsageError(
+            f"-o {output}: the directory {parent} does not exist",
+            f"Create it first (mkdir -p {parent}) or write the report elsewhere.",
+        )
+    target = output if output.exists() else parent
+    if not os.access(target, os.W_OK):
+        raise UsageError(
+            f"-o {output}: {'the file' if target == output else 'the directory ' + str(parent)}"
+            " is not writable by you",
+            "Write the report somewhere you can write, or run as a user who can.",
+        )

@@ -7,7 +7,9 @@ ones, so nothing here reaches a public host.
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -102,3 +104,23 @@ def test_save_without_pick_is_a_usage_error(lab_machine):
     out = CliRunner().invoke(cli, ["mirrors", "--save", "x"])
     assert out.exit_code == 2
     assert "--pick" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/dir/r.html", "does not exist"),
+        ("adir", "is a directory"),
+        ("locked/r.html", "not writable"),
+    ],
+)
+def test_report_refuses_an_unusable_output_before_checking(tmp_path, monkeypatch, where, message):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "locked").mkdir(mode=0o500)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path).name != "locked")
+    ran = []
+    monkeypatch.setattr("envdoctor.engine.run_checks", lambda *a, **k: ran.append(1))
+    out = CliRunner().invoke(cli, ["report", "-o", str(tmp_path / where)])
+    assert out.exit_code == 2, out.output
+    assert message in out.stderr and "internal error" not in out.stderr
+    assert ran == []  # refused before the whole check ran
