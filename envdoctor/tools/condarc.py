@@ -204,6 +204,10 @@ def _conda_file_match(
     source = Source("file", str(path), key)
     final = _comment_flag(data.ca.items.get(key), 2) == "final"
     line = _yaml_line(data, key)
+    if raw is None and kind in ("seq", "map"):
+        # conda's SequenceParameter and MapParameter drop a match whose value is empty
+        # (``channels: ~``, a bare ``channels:``) before merging, #!final flag and all.
+        return None
     if kind == "seq":
         if not isinstance(raw, list):
             problems.append(ConfigProblem(str(path), line, f"{key} must be a list: conda stops"))

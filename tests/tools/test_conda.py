@@ -251,6 +251,20 @@ def test_wrong_shapes_are_refused(ctx: Context, text: str, message: str) -> None
         conda.plan(ctx, _profile(), USER)
 
 
+@pytest.mark.parametrize(
+    "text", ["channels: ~\ncustom_channels: ~\n", "channels:\ncustom_channels:\n"]
+)
+def test_empty_channels_and_custom_channels_are_filled(ctx: Context, text: str) -> None:
+    """conda drops an empty list or mapping setting, so apply fills it in, not refuses."""
+    (ctx.home / ".condarc").write_text(text)
+    written = _load(_apply(ctx, _profile()))
+    assert written["channels"] == ["defaults"]
+    assert written["custom_channels"] == {
+        "conda-forge": f"{TUNA}/cloud",
+        "pytorch": f"{TUNA}/cloud",
+    }
+
+
 def test_invalid_utf8_names_the_line(ctx: Context) -> None:
     (ctx.home / ".condarc").write_bytes(b"channels:\n  - d\xffefaults\n")
     with pytest.raises(EnvdoctorError, match=r"~/.condarc line 2: not valid UTF-8"):

@@ -878,6 +878,35 @@ def test_conda_type_errors_and_condarc_name(tmp_path: Path) -> None:
     assert config.value("channels") == ()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "channels: ~\ncustom_channels: ~\n",
+        "channels:\ncustom_channels:\n",
+        "channels: null  #!final\ncustom_channels: ~  #!final\n",
+    ],
+)
+def test_conda_empty_list_or_mapping_is_dropped_not_fatal(tmp_path: Path, text: str) -> None:
+    """conda's SequenceParameter and MapParameter skip a match whose value is None
+    (conda/common/configuration.py: "config settings like `channels: ~`"), flag and all."""
+    ctx = make_ctx(tmp_path)
+    write(
+        tmp_path / "etc/conda/.condarc",
+        "channels: [lower]\ncustom_channels:\n  conda-forge: https://lower.example\n",
+    )
+    empty = write(ctx.home / ".condarc", text)
+    config = resolve_conda(ctx)
+    assert config.problems == []
+    assert str(empty) in config.files_read
+    assert config.value("channels") == ("lower",)
+    assert config.value("custom_channels") == {"conda-forge": "https://lower.example"}
+    write(tmp_path / "alone/home/user/.condarc", text)
+    alone = resolve_conda(make_ctx(tmp_path / "alone"))
+    assert alone.problems == []
+    assert alone.settings["channels"].source.kind == "default"
+    assert alone.value("custom_channels") == {"pkgs/pro": "https://repo.anaconda.com"}
+
+
 def test_conda_mirror_base(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, {"MIRROR_USER": "ci"})
     write(
