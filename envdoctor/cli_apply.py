@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.planning import ApplyOptions, Scope
     from envdoctor.profiles import Profile
+    from envdoctor.transaction import ApplyRecord
 
 EXIT_USAGE = 2
 
@@ -145,6 +147,9 @@ def apply(
         profile = get_profile(ctx, profile_name)
     plans = [plan(ctx, name, profile, options) for name in _select_targets(only, skip)]
     changes = [change for plan in plans for change in plan.changes if change.changed]
+    console.print(
+        _scope_line(options.scope, explicit=scope is not None), markup=False, soft_wrap=True
+    )
     render_plans(plans, console, [transaction.unified_diff(change) for change in changes])
     for problem in transaction.ownership_problems(ctx, changes):
         console.print(f"{problem}: apply refuses to write it", markup=False, soft_wrap=True)
@@ -157,14 +162,15 @@ def apply(
         sys.exit(0)
     transaction.check_owners(ctx, changes)  # refuse before asking
     if not yes:
-        if not sys.stdin.isatty():
+        if not _can_ask():
             click.echo(
                 f"envdoctor: {files} would change, but there is no terminal to ask on: "
                 "nothing was changed. Re-run with --yes to apply.",
                 err=True,
             )
             sys.exit(EXIT_USAGE)
-        if not click.confirm(f"Apply {profile.name} to {files}?", default=False):
+        question = f"Apply {profile.name} to {files} ({options.scope} scope)?"
+        if not click.confirm(question, default=False):
             click.echo("Nothing was changed.", err=True)
             sys.exit(0)
     record = transaction.apply_changes(
@@ -183,6 +189,24 @@ def apply(
         f"Undo: envdoctor rollback --scope {options.scope}{where} {record.id}"
     )
     _after_apply(ctx, profile, options.scope, now=now, reload_docker=reload_docker)
+
+
+def _can_ask() -> bool:
+    """Whether there is a terminal to ask the one question on."""
+    return sys.stdin.isatty()
+
+
+def _scope_line(scope: Scope, *, explicit: bool) -> str:
+    """Which files a plan is for, and why: root's default scope is system."""
+    if scope == "system":
+        why = "--scope system" if explicit else "the default as root; --scope user for your home"
+        return f"Scope: system (files under /etc; {why})"
+    why = "--scope user" if explicit else "the default; --scope system for /etc, as root"
+    return f"Scope: user (files in your home; {why})"
+
+
+def _other_scope(scope: Scope) -> Scope:
+    return "user" if scope == "system" else "system"
 
 
 def _auto(ctx: Context, console: Console, save: str | None) -> Profile:
@@ -235,14 +259,33 @@ def rollback(apply_id: str | None, scope: str | None, root: Path | None, force: 
     from envdoctor import transaction
 
     ctx, options = _context(root, scope)
-    record = transaction.rollback(
-        ctx, transaction.journal_dir(ctx, options.scope), apply_id, force=force
-    )
+    journal = transaction.journal_dir(ctx, options.scope)
+    if scope is None and not _rollbackable(transaction.history(journal), apply_id):
+        other = _other_scope(options.scope)
+        found = _rollbackable(transaction.history(transaction.journal_dir(ctx, other)), apply_id)
+        if found:
+            where = f" --root {shlex.quote(str(root))}" if root is not None else ""
+            raise UsageError(
+                f"nothing to roll back in {options.scope} scope, but the {other} scope has "
+                f"{found[0].id} ({found[0].profile})",
+                f"Run: envdoctor rollback --scope {other}{where} {found[0].id}",
+            )
+    record = transaction.rollback(ctx, journal, apply_id, force=force)
     for note in record.notes:
         click.echo(f"envdoctor: {note}", err=True)
     click.echo(f"Rolled back {record.id}: {len(record.files)} file(s) restored.")
     for path in record.files:
         click.echo(f"  {path}")
+
+
+def _rollbackable(records: Sequence[ApplyRecord], apply_id: str | None) -> list[ApplyRecord]:
+    from envdoctor.journal import ROLLBACKABLE
+
+    return [
+        record
+        for record in records
+        if record.status in ROLLBACKABLE and (apply_id is None or record.id.startswith(apply_id))
+    ]
 
 
 @click.command()
@@ -256,16 +299,24 @@ def history(scope: str | None, root: Path | None, as_json: bool) -> None:
     from envdoctor import transaction
 
     ctx, options = _context(root, scope)
-    records = transaction.history(transaction.journal_dir(ctx, options.scope))
+    scopes = [options.scope] if scope is not None else [options.scope, _other_scope(options.scope)]
+    found = [
+        (each, record)
+        for each in scopes
+        for record in transaction.history(transaction.journal_dir(ctx, each))
+    ]
     if as_json:
-        click.echo(json.dumps([record.to_json() for record in records], indent=2))
+        click.echo(json.dumps([{**rec.to_json(), "scope": each} for each, rec in found], indent=2))
         return
-    if not records:
-        click.echo("No applies recorded yet.")
+    if not found:
+        where = " or ".join(str(transaction.journal_dir(ctx, each)) for each in scopes)
+        click.echo(f"No applies recorded yet (looked in {where}).")
         return
-    for record in records:
+    width = max(len(record.status) for _, record in found)
+    for each, record in found:
         click.echo(
-            f"{record.id}  {record.status:<11} {record.profile:<18} {len(record.files)} file(s)"
+            f"{record.id}  {each:<6}  {record.status:<{width}}  {record.profile:<18} "
+            f"{len(record.files)} file(s)"
         )
         for path in record.files:
             click.echo(f"    {path}")

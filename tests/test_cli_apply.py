@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -179,3 +180,41 @@ def test_under_sudo_user_scope_goes_to_the_invoking_users_home(tmp_path, monkeyp
         assert (written.stat().st_uid, written.stat().st_gid) == (1234, 1234)
         journal = home / ".local" / "state" / "envdoctor"
         assert journal.stat().st_uid == 1234
+
+
+def run_scoped(image: Path, *args: str):
+    """Like :func:`run`, without choosing a scope: as root the default is system."""
+    return CliRunner().invoke(
+        cli, [*args[:1], "--root", str(image), *args[1:]], env={"HOME": "/home/u", "NO_COLOR": "1"}
+    )
+
+
+def test_plans_and_prompts_name_the_scope(image, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    out = run_scoped(image, "apply", "--profile", "cn-ustc", "--only", "pip", "--dry-run")
+    assert out.exit_code == 0, out.output
+    assert "Scope: system (files under /etc; the default as root; --scope user" in out.stdout
+    out = run(image, "apply", "--profile", "cn-ustc", "--only", "pip", "--dry-run")
+    assert "Scope: system (files under /etc; --scope system)" in out.stdout
+    asked = []
+    monkeypatch.setattr("click.confirm", lambda question, default: asked.append(question))
+    monkeypatch.setattr("envdoctor.cli_apply._can_ask", lambda: True)
+    run_scoped(image, "apply", "--profile", "cn-ustc", "--only", "pip")
+    assert asked == ["Apply cn-ustc to 1 file (system scope)?"]
+
+
+def test_history_and_rollback_look_in_both_scopes(image, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    user = ["--scope", "user"]
+    applied = run_scoped(image, "apply", *user, "--profile", "cn-ustc", "--only", "pip", "--yes")
+    assert applied.exit_code == 0, applied.output
+    out = run_scoped(image, "history")
+    assert out.exit_code == 0
+    assert " user    applied " in out.stdout and "cn-ustc" in out.stdout
+    records = json.loads(run_scoped(image, "history", "--json").stdout)
+    assert [record["scope"] for record in records] == ["user"]
+    out = run_scoped(image, "rollback")
+    assert out.exit_code == 2
+    assert "nothing to roll back in system scope, but the user scope has" in out.stderr
+    assert f"envdoctor rollback --scope user --root {image} {records[0]['id']}" in out.stderr
+    assert run_scoped(image, "rollback", *user).exit_code == 0
