@@ -106,6 +106,7 @@ def build_profile(
     Left out, so apply writes nothing for them: targets without a winner, and a winner
     that is only the configured URL with credentials in it (a profile never carries
     them; the tool keeps its configuration as it is).  sysctl is never included.
+    ``apply --profile auto`` also drops the winners configured now (:func:`to_apply`).
     """
     settings: dict[str, object] = {}
     for item in choice.chosen:
@@ -128,6 +129,18 @@ def build_profile(
         origin="user",
         **settings,  # type: ignore[arg-type]  # keys are target names, values their settings
     )
+
+
+def to_apply(profile: Profile, choice: AutoChoice) -> Profile:
+    """``profile`` without the targets whose winner is what the tool is configured with
+    now: keeping it means changing nothing (writing the upstream into a new file, or the
+    same mirror again, would change nothing the tool does)."""
+    kept = {
+        item.target: None
+        for item in choice.chosen
+        if item.winner is not None and item.winner.candidate.configured
+    }
+    return dataclasses.replace(profile, **kept)  # type: ignore[arg-type]
 
 
 def save_profile(ctx: Context, profile: Profile, name: str, *, overwrite: bool = False) -> Path:

@@ -5,6 +5,7 @@ Only click is imported at module level; the rest is imported when a command runs
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -139,13 +140,21 @@ def apply(
     if not dry_run:  # repair what a killed run left first, so the plan reads the real files
         for line in transaction.recover(ctx, journal, owner=options.owner):
             click.echo(f"envdoctor: {line}", err=True)
+    reasons: dict[str, str] = {}
     if profile_name == "auto":
-        profile = _auto(ctx, console, save)
+        profile, reasons = _auto(ctx, console, save)
     elif save is not None:
         raise UsageError("--save stores an automatic choice", "Use it with --profile auto.")
     else:
         profile = get_profile(ctx, profile_name)
     plans = [plan(ctx, name, profile, options) for name in _select_targets(only, skip)]
+    if reasons:  # say why auto leaves a target alone, not that "the profile does not set" it
+        plans = [
+            dataclasses.replace(each, skipped=f"auto: {reasons[each.target]}")
+            if each.skipped and each.target in reasons
+            else each
+            for each in plans
+        ]
     changes = [change for plan in plans for change in plan.changes if change.changed]
     console.print(
         _scope_line(options.scope, explicit=scope is not None), markup=False, soft_wrap=True
@@ -209,11 +218,11 @@ def _other_scope(scope: Scope) -> Scope:
     return "user" if scope == "system" else "system"
 
 
-def _auto(ctx: Context, console: Console, save: str | None) -> Profile:
+def _auto(ctx: Context, console: Console, save: str | None) -> tuple[Profile, dict[str, str]]:
     """Measure, choose, explain each choice, and optionally save the mix."""
     from contextlib import nullcontext
 
-    from envdoctor.auto import auto_profile, save_profile
+    from envdoctor.auto import auto_profile, save_profile, to_apply
 
     waiting = nullcontext() if not console.is_terminal else console.status("Measuring mirrors...")
     with waiting:
@@ -223,7 +232,11 @@ def _auto(ctx: Context, console: Console, save: str | None) -> Profile:
     if save is not None:
         path = save_profile(ctx, profile, save)
         click.echo(f"Saved the choice as profile {save!r}: {path}")
-    return profile
+    reasons = {item.target: item.reason for item in choice.targets}
+    for item in choice.chosen:
+        if item.winner is not None and item.winner.candidate.configured:
+            reasons[item.target] = f"kept as configured, nothing to change ({item.reason})"
+    return to_apply(profile, choice), reasons
 
 
 def _after_apply(

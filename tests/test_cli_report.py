@@ -124,3 +124,28 @@ def test_report_refuses_an_unusable_output_before_checking(tmp_path, monkeypatch
     assert out.exit_code == 2, out.output
     assert message in out.stderr and "internal error" not in out.stderr
     assert ran == []  # refused before the whole check ran
+
+
+def test_apply_auto_changes_nothing_when_the_configured_mirror_wins(
+    tmp_path, mirror_lab, monkeypatch
+):
+    fast = mirror_lab.add("configured-fast", delay_ms=5)
+    slow = mirror_lab.add("offered-slow", delay_ms=200)
+    urls = dict.fromkeys(("pip", "uv", "conda", "docker", "hf", "modelscope"), fast)
+    ctx = lab_context(tmp_path, mirror_lab, urls)
+    user_profile(ctx, "lab", f'[pip]\nindex-url = "{slow}/simple"\n')
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    real_load = envdoctor.profiles.load_profiles
+    monkeypatch.setattr(
+        envdoctor.profiles,
+        "load_profiles",
+        lambda c: {k: v for k, v in real_load(c).items() if k == "lab"},
+    )
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    out = CliRunner().invoke(cli, ["apply", "--profile", "auto", "--only", "pip,uv", "--yes"])
+    assert out.exit_code == 0, out.output
+    assert "Nothing to change" in out.stdout
+    assert "pip: skipped: auto: kept as configured, nothing to change (fastest, configured now" in (
+        out.stdout
+    )
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no pip.conf, no uv.toml
