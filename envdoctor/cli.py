@@ -214,7 +214,7 @@ def mirrors(
 
     from envdoctor.context import Context
     from envdoctor.mirrors import TARGETS, gather, measure
-    from envdoctor.profiles import get_profile, load_profiles
+    from envdoctor.profiles import get_profiles, load_profiles
     from envdoctor.render import make_console, render_mirrors
     from envdoctor.tools import configured_mirrors
 
@@ -223,7 +223,7 @@ def mirrors(
     console = make_console(os.environ)
     ctx = Context.from_environ(console=console)
     if profile_names:
-        chosen = [get_profile(ctx, name) for name in split_names(profile_names)]
+        chosen = get_profiles(ctx, split_names(profile_names))
     else:
         chosen = [p for p in load_profiles(ctx).values() if include_opt_in or not p.opt_in]
     candidates = gather(profiles=chosen, configured=configured_mirrors(ctx), targets=wanted)

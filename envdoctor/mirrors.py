@@ -152,16 +152,17 @@ def measure(
 ) -> list[Ranking]:
     """Measure each distinct URL once (pip and uv often share one), rank per target.
 
-    Latency of all mirrors runs concurrently under one deadline, ``timeout``; with
+    ``timeout`` is a wall-clock deadline for the whole run, downloads included, enforced
+    on every read whatever a server does.  Latency of all mirrors runs concurrently; with
     ``throughput`` the healthy mirrors are then downloaded one at a time so they do not
-    compete for bandwidth, which extends the deadline by ``throughput_seconds`` each.
+    compete for bandwidth, each for ``throughput_seconds`` or its share of the time left.
     """
     requests: dict[tuple[str, str], PullPath] = {}
     for candidate in candidates:
         path = tools.pull_path(candidate.url, candidate.target)
         requests.setdefault((candidate.url, path.kind), path)
     ordered = list(requests)
-    deadline = timeout + (len(ordered) * (throughput_seconds + 0.5) if throughput else 0.0)
+    deadline = timeout
     icmp_results: dict[str, tuple[float | None, str]] = {}
     icmp_thread = _start_icmp(ctx, ordered, icmp_results, min(timeout, 2.0)) if icmp else None
     measurements = measure_all(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -166,7 +166,18 @@ def load_profiles(ctx: Context) -> dict[str, Profile]:
 
 def get_profile(ctx: Context, name: str) -> Profile:
     """The profile called ``name``; a broken file elsewhere does not matter."""
+    return profile_in(scan_profiles(ctx), name)
+
+
+def get_profiles(ctx: Context, names: Iterable[str]) -> list[Profile]:
+    """The profiles called ``names``, in order, from one scan of the profile files
+    (``--profile a,b,c`` must not rescan every file once per name)."""
     scan = scan_profiles(ctx)
+    return [profile_in(scan, name) for name in names]
+
+
+def profile_in(scan: ProfileScan, name: str) -> Profile:
+    """The profile called ``name`` in ``scan``; a broken file elsewhere does not matter."""
     for error in scan.errors:
         if error.profile == name:
             raise error

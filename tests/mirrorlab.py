@@ -42,9 +42,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-Behaviour = Literal["ok", "reset", "close", "hang"]
+Behaviour = Literal["ok", "reset", "close", "hang", "trickle-head", "trickle-body"]
 """``reset``: RST (SO_LINGER 0) after reading the request; ``close``: a clean close
-without answering; ``hang``: read the request and never answer (until the lab closes)."""
+without answering; ``hang``: read the request and never answer (until the lab closes);
+``trickle-head``: send every head one byte per ``trickle_interval_s`` (a hostile server
+that never lets a read time out); ``trickle-body``: the same for the large file bodies
+only (the model and package downloads), small answers come at once."""
 CertChoice = Literal["lab", "wrong-host", "rogue"]
 """``lab``: valid for 127.0.0.1, localhost and *.lab.test, from the trusted lab CA;
 ``wrong-host``: from the lab CA but only for elsewhere.invalid; ``rogue``: valid names,
@@ -322,7 +325,11 @@ class MirrorServer(_LoopbackServer):
         redirect_to: Callable[[], str] | None,
         behaviour: Behaviour,
         body_bytes: int,
+        trickle_interval_s: float = 1.0,
+        header_count: int = 0,
     ) -> None:
+        self.trickle_interval_s = trickle_interval_s
+        self.header_count = header_count
         self.tls = tls
         self.delay_ms = delay_ms
         self.rate_bps = rate_bps
@@ -372,9 +379,23 @@ class MirrorServer(_LoopbackServer):
         status, headers, body = self._route(target)
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
+        head += [f"X{index}: 1" for index in range(self.header_count)]
         head += [f"Content-Length: {_length(body)}", "Connection: close", "Server: envdoctor-lab"]
-        conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if self.behaviour == "trickle-head":
+            self._trickle(conn, raw_head)
+            return
+        conn.sendall(raw_head)
+        if self.behaviour == "trickle-body" and isinstance(body, int):
+            self._trickle(conn, _BLOCK)
+            return
         self._send_body(conn, body)
+
+    def _trickle(self, conn: socket.socket, data: bytes) -> None:
+        for index in range(len(data)):
+            conn.sendall(data[index : index + 1])
+            if self.stop.wait(self.trickle_interval_s):
+                return
 
     def _route(self, target: str) -> tuple[int, dict[str, str], bytes | int]:
         path = urlsplit(target).path
@@ -649,6 +670,8 @@ class MirrorLab:
         behaviour: Behaviour = "ok",
         body_bytes: int = DEFAULT_BODY_BYTES,
         cert: CertChoice = "lab",
+        trickle_interval_s: float = 1.0,
+        header_count: int = 0,
     ) -> str:
         """Start a mirror and return its base URL (``https://127.0.0.1:<port>``).
 
@@ -657,7 +680,10 @@ class MirrorLab:
         with that code; ``redirect_to`` (another server's name) answers 302 to the same
         path there; ``behaviour`` resets, closes or hangs instead of answering;
         ``body_bytes`` sizes the large bodies (repodata.json, file downloads, numpy's
-        simple page); ``cert`` picks the server certificate.
+        simple page; any size: a body of 2**40 bytes is endless in practice);
+        ``cert`` picks the server certificate; ``trickle_interval_s`` paces the
+        ``trickle-*`` behaviours; ``header_count`` adds that many header lines to every
+        answer (http.client refuses more than 100).
         """
         if name in self.servers:
             raise ValueError(f"lab mirror {name!r} exists")
@@ -675,9 +701,12 @@ class MirrorLab:
             redirect_to=target,
             behaviour=behaviour,
             body_bytes=body_bytes,
+            trickle_interval_s=trickle_interval_s,
+            header_count=header_count,
         )
         self.servers[name] = server
-        _repodata(body_bytes)  # made now, so that the first request does not wait for it
+        if body_bytes <= 64 * 1024 * 1024:
+            _repodata(body_bytes)  # made now, so that the first request does not wait for it
         return server.url
 
     def server(self, name: str) -> MirrorServer:

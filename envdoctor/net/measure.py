@@ -40,6 +40,7 @@ Only the standard library is used for HTTP; ``ping3`` for the optional ICMP prob
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -55,9 +56,22 @@ from envdoctor.net.results import (
     Sample,
     Throughput,
 )
-from envdoctor.net.session import PullPath, Resolver, Session, median, via
+from envdoctor.net.session import PullPath, Resolver, Session, median, trust_store, via
 from envdoctor.redact import mask_url
 from envdoctor.units import MiB
+
+MIN_TIMED_BYTES = 256 * 1024
+MIN_TIMED_S = 0.05
+"""A whole body smaller than this, or read faster than this, is "too small to time": a
+42 KiB page read in under a millisecond says nothing about the link and must not move
+the ranking.  A read cut short by its time window or byte cap always counts."""
+
+LATENCY_SHARE = 0.6
+"""With throughput on, the part of the run's deadline latency may use; the rest is for
+downloads.  Latency usually ends long before it: downloads then get all that is left."""
+
+MIN_WINDOW_S = 0.1
+"""A download window shorter than this is not worth starting."""
 
 REFERENCE_BYTES = 4 * MiB
 """Size of the typical download (a mid-sized wheel, a channel's repodata) that
@@ -233,13 +247,23 @@ def _run_throughput(url: str, session: Session, seconds: float, max_bytes: int) 
     finally:
         hop.sock.close()
     duration = last - head.done_at
+    capped = count >= max_bytes
     if count == 0 or duration <= 0:
         if complete:
             reason, outcome = "the whole body came with the headers: too small to time", Outcome.OK
         else:
             reason, outcome = f"no body bytes within {seconds:g} s", Outcome.TIMEOUT
         return Throughput(shown, outcome, reason, count, duration, None, head.status, complete)
-    note = "whole body" if complete else "first"
+    if complete and (count < MIN_TIMED_BYTES or duration < MIN_TIMED_S):
+        reason = (
+            f"too small to time: the whole body ({_size(count)}) came in "
+            f"{duration * 1000:.1f} ms{via(proxy)}"
+        )
+        return Throughput(shown, Outcome.OK, reason, count, duration, None, head.status, True)
+    if capped:
+        note = f"stopped at the {_size(max_bytes)} cap: first"
+    else:
+        note = "whole body" if complete else "first"
     return Throughput(
         shown,
         Outcome.OK,
@@ -249,7 +273,14 @@ def _run_throughput(url: str, session: Session, seconds: float, max_bytes: int) 
         count / duration,
         head.status,
         complete,
+        capped,
     )
+
+
+def _size(count: int) -> str:
+    if count >= MiB:
+        return f"{count / MiB:.3g} MiB"
+    return f"{count / 1024:.3g} KiB"
 
 
 def measure_all(
@@ -267,15 +298,25 @@ def measure_all(
 ) -> list[Measurement]:
     """Measure mirrors, each given as its tool's :class:`PullPath`, within ``deadline_s`` seconds.
 
-    Latency of every ``probe_url`` runs concurrently, one daemon thread per mirror;
-    a mirror not done by the deadline (or by ``cancel``) is reported as ``timeout``
-    (``cancelled``) naming the phase it was stuck in.  Then, with ``throughput``, the
-    healthy mirrors' ``throughput_url`` are downloaded one at a time, best first,
-    for ``throughput_seconds`` each while the deadline allows.  Results come in the
-    order given; :func:`rank` orders them.
+    ``deadline_s`` bounds the whole run, throughput included, whatever the servers do:
+    every read is given only what is left of it.  Latency of every ``probe_url`` runs
+    concurrently, one daemon thread per mirror; a mirror not done by the latency share of
+    the deadline (all of it without ``throughput``, :data:`LATENCY_SHARE` with it), or by
+    ``cancel``, is reported as ``timeout`` (``cancelled``) naming the phase it was stuck
+    in.  Then, with ``throughput``, the healthy mirrors' ``throughput_url`` are downloaded
+    one at a time, best first, each for ``throughput_seconds`` or its fair share of the
+    time left, whichever is shorter.  Results come in the order given; :func:`rank`
+    orders them.
     """
     started = time.monotonic()
     deadline = started + deadline_s
+    latency_s = deadline_s * (LATENCY_SHARE if throughput else 1.0)
+    latency_deadline = started + latency_s
+    if any(path.probe_url.lower().startswith("https:") for path in mirrors):
+        # Once, before the threads: not inside any sample's TLS time.  A bad bundle is
+        # reported by each https measurement.
+        with contextlib.suppress(ProbeFailure):
+            trust_store(env)
     abandon = threading.Event()
     stops = (abandon, cancel) if cancel else (abandon,)
     slots: list[Measurement | None] = [None] * len(mirrors)
@@ -300,7 +341,13 @@ def measure_all(
     for index, path in enumerate(mirrors):
         url = path.probe_url
         session = Session(
-            path.kind, timeout, env, resolver, deadline, stops, alive_statuses=path.alive_statuses
+            path.kind,
+            timeout,
+            env,
+            resolver,
+            latency_deadline,
+            stops,
+            alive_statuses=path.alive_statuses,
         )
         sessions.append(session)
         probe_urls.append(url)
@@ -313,7 +360,7 @@ def measure_all(
         while any(slot is None for slot in slots):
             if cancel is not None and cancel.is_set():
                 break
-            remaining = deadline - time.monotonic()
+            remaining = latency_deadline - time.monotonic()
             if remaining <= 0:
                 break
             finished.wait(min(remaining, 0.05) if cancel is not None else remaining)
@@ -324,7 +371,7 @@ def measure_all(
     for index, path in enumerate(mirrors):
         slot = snapshot[index]
         if slot is None:
-            slot = _unfinished(probe_urls[index], sessions[index], deadline_s, cancel)
+            slot = _unfinished(probe_urls[index], sessions[index], latency_s, deadline_s, cancel)
         results.append(dataclasses.replace(slot, base_url=mask_url(path.base_url)))
 
     if throughput:
@@ -343,7 +390,11 @@ def measure_all(
 
 
 def _unfinished(
-    url: str, session: Session, deadline_s: float, cancel: threading.Event | None
+    url: str,
+    session: Session,
+    latency_s: float,
+    deadline_s: float,
+    cancel: threading.Event | None,
 ) -> Measurement:
     phase, done, proxy = session.progress.snapshot()
     words = PHASE_WORDS.get(phase, phase)
@@ -351,7 +402,12 @@ def _unfinished(
         outcome, reason = Outcome.CANCELLED, f"cancelled while waiting for {words}"
     else:
         outcome = Outcome.TIMEOUT
-        reason = f"not done within the {deadline_s:g} s deadline: stuck waiting for {words}"
+        within = (
+            f"the {deadline_s:g} s deadline"
+            if latency_s >= deadline_s
+            else f"the {latency_s:.3g} s of the {deadline_s:g} s deadline left for latency"
+        )
+        reason = f"not done within {within}: stuck waiting for {words}"
     return _summarise(
         url,
         session,
@@ -363,7 +419,7 @@ def _unfinished(
         final_url=None,
         redirects=(),
         proxy=proxy,
-        elapsed_s=deadline_s,
+        elapsed_s=latency_s,
     )
 
 
@@ -380,7 +436,9 @@ def _add_throughput(
 ) -> list[Measurement]:
     key = _rank_key(results)
     updated = list(results)
-    for index in sorted(range(len(results)), key=lambda i: key(results[i])):
+    order = sorted(range(len(results)), key=lambda i: key(results[i]))
+    waiting = sum(1 for i in order if results[i].healthy and mirrors[i].throughput_url is not None)
+    for index in order:
         result = results[index]
         if not result.healthy:
             continue
@@ -394,14 +452,18 @@ def _add_throughput(
         if cancel is not None and cancel.is_set():
             updated[index] = dataclasses.replace(result, throughput_reason="cancelled")
             continue
-        # Starting needs the download window plus room to connect; else say so.
-        if deadline - time.monotonic() < seconds + min(timeout, 0.5):
+        # Each download gets its share of what is left (room to connect included), so
+        # the run ends by the deadline however many mirrors there are.
+        share = (deadline - time.monotonic()) / max(1, waiting)
+        waiting -= 1
+        window = min(seconds, share * 0.8)
+        if window < MIN_WINDOW_S:
             updated[index] = dataclasses.replace(
                 result, throughput_reason="not measured: no time left before the deadline"
             )
             continue
         session = Session(kind, timeout, env, resolver, deadline, (cancel,) if cancel else ())
-        measured = _run_throughput(url, session, seconds, max_bytes)
+        measured = _run_throughput(url, session, window, max_bytes)
         reason = measured.reason
         if measured.bytes_per_s is None:
             reason = f"not measured: {reason}"

@@ -144,6 +144,8 @@ class Throughput:
     status_code: int | None = None
     complete: bool = False
     """The whole body arrived before the time or byte limit: a short, less steady sample."""
+    capped: bool = False
+    """Reading stopped at the byte cap, not at the end of the body or the time window."""
 
 
 def host_port(url: str) -> str:

@@ -44,6 +44,9 @@ _MAX_HEAD_BYTES = 64 * 1024
 _RECV_BYTES = 256 * 1024
 
 
+_BODY_BUFFER_BYTES = 1024 * 1024
+
+
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -70,9 +73,24 @@ class PullPath:
     alive_statuses: frozenset[int] = frozenset()
 
 
+_TRUST_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=16)
 def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile, capath=capath)
+
+
+def trust_store(env: Mapping[str, str]) -> ssl.SSLContext:
+    """The trust store pip or curl would use under ``env``, built once per run.
+
+    Loading the system store takes tens of milliseconds; without the lock every mirror's
+    thread would miss the cache at once and load it again, serialised on the GIL, and
+    that time would land in the first sample's TLS phase.  :func:`measure_all` calls this
+    before its threads start.
+    """
+    with _TRUST_LOCK:
+        return _ssl_context_for(env)
 
 
 def _ssl_context_for(env: Mapping[str, str]) -> ssl.SSLContext:
@@ -167,20 +185,34 @@ class Session:
     deadline_bound: bool = False
     """The last :meth:`budget` was cut short by the deadline rather than the timeout."""
 
-    def budget(self, phase: Phase) -> float:
-        """Seconds the next blocking step may take; raises when none are left."""
+    def budget(self, phase: Phase, step_until: float | None = None) -> float:
+        """Seconds the next blocking step may take; raises when none are left.
+
+        ``step_until`` (a ``time.monotonic()`` value) bounds a step made of many reads,
+        such as a head the server sends one byte at a time: each read is short, but the
+        whole step may not take longer than the timeout.
+        """
         if any(stop.is_set() for stop in self.stops):
             raise ProbeFailure(Outcome.CANCELLED, "cancelled", phase)
         self.progress.enter(phase)
+        now = time.monotonic()
+        if step_until is not None and step_until - now <= 0:
+            raise ProbeFailure(
+                Outcome.TIMEOUT,
+                f"{PHASE_WORDS[phase]} still incomplete after {self.timeout:g} s: "
+                "the server sends it too slowly",
+                phase,
+            )
+        limit = self.timeout if step_until is None else min(self.timeout, step_until - now)
         if self.deadline is None:
-            return self.timeout
-        remaining = self.deadline - time.monotonic()
+            return limit
+        remaining = self.deadline - now
         if remaining <= 0:
             raise ProbeFailure(
                 Outcome.TIMEOUT, f"deadline reached before {PHASE_WORDS[phase]}", phase
             )
-        self.deadline_bound = remaining < self.timeout
-        return min(self.timeout, remaining)
+        self.deadline_bound = remaining < limit
+        return min(limit, remaining)
 
     # ---- one request, one hop
 
@@ -204,7 +236,7 @@ class Session:
                 ) from None
         proxy_value = proxy_for(url, self.env)
         proxy = parse_proxy(proxy_value) if proxy_value else None
-        ssl_context = _ssl_context_for(self.env) if scheme == "https" else None
+        ssl_context = trust_store(self.env) if scheme == "https" else None
         connect_host, connect_port = (proxy.host, proxy.port) if proxy else (host, port)
 
         started = time.perf_counter()
@@ -371,11 +403,17 @@ class Session:
     def _read_head(self, sock: socket.socket, phase: Phase) -> _Head:
         buffer = bytearray()
         first_byte_at: float | None = None
+        until = time.monotonic() + self.timeout
         while True:
             try:
-                sock.settimeout(self.budget(phase))
+                sock.settimeout(self.budget(phase, until))
                 chunk = sock.recv(_RECV_BYTES)
             except OSError as exc:
+                if isinstance(exc, TimeoutError) and first_byte_at is not None:
+                    self.budget(phase, until)  # the deadline's or the step's words
+                    raise ProbeFailure(
+                        Outcome.TIMEOUT, "headers stalled halfway (read timeout)", phase
+                    ) from None
                 raise self.classify(exc, phase, "") from None
             now = time.perf_counter()
             if not chunk:
@@ -394,7 +432,11 @@ class Session:
                 if not 100 <= status < 200:
                     return _Head(status, reason, headers, first_byte_at, now, bytes(buffer))
             if len(buffer) > _MAX_HEAD_BYTES:
-                raise ProbeFailure(Outcome.ERROR, "response headers over 64 KiB", phase)
+                raise ProbeFailure(
+                    Outcome.ERROR,
+                    "not a usable HTTP answer: the server sent headers over 64 KiB",
+                    phase,
+                )
 
     def classify(self, exc: OSError, phase: Phase, where: str) -> ProbeFailure:
         at = f" {where}" if where else ""
@@ -516,9 +558,10 @@ class Session:
         return sample, hop.url, hosts, proxy
 
     def _read_some(self, sock: socket.socket, wanted: int) -> None:
+        until = time.monotonic() + self.timeout
         while wanted > 0:
             try:
-                sock.settimeout(self.budget("body"))
+                sock.settimeout(self.budget("body", until))
                 chunk = sock.recv(min(wanted, _RECV_BYTES))
             except OSError as exc:
                 raise self.classify(exc, "body", "") from None
@@ -530,10 +573,14 @@ class Session:
         self, sock: socket.socket, started: float, seconds: float, max_bytes: int
     ) -> tuple[int, float, bool]:
         """Read the body for ``seconds`` after ``started``, or ``max_bytes``, or to its end:
-        ``(bytes read, time the last of them arrived, whole body read)``."""
+        ``(bytes read, time the last of them arrived, whole body read)``.
+
+        One buffer, filled with ``recv_into``: no allocation per read, so a fast link is
+        not under-reported by the reader's own cost."""
         count = 0
         last = started
         stop_at = started + seconds
+        view = memoryview(_read_buffer())
         while count < max_bytes:
             window = stop_at - time.perf_counter()
             if window <= 0:
@@ -546,18 +593,30 @@ class Session:
                 raise
             try:
                 sock.settimeout(min(budget, window))
-                chunk = sock.recv(_RECV_BYTES)
+                got = sock.recv_into(view[: min(len(view), max_bytes - count)])
             except TimeoutError:
                 if window < budget:
                     return count, last, False  # the window closed, not a stall
                 raise self.classify(TimeoutError(), "body", "") from None
             except OSError as exc:
                 raise self.classify(exc, "body", "") from None
-            if not chunk:
+            if not got:
                 return count, last, True
-            count += len(chunk)
+            count += got
             last = time.perf_counter()
         return count, last, False
+
+
+_BUFFERS = threading.local()
+
+
+def _read_buffer() -> bytearray:
+    """This thread's body buffer (downloads run one at a time per thread)."""
+    buffer: bytearray | None = getattr(_BUFFERS, "buffer", None)
+    if buffer is None:
+        buffer = bytearray(_BODY_BUFFER_BYTES)
+        _BUFFERS.buffer = buffer
+    return buffer
 
 
 def _resolve_with_timeout(
@@ -590,7 +649,15 @@ def _parse_head(raw: bytes, phase: Phase) -> tuple[int, str, http.client.HTTPMes
     if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
         shown = status_line[:60].decode("latin-1", "replace")
         raise ProbeFailure(Outcome.ERROR, f"not an HTTP answer: {shown!r}", phase)
-    headers = http.client.parse_headers(io.BytesIO(rest))
+    try:
+        headers = http.client.parse_headers(io.BytesIO(rest))
+    except http.client.HTTPException as exc:
+        # More than 100 header lines, or one over 64 KiB: http.client (so pip and
+        # requests) gives up on such an answer too.
+        what = "more than 100 header lines" if "headers" in str(exc) else "a header line too long"
+        raise ProbeFailure(
+            Outcome.ERROR, f"not a usable HTTP answer: the server sent {what}", phase
+        ) from None
     return int(words[1]), words[2].strip() if len(words) > 2 else "", headers
 
 
