@@ -23,7 +23,6 @@ change them, without a warning.
 from __future__ import annotations
 
 import fnmatch
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,6 @@ from typing import Any
 
 from envdoctor.context import Context
 from envdoctor.facts import detect_container
-from envdoctor.mounts import find_mount, parse_mountinfo
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status
 from envdoctor.tools import sysctl
@@ -113,7 +111,7 @@ def run(ctx: Context, options: CheckOptions) -> list[CheckResult]:
     bbr_loadable = sysctl.module_exists(ctx, "tcp_bbr")
     bbr_available = (available is not None and "bbr" in available) or bbr_loadable
     container = detect_container(ctx)
-    writable = _proc_sys_writable(ctx)
+    writable = sysctl.proc_sys_writable(ctx)
     chain = boot_chain(ctx, BOOT_KEYS)
     boot: dict[str, Any] = {}
     drift: list[tuple[str, BootAssignment]] = []
@@ -237,33 +235,6 @@ def _qdisc_reason(ctx: Context) -> str:
         f"{_proc(QDISC)} is missing: it exists only in the initial network namespace "
         "(a container or another netns); the host's value applies"
     )
-
-
-def _proc_sys_writable(ctx: Context) -> bool | None:
-    """Whether the mount holding ``/proc/sys`` is read-write; None when unknown.
-
-    Read from ``/proc/self/mountinfo`` (the most specific mount point wins: Docker mounts
-    ``/proc/sys`` read-only over a read-write ``/proc``); on the real root without it,
-    ``statvfs`` says.
-    """
-    options = _mount_options(ctx, "/proc/sys")
-    if options is not None:
-        return "ro" not in options
-    if ctx.root == Path("/"):
-        try:
-            return not os.statvfs("/proc/sys").f_flag & os.ST_RDONLY
-        except OSError:
-            return None
-    return None
-
-
-def _mount_options(ctx: Context, target: str) -> list[str] | None:
-    try:
-        text = ctx.path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    mount = find_mount(parse_mountinfo(text), target)
-    return list(mount.options) if mount else None
 
 
 def _real(path: Path) -> Path:

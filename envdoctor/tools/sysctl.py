@@ -33,6 +33,7 @@ from envdoctor.configfiles import ToolConfig
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
 from envdoctor.facts import detect_container
+from envdoctor.mounts import find_mount, parse_mountinfo
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileFile, show, toml_table, type_name
 from envdoctor.profiles import Profile
@@ -308,23 +309,43 @@ def _why_not(ctx: Context, options: ApplyOptions) -> str | None:
     if options.scope != "system":
         return "kernel settings are system-wide: use --scope system (as root)"
     container = detect_container(ctx)
+    writable = proc_sys_writable(ctx)
     if container is not None:
+        read_only = " and its /proc/sys is read-only" if writable is False else ""
         return (
-            f"running inside a container ({container}): its /proc/sys is read-only and "
-            "net.core.default_qdisc belongs to the host"
+            f"running inside a container ({container}){read_only}: kernel settings such as "
+            "net.core.default_qdisc belong to the host"
         )
-    if _read_only(ctx.path("/proc/sys")):
+    if writable is False:
         return "/proc/sys is mounted read-only (a container or a locked-down system)"
     if ctx.root == Path("/") and os.geteuid() != 0:
         return "changing kernel settings needs root: run envdoctor with sudo"
     return None
 
 
-def _read_only(path: Path) -> bool:
+def proc_sys_writable(ctx: Context) -> bool | None:
+    """Whether the mount holding ``/proc/sys`` is read-write; None when unknown.
+
+    Read from ``/proc/self/mountinfo`` (the most specific mount point wins: Docker mounts
+    ``/proc/sys`` read-only over a read-write ``/proc``); without it, ``statvfs`` says.
+    The one answer the kernel check shows and the sysctl plan acts on.
+    """
+    options = _mount_options(ctx, "/proc/sys")
+    if options is not None:
+        return "ro" not in options
     try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        return not os.statvfs(ctx.path("/proc/sys")).f_flag & os.ST_RDONLY
     except OSError:
-        return False  # no /proc (an image tree): nothing to say
+        return None  # no /proc (an image tree): nothing to say
+
+
+def _mount_options(ctx: Context, target: str) -> list[str] | None:
+    try:
+        text = ctx.path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    mount = find_mount(parse_mountinfo(text), target)
+    return list(mount.options) if mount else None
 
 
 def _congestion_unavailable(ctx: Context, congestion: str | None) -> str | None:

@@ -210,7 +210,7 @@ def test_without_root_on_the_real_root_is_skipped(
 ) -> None:
     # Nothing on the real machine is read: these three checks come first and are faked.
     monkeypatch.setattr(sysctl, "detect_container", lambda _ctx: None)
-    monkeypatch.setattr(sysctl, "_read_only", lambda _path: False)
+    monkeypatch.setattr(sysctl, "proc_sys_writable", lambda _ctx: True)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     real_root = Context(root=Path("/"), home=ctx.home, env=ctx.env, cwd=ctx.cwd)
 
@@ -414,3 +414,28 @@ def test_apply_now_sets_the_real_kernel_in_a_private_network_namespace(tmp_path:
         f"set net.ipv4.tcp_congestion_control = {congestion}",
         congestion,
     ]
+
+
+@pytest.mark.parametrize(
+    ("proc_sys_options", "writable"),
+    [("rw,nosuid", True), ("ro,nosuid", False)],
+)
+def test_plan_and_kernel_check_agree_on_proc_sys(
+    ctx: Context, proc_sys_options: str, writable: bool
+) -> None:
+    """Issue 12: in a container whose /proc/sys is writable the plan said "read-only"."""
+    from envdoctor.probes import kernel
+    from envdoctor.requirements import CheckOptions
+
+    fake_kernel(ctx)
+    ctx.path("/.dockerenv").touch()
+    ctx.path("/proc/self").mkdir(parents=True)
+    ctx.path("/proc/self/mountinfo").write_text(
+        "600 590 0:60 / /proc rw,nosuid - proc proc rw\n"
+        f"610 600 0:60 /sys /proc/sys {proc_sys_options} - proc proc rw\n"
+    )
+    plan = sysctl.plan(ctx, get_profile(ctx, "cn-tsinghua"), SYSTEM)
+    shown = kernel.run(ctx, CheckOptions())[0].details["proc_sys_writable"]
+    assert shown is writable
+    assert plan.skipped is not None and "container (docker)" in plan.skipped
+    assert ("read-only" in plan.skipped) is (not writable)
