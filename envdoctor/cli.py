@@ -55,9 +55,9 @@ def _fail(message: str, hint: str | None, code: int) -> NoReturn:
 
 
 def _probe_names(only: Iterable[str], skip: Iterable[str]) -> list[str]:
-    from envdoctor.probes import PROBE_NAMES
+    from envdoctor.probes import ALIASES, PROBE_NAMES
 
-    return select(only, skip, PROBE_NAMES, "check")
+    return select(only, skip, PROBE_NAMES, "check", ALIASES)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from envdoctor.errors import UsageError
 
@@ -13,11 +13,20 @@ def split_names(values: Iterable[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def check_names(option: str, names: Iterable[str], known: Sequence[str], noun: str) -> None:
+def check_names(
+    option: str,
+    names: Iterable[str],
+    known: Sequence[str],
+    noun: str,
+    aliases: Mapping[str, str] | None = None,
+) -> None:
     """Raise a UsageError naming the first unknown name, with the closest known one."""
+    aliases = aliases or {}
     for name in names:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
+        if name not in known and name not in aliases:
+            close = difflib.get_close_matches(name, [*known, *aliases], n=1)
+            if close and close[0] in aliases:
+                close = [aliases[close[0]]]
             hint = f"Did you mean {close[0]!r}? " if close else ""
             raise UsageError(
                 f"{option}: no {noun} named {name!r}",
@@ -25,11 +34,23 @@ def check_names(option: str, names: Iterable[str], known: Sequence[str], noun: s
             )
 
 
-def select(only: Iterable[str], skip: Iterable[str], known: Sequence[str], noun: str) -> list[str]:
-    """The known names that --only keeps (all when empty) and --skip does not drop."""
+def select(
+    only: Iterable[str],
+    skip: Iterable[str],
+    known: Sequence[str],
+    noun: str,
+    aliases: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The known names that --only keeps (all when empty) and --skip does not drop.
+
+    ``aliases`` maps other words people use (a check's title, ``mirrors`` for ``network``)
+    to known names."""
+    aliases = aliases or {}
     only_names, skip_names = split_names(only), split_names(skip)
-    check_names("--only", only_names, known, noun)
-    check_names("--skip", skip_names, known, noun)
+    check_names("--only", only_names, known, noun, aliases)
+    check_names("--skip", skip_names, known, noun, aliases)
+    only_names = [aliases.get(name, name) for name in only_names]
+    skip_names = [aliases.get(name, name) for name in skip_names]
     selected = [n for n in known if (not only_names or n in only_names) and n not in skip_names]
     if not selected:
         raise UsageError(

@@ -144,3 +144,21 @@ def test_python_dash_m_runs_the_cli():
         [sys.executable, "-m", "envdoctor", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("envdoctor")
+
+
+def test_titles_people_read_select_their_check(runner, fakes):
+    fakes({"network": Status.OK, "config": Status.OK, "gpu": Status.OK})
+    out = runner.invoke(cli, ["check", "--json", "--only", "mirrors,configuration"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["probes"] == ["network", "config"]
+    out = runner.invoke(cli, ["check", "--only", "mirorz"])
+    assert out.exit_code == 2
+    assert "Did you mean 'network'?" in out.stderr
+
+
+def test_every_check_title_is_accepted_by_only():
+    from envdoctor.probes import ALIASES, PROBE_NAMES, load
+
+    for name in PROBE_NAMES:
+        word = load(name).TITLE.split()[0].lower()
+        assert word in PROBE_NAMES or ALIASES.get(word) == name, (name, word)

@@ -47,6 +47,17 @@ _MODULES: dict[str, str] = {
 
 PROBE_NAMES: tuple[str, ...] = tuple(_MODULES)
 
+ALIASES: dict[str, str] = {
+    "mirrors": "network",
+    "mirror": "network",
+    "configuration": "config",
+    "gpus": "gpu",
+    "disks": "disk",
+    "cpus": "cpu",
+}
+"""Words people read in the output (each check's title, the ``mirror pip`` rows) that
+``--only`` and ``--skip`` accept for a check's name."""
+
 
 def load(name: str) -> Probe:
     """The probe module registered as ``name`` (a KeyError for unknown names)."""
