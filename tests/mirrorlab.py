@@ -731,18 +731,25 @@ class MirrorLab:
     def blackhole_url(self, scheme: str = "http") -> str:
         """A URL whose TCP connect never completes: a listener that never accepts, its
         backlog already full, so the kernel drops further SYNs (a connect timeout)."""
-        listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
+        host, port = self.blackhole_address()
+        return f"{scheme}://{host}:{port}"
+
+    def blackhole_address(self, family: socket.AddressFamily = socket.AF_INET) -> tuple[str, int]:
+        """``(address, port)`` on loopback (``::1`` for ``AF_INET6``) where a connect
+        never completes: the half of a dual-stack name whose packets are dropped."""
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        listener = socket.socket(family)
+        listener.bind((host, 0))
         listener.listen(0)
         self._extra.append(listener)
-        address = listener.getsockname()
+        address = listener.getsockname()[:2]
         for _ in range(3):
-            filler = socket.socket()
+            filler = socket.socket(family)
             filler.setblocking(False)
             filler.connect_ex(address)
             self._extra.append(filler)
         time.sleep(0.05)
-        return f"{scheme}://127.0.0.1:{address[1]}"
+        return host, address[1]
 
     def close(self) -> None:
         self.stop.set()

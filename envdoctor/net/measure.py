@@ -94,7 +94,17 @@ def _summarise(
 ) -> Measurement:
     ttfbs = [sample.ttfb_s for sample in samples]
     totals = [sample.total_s for sample in samples]
+    families, fallbacks = session.progress.dual_stack()
+    finding = None
+    if fallbacks:
+        host, how = next(iter(fallbacks.items()))
+        broken = how.split(" ", 1)[0]
+        others = [family for family in families if family != broken]
+        if others:
+            finding = f"{broken} to {host} is broken ({how}); {others[0]} works"
     return Measurement(
+        ip_families=families,
+        dual_stack=finding,
         url=mask_url(url),
         kind=session.kind,
         outcome=outcome,

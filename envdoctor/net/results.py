@@ -104,6 +104,12 @@ class Measurement:
     """``host[:port]`` of every redirect target, in order."""
     elapsed_s: float = 0.0
     """Wall time this measurement took."""
+    ip_families: tuple[str, ...] = ()
+    """``IPv4``/``IPv6``: the families connections were made over."""
+    dual_stack: str | None = None
+    """A finding of its own when one family failed and the other worked (``IPv6 to
+    <host> is broken ...``): the mirror is healthy, but clients differ in how they fall
+    back."""
 
     @property
     def healthy(self) -> bool:
@@ -123,7 +129,7 @@ class Measurement:
             value = getattr(self, item.name)
             if item.name == "samples":
                 value = [sample.to_json() for sample in value]
-            elif item.name == "redirects":
+            elif item.name in ("redirects", "ip_families"):
                 value = list(value)
             elif isinstance(value, Outcome):
                 value = value.value

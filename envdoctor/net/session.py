@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from envdoctor import __version__
+from envdoctor.net.dualstack import ConnectFailed, fallback_words, family_name, race
 from envdoctor.net.proxy import DEFAULT_PORTS, Proxy, ip_or_none, parse_proxy, proxy_for
 from envdoctor.net.results import PHASE_WORDS, Outcome, Phase, ProbeFailure, Sample, host_port
 from envdoctor.redact import mask_url
@@ -131,6 +132,8 @@ class Progress:
         self.phase: Phase = "queued"
         self.samples: list[Sample] = []
         self.proxy: str | None = None
+        self.families: dict[str, None] = {}
+        self.fallbacks: dict[str, str] = {}
 
     def enter(self, phase: Phase) -> None:
         with self._lock:
@@ -139,6 +142,19 @@ class Progress:
     def add(self, sample: Sample) -> None:
         with self._lock:
             self.samples.append(sample)
+
+    def connected(self, host: str, family: str, fallback: str | None) -> None:
+        """A connection to ``host`` over ``family``; ``fallback`` says how the other
+        family failed first, if it did."""
+        with self._lock:
+            self.families.setdefault(family, None)
+            if fallback is not None:
+                self.fallbacks.setdefault(host, fallback)
+
+    def dual_stack(self) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Families that connected, and per host how the other family failed."""
+        with self._lock:
+            return tuple(self.families), dict(self.fallbacks)
 
     def snapshot(self) -> tuple[Phase, tuple[Sample, ...], str | None]:
         with self._lock:
@@ -321,36 +337,43 @@ class Session:
     ) -> tuple[socket.socket, str]:
         if not infos:
             raise ProbeFailure(Outcome.DNS_ERROR, f"{host} has no address", "dns")
-        last: OSError | None = None
-        for family, socktype, proto, _name, address in infos:
-            sock = socket.socket(family, socktype or socket.SOCK_STREAM, proto)
-            try:
-                # As curl and urllib3 do: no Nagle delay on the request.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.settimeout(self.budget("connect"))
-                sock.connect(address)
-            except OSError as exc:
-                sock.close()
-                last = exc
-                if isinstance(exc, TimeoutError):
-                    break  # the budget is spent; another address would not get any
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            shown = (
-                f"[{address[0]}]:{address[1]}"
-                if ":" in address[0]
-                else f"{address[0]}:{address[1]}"
+        try:
+            sock, shown, failures = race(
+                infos,
+                attempt_timeout=lambda: self.budget("connect"),
+                check=lambda: self._check_stops("connect"),
             )
-            return sock, shown
-        assert last is not None
-        failure = self.classify(last, "connect", f"{host}:{port}")
-        if proxy is not None:
-            failure = ProbeFailure(
-                Outcome.PROXY_ERROR, f"proxy {proxy.display}: {failure.reason}", "connect"
+        except ConnectFailed as exc:
+            last: OSError = exc.last
+            families = {failure.family for failure in exc.failures}
+            if len(families) > 1:
+                detail = "; ".join(
+                    f"{failure.family} {failure.address}: {words(failure.error)}"
+                    for failure in exc.failures
+                    if failure.error is not None
+                )
+                failure = self.classify(last, "connect", f"{host}:{port}")
+                failure.reason += f" (every address failed: {detail})"
+            else:
+                failure = self.classify(last, "connect", f"{host}:{port}")
+            if proxy is not None:
+                failure = ProbeFailure(
+                    Outcome.PROXY_ERROR, f"proxy {proxy.display}: {failure.reason}", "connect"
+                )
+            raise failure from None
+        # As curl and urllib3 do: no Nagle delay on the request.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        won = family_name(sock.family)
+        self.progress.connected(host, won, fallback_words(failures, won))
+        return sock, shown
+
+    def _check_stops(self, phase: Phase) -> None:
+        if any(stop.is_set() for stop in self.stops):
+            raise ProbeFailure(Outcome.CANCELLED, "cancelled", phase)
+        if self.deadline is not None and self.deadline <= time.monotonic():
+            raise ProbeFailure(
+                Outcome.TIMEOUT, f"deadline reached while waiting for {PHASE_WORDS[phase]}", phase
             )
-        raise failure
 
     def _tunnel(self, sock: socket.socket, host: str, port: int, proxy: Proxy) -> None:
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
