@@ -30,7 +30,7 @@ from envdoctor.results import CheckResult, Status
 
 CHECK_NAME = "config"
 """The check these rows belong to."""
-NETWORK_HINT = "liveness: see `envdoctor check --only network`"
+NETWORK_HINT = "see `envdoctor check --only network`"
 
 
 # Start-up files searched for the line that sets a variable (to say where to unset it).

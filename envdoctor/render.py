@@ -64,21 +64,79 @@ def format_value(key: str, value: Any) -> str:
 
 
 def _detail_lines(result: CheckResult) -> list[str]:
-    lines = []
-    for key, value in result.details.items():
-        if key == "traceback":
-            lines.extend(str(value).rstrip().splitlines())
+    """The details as labelled lines, nested values indented under their label."""
+    lines: list[str] = []
+    for depth, label, text in detail_outline(result.details):
+        if label == "traceback":
+            lines.extend(text.rstrip().splitlines())
             continue
-        if (
-            isinstance(value, Mapping)
-            and value
-            and all(isinstance(v, Mapping) for v in value.values())
-        ):  # a table of entries (kernel boot chains, config settings): a line each
-            for name, entry in value.items():
-                lines.append(f"{key.replace('_', ' ')} {name}: {format_value(str(name), entry)}")
-            continue
-        lines.append(f"{key.replace('_', ' ')}: {format_value(key, value)}")
+        prefix = "  " * depth
+        if label == "-":
+            lines.append(f"{prefix}- {text}")
+        else:
+            lines.append(f"{prefix}{label}:" + (f" {text}" if text else ""))
     return lines
+
+
+Outline = list[tuple[int, str, str]]
+_MAX_DEPTH = 6
+
+
+def detail_outline(details: Mapping[str, Any]) -> Outline:
+    """A result's details as an outline for people: ``(depth, label, text)`` rows, where a
+    table or a list of tables gets a label row with empty text and its entries one level
+    deeper, and a list entry that is a short row of values has the label ``-``.  Text and
+    HTML renderings share it, so every detail shows in both."""
+    rows: Outline = []
+    for key, value in details.items():
+        if key == "traceback":
+            rows.append((0, key, str(value)))
+        else:
+            _outline(key, value, 0, rows)
+    return rows
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _is_flat(value: object) -> bool:
+    if isinstance(value, Mapping):
+        return not value
+    if isinstance(value, (list, tuple)):
+        return all(not isinstance(item, (Mapping, list, tuple)) for item in value)
+    return True
+
+
+def _outline(key: str, value: object, depth: int, rows: Outline) -> None:
+    if _is_flat(value) or depth >= _MAX_DEPTH:
+        rows.append((depth, _label(key), format_value(key, value)))
+        return
+    rows.append((depth, _label(key), ""))
+    if isinstance(value, Mapping):
+        for name, entry in value.items():
+            _outline(str(name), entry, depth + 1, rows)
+        return
+    assert isinstance(value, (list, tuple))
+    for number, entry in enumerate(value, 1):
+        if isinstance(entry, Mapping) and _is_flat_mapping(entry):
+            text = ", ".join(
+                f"{_label(str(k))} {format_value(str(k), v)}" for k, v in entry.items()
+            )
+            rows.append((depth + 1, "-", text))
+        elif _is_flat(entry) or (
+            isinstance(entry, (list, tuple)) and all(_is_flat(item) for item in entry)
+        ):  # a shadowed value is a [value, source] pair: one row
+            parts = entry if isinstance(entry, (list, tuple)) else [entry]
+            rows.append((depth + 1, "-", ", ".join(format_value(key, item) for item in parts)))
+        else:
+            _outline(f"#{number}", entry, depth + 1, rows)
+
+
+def _is_flat_mapping(value: Mapping[Any, Any]) -> bool:
+    return len(value) <= 4 and all(
+        _is_flat(v) and not isinstance(v, (list, tuple)) for v in value.values()
+    )
 
 
 def _header(report: Report) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from envdoctor.redact import mask_line, mask_url
-from envdoctor.render import format_value
+from envdoctor.render import detail_outline
 from envdoctor.results import CheckResult, FileChange, Status, TargetPlan
 from envdoctor.transaction import unified_diff
 
@@ -453,10 +453,10 @@ def _html_result(result: CheckResult) -> str:
     ]
     if result.remedy and result.status is not Status.OK:
         item.append(f'<div class="remedy">{_html_remedy(result.remedy)}</div>')
+    shown = {k: v for k, v in result.details.items() if k not in ("mirrors", "traceback")}
     rows = [
-        f"<tr><td>{_h(key.replace('_', ' '))}</td><td>{_h(format_value(key, value))}</td></tr>"
-        for key, value in result.details.items()
-        if key not in ("mirrors", "traceback") and not isinstance(value, (list, Mapping))
+        f'<tr><td style="padding-left:{depth * 14}px">{_h(label)}</td><td>{_h(text)}</td></tr>'
+        for depth, label, text in detail_outline(shown)
     ]
     if rows:
         item.append("<details><summary>details</summary><table>")

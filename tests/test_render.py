@@ -118,3 +118,50 @@ def test_no_live_progress_off_a_terminal_or_when_disabled():
     with live_progress(con, ["cpu"], {"cpu": "CPU"}, enabled=False) as progress:
         assert progress is None
     assert out.getvalue() == ""
+
+
+NESTED = CheckResult(
+    "config",
+    "config pip",
+    Status.OK,
+    "index-url https://mirror.example/simple",
+    details={
+        "settings": {
+            "index-url": {
+                "value": "https://mirror.example/simple",
+                "source": "~/.config/pip/pip.conf [global]",
+                "shadowed": [["https://pypi.org/simple", "default (pip)"]],
+            }
+        },
+        "files_read": ["/etc/pip.conf", "~/.config/pip/pip.conf"],
+        "liveness": "see `envdoctor check --only network`",
+    },
+)
+
+
+def test_verbose_details_are_an_indented_outline_of_labelled_lines():
+    con, out = console(terminal=False)
+    render_text(report(NESTED), con, verbose=True)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "settings:")
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    assert [line[indent:] for line in lines[start : start + 8]] == [
+        "settings:",
+        "  index-url:",
+        "    value: https://mirror.example/simple",
+        "    source: ~/.config/pip/pip.conf [global]",
+        "    shadowed:",
+        "      - https://pypi.org/simple, default (pip)",
+        "files read: /etc/pip.conf, ~/.config/pip/pip.conf",
+        "liveness: see `envdoctor check --only network`",
+    ]
+    assert all(len(line) < 160 for line in lines)
+
+
+def test_html_report_shows_nested_details_too():
+    from envdoctor.report import make_document, render_html
+
+    html = render_html(make_document(report(NESTED), []))
+    assert "<td>shadowed</td>" not in html  # indented, not flat
+    assert 'padding-left:28px">shadowed</td>' in html
+    assert "https://pypi.org/simple, default (pip)" in html
