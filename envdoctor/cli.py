@@ -10,13 +10,17 @@ import os
 import sys
 from collections.abc import Iterable
 from contextlib import nullcontext
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.selection import check_names, select, split_names
+
+if TYPE_CHECKING:
+    from envdoctor.context import Context
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -140,6 +144,7 @@ def check(
         from envdoctor.profiles import get_profile
 
         get_profile(ctx, profile)  # an unknown or broken profile is a usage error, exit 2
+    _check_paths(ctx, paths)
     titles = {name: load(name).TITLE for name in names}
     with live_progress(console, names, titles, enabled=not as_json) as progress:
         report = run_checks(
@@ -150,6 +155,21 @@ def check(
     else:
         render_text(report, console, verbose=verbose)
     sys.exit(report.exit_code)
+
+
+def _check_paths(ctx: Context, paths: Iterable[str]) -> None:
+    """A --path that does not exist is measured at its nearest existing parent, which the
+    result names; one with no parent but / is a typo, not a place to measure."""
+    for value in paths:
+        path = ctx.user_path(value)
+        if path.exists():
+            continue
+        parent = next((p for p in path.parents if p.is_dir()), None)
+        if parent is None or parent == Path(path.anchor):
+            raise UsageError(
+                f"--path {value}: no such directory, and none of its parents exists but /",
+                "Give an existing directory, or create it first (mkdir -p).",
+            )
 
 
 @cli.command()

@@ -162,3 +162,13 @@ def test_every_check_title_is_accepted_by_only():
     for name in PROBE_NAMES:
         word = load(name).TITLE.split()[0].lower()
         assert word in PROBE_NAMES or ALIASES.get(word) == name, (name, word)
+
+
+def test_a_named_path_with_no_parent_but_root_is_a_usage_error(runner, fakes, tmp_path):
+    fakes({"disk": Status.OK})
+    out = runner.invoke(cli, ["check", "--only", "disk", "--path", "/nonexistent-envdoctor/dir"])
+    assert out.exit_code == 2
+    assert "--path /nonexistent-envdoctor/dir: no such directory" in out.stderr
+    # A new directory under an existing one is measured there (the disk check names it).
+    out = runner.invoke(cli, ["check", "--only", "disk", "--path", str(tmp_path / "new")])
+    assert out.exit_code == 0, out.output
