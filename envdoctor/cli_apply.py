@@ -9,9 +9,9 @@ import dataclasses
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -35,12 +35,19 @@ _scope_option = click.option(
     help="User files in your home, or system files under /etc (needs root). "
     "Default: system when run as root, else user.",
 )
-_root_option = click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Apply to an image or chroot tree instead of this machine.",
-)
+
+
+def _root(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
+_root_option = _root("Apply to an image or chroot tree instead of this machine.")
+_journal_root_option = _root("Use the journal of an image or chroot tree, not this machine's.")
 
 
 def _context(root: Path | None, scope: str | None) -> tuple[Context, ApplyOptions]:
@@ -265,7 +272,7 @@ def _after_apply(
 @click.command()
 @click.argument("apply_id", required=False)
 @_scope_option
-@_root_option
+@_journal_root_option
 @click.option("--force", is_flag=True, help="Restore even files changed after the apply.")
 def rollback(apply_id: str | None, scope: str | None, root: Path | None, force: bool) -> None:
     """Undo an apply (the latest by default): files back byte for byte, mode and owner."""
@@ -303,7 +310,7 @@ def _rollbackable(records: Sequence[ApplyRecord], apply_id: str | None) -> list[
 
 @click.command()
 @_scope_option
-@_root_option
+@_journal_root_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def history(scope: str | None, root: Path | None, as_json: bool) -> None:
     """List applies, newest first, with their ids for rollback."""
@@ -347,7 +354,7 @@ def history(scope: str | None, root: Path | None, as_json: bool) -> None:
     "--shell", type=click.Choice(["sh", "fish", "dockerfile"]), default="sh", show_default=True
 )
 @_scope_option
-@_root_option
+@_journal_root_option
 def env_command(profile_name: str | None, shell: str, scope: str | None, root: Path | None) -> None:
     """Print the environment variables for eval, CI jobs and Dockerfiles.
 

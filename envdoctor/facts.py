@@ -76,6 +76,16 @@ def detect_container(ctx: Context) -> str | None:
 def _user(ctx: Context) -> dict[str, Any]:
     return {
         "uid": os.geteuid(),
-        "name": ctx.env.get("USER") or ctx.env.get("LOGNAME"),
+        "name": ctx.env.get("USER") or ctx.env.get("LOGNAME") or _login_name(),
         "sudo_user": ctx.env.get("SUDO_USER"),
     }
+
+
+def _login_name() -> str | None:
+    """The effective user's name from the password database, as ``id -un`` finds it."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid with no entry (containers run as arbitrary uids)
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -78,6 +79,14 @@ def parse_requirements(specs: Iterable[str], base: Requirements | None = None) -
         for item in filter(None, (part.strip() for part in spec.split(","))):
             key, sep, raw = item.partition("=")
             field = _KEYS.get(key.strip().lower())
+            if sep and field is None:
+                close = difflib.get_close_matches(key.strip().lower(), list(_KEYS), n=1)
+                hint = f"Did you mean {close[0]!r}? " if close else ""
+                raise UsageError(
+                    f"--require: unknown key {key.strip()!r}, expected one of "
+                    f"{', '.join(sorted(set(_KEYS)))}",
+                    f"{hint}e.g. --require mem=16G,disk=50G,vram=24G,gpus=1.",
+                )
             if not sep or field is None:
                 raise UsageError(
                     f"--require: cannot read {item!r}",

@@ -172,3 +172,35 @@ def test_a_named_path_with_no_parent_but_root_is_a_usage_error(runner, fakes, tm
     # A new directory under an existing one is measured there (the disk check names it).
     out = runner.invoke(cli, ["check", "--only", "disk", "--path", str(tmp_path / "new")])
     assert out.exit_code == 0, out.output
+
+
+def test_no_arguments_prints_the_help_and_exits_0(runner):
+    out = runner.invoke(cli, [])
+    assert out.exit_code == 0
+    assert "Is this machine ready for AI work?" in out.stdout
+
+
+def test_unknown_require_key_names_the_keys(runner, fakes):
+    fakes({"memory": Status.OK})
+    out = runner.invoke(cli, ["check", "--require", "vrma=24G"])
+    assert out.exit_code == 2
+    assert "unknown key 'vrma', expected one of cpus, disk, gpus, mem, memory, vram" in out.stderr
+    assert "Did you mean 'vram'?" in out.stderr
+
+
+def test_journal_commands_say_what_root_means(runner):
+    for command in ("history", "rollback", "env"):
+        text = runner.invoke(cli, [command, "--help"]).stdout
+        assert "Apply to an image" not in text and "journal of an image" in " ".join(text.split())
+
+
+def test_check_reports_the_wall_time_since_the_process_started(tmp_path):
+    """The footer's time includes start-up (imports), as a stopwatch would show."""
+    code = (
+        "import time, sys; time.sleep(0.3)\n"
+        "from envdoctor.cli import main\n"
+        "sys.argv = ['envdoctor', 'check', '--only', 'cpu', '--json']\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert json.loads(result.stdout)["duration_s"] >= 0.3

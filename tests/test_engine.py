@@ -130,3 +130,14 @@ def test_interrupt_sets_cancel_so_probes_can_clean_up(ctx, monkeypatch):
         run_checks(ctx, ["long"], CheckOptions())
     assert ctx.cancel.is_set()
     assert cleaned.wait(3)
+
+
+def test_user_name_comes_from_the_password_database_without_user(tmp_path):
+    import pwd
+
+    from envdoctor.context import Context
+    from envdoctor.facts import machine_facts
+
+    ctx = Context.for_root(tmp_path, env={"PATH": "/usr/bin"})
+    assert "USER" not in ctx.env and "LOGNAME" not in ctx.env
+    assert machine_facts(ctx)["user"]["name"] == pwd.getpwuid(os.geteuid()).pw_name
