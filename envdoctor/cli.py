@@ -59,6 +59,16 @@ def _fail(message: str, hint: str | None, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _at_least(minimum: float, value: float | None) -> float | None:
+    """A --timeout in seconds, refused in envdoctor's own words below ``minimum``."""
+    if value is not None and not value >= minimum:
+        raise UsageError(
+            f"--timeout {value:g}: too short, the least is {minimum:g} s",
+            f"Give a number of seconds of {minimum:g} or more, e.g. --timeout 10.",
+        )
+    return value
+
+
 def _probe_names(only: Iterable[str], skip: Iterable[str]) -> list[str]:
     from envdoctor.probes import ALIASES, PROBE_NAMES
 
@@ -109,7 +119,8 @@ def cli(ctx: click.Context) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=float,
+    callback=lambda ctx, param, value: _at_least(0.1, value),
     default=None,
     help="Seconds each check may take (default: per check).",
 )
@@ -217,7 +228,8 @@ def _check_paths(ctx: Context, paths: Iterable[str]) -> None:
 @click.option("--samples", type=click.IntRange(1, 20), default=3, show_default=True)
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.5),
+    type=float,
+    callback=lambda ctx, param, value: _at_least(0.5, value),
     default=5.0,
     show_default=True,
     help="Deadline in seconds for measuring every mirror's latency.",

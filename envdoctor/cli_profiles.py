@@ -132,10 +132,42 @@ def _scan_to_dict(scan: ProfileScan) -> dict[str, Any]:
     }
 
 
+def _render_plain_list(scan: ProfileScan, console: Console) -> None:
+    """One unwrapped line per profile for pipes and logs: aligned, no trailing spaces."""
+    rows = [("profile", "origin", "targets", "description")]
+    for profile in scan.profiles.values():
+        name = profile.name + (" (opt-in)" if profile.opt_in else "")
+        name += " (base)" if profile.abstract else ""
+        origin = profile.origin + (", replaces shipped" if profile.name in scan.shadowed else "")
+        rows.append((name, origin, " ".join(profile.targets), profile.description))
+    for error in scan.errors:
+        from_user = error.path is not None and error.path.is_relative_to(scan.user_dir)
+        rows.append((error.profile or "?", "user" if from_user else "shipped", "-", "invalid"))
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
+        for row in rows
+    ]
+    lines.append(
+        f"Own profiles: {scan.user_dir}/NAME.toml; `envdoctor profiles show NAME` for one."
+    )
+    for error in scan.errors:
+        lines.append(f"error: {error.message}")
+        if error.hint:
+            lines.append(f"  {error.hint}")
+    text = "\n".join(line.rstrip() for line in lines)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _render_list(scan: ProfileScan, console: Console) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    if not console.is_terminal:
+        _render_plain_list(scan, console)
+        return
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     table.add_column("profile", no_wrap=True)
     table.add_column("origin", no_wrap=True)

@@ -129,10 +129,21 @@ def _remedy_parts(remedy: str) -> list[tuple[bool, str]]:
     if "`" in remedy:
         return _code_spans(remedy)
     prose, sep, command = remedy.rpartition(": ")
-    if sep and command:
+    if sep and _looks_like_a_command(command):
         command = command.rstrip(".")
         return [(False, prose + ": "), (True, command)]
-    return [(True, remedy.rstrip("."))]
+    if _looks_like_a_command(remedy):
+        return [(True, remedy.rstrip("."))]
+    return [(False, remedy)]
+
+
+_COMMAND_START = re.compile(r"(?:sudo |export |unset |\$ )?[a-z0-9_./~-]+(?: |$)")
+
+
+def _looks_like_a_command(text: str) -> bool:
+    """A remedy's tail is a command when it starts like one (``envdoctor apply ...``,
+    ``sudo sysctl ...``, ``export HF_HOME=...``), not like a sentence (``Use a ...``)."""
+    return bool(text) and _COMMAND_START.match(text) is not None
 
 
 def _code_spans(text: str) -> list[tuple[bool, str]]:
@@ -240,7 +251,11 @@ def _md_fence(text: str, info: str) -> list[str]:
 
 
 def _md_remedy(remedy: str) -> str:
-    return "".join(_md_code(text) if code else _md(text) for code, text in _remedy_parts(remedy))
+    # The parts are cleaned already: cleaning each again would drop the space before a command.
+    return "".join(
+        _md_code(text) if code else _MD_SPECIAL.sub(r"\\\1", text)
+        for code, text in _remedy_parts(remedy)
+    )
 
 
 def render_markdown(doc: ReportDocument) -> str:

@@ -204,3 +204,24 @@ def test_check_reports_the_wall_time_since_the_process_started(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert json.loads(result.stdout)["duration_s"] >= 0.3
+
+
+@pytest.mark.parametrize("command", [["check"], ["mirrors"]])
+def test_a_too_short_timeout_is_refused_in_envdoctors_words(runner, command):
+    out = runner.invoke(cli, [*command, "--timeout", "0"])
+    assert out.exit_code == 2
+    assert out.stderr.startswith("envdoctor: error: --timeout 0: too short")
+    assert "Invalid value" not in out.stderr
+
+
+def test_profiles_piped_is_one_unwrapped_line_each_without_trailing_spaces(runner):
+    from envdoctor.context import Context
+    from envdoctor.profiles import scan_profiles
+
+    out = runner.invoke(cli, ["profiles"], env={"COLUMNS": "60"})
+    assert out.exit_code == 0, out.output
+    lines = out.stdout.splitlines()
+    assert all(line == line.rstrip() for line in lines)
+    names = sorted(scan_profiles(Context.from_environ()).profiles)
+    listed = [line.split()[0] for line in lines[1 : 1 + len(names)]]
+    assert listed == names  # one line per profile: nothing wrapped onto a line of its own

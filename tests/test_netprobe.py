@@ -782,3 +782,22 @@ def test_icmp_to_loopback_answers_or_says_why(tmp_path: Path) -> None:
         assert why.startswith("icmp-raw: ")
     else:
         assert why == "icmp-raw" and 0 <= rtt < 0.5
+
+
+def test_icmp_says_whether_the_name_or_the_send_failed(tmp_path: Path, monkeypatch) -> None:
+    import ping3
+
+    ctx = _icmp_ctx(tmp_path, cap_eff="0000000000002000", group_range="0\t2147483647")
+    monkeypatch.setattr(ping3, "ping", lambda *args, **kwargs: False)
+    _, why = icmp_rtt("localhost", ctx, timeout=0.2)
+    assert why == (
+        "icmp-raw: localhost resolves, but the echo request could not be sent "
+        "(no permission for ICMP sockets here, or no route to it)"
+    )
+
+    def no_name(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_name)  # no DNS server is asked
+    _, why = icmp_rtt("no-such-host.invalid", ctx, timeout=0.2)
+    assert why == "icmp-raw: no-such-host.invalid does not resolve"

@@ -442,3 +442,17 @@ def test_conda_path_tokens_never_reach_a_report(tmp_path: Path) -> None:
     for text in (render_markdown(doc), render_html(doc), render_json(doc)):
         assert token not in text
         assert "/t/***/" in text
+
+
+@pytest.mark.parametrize(
+    ("remedy", "markdown"),
+    [
+        ("Use a machine with at least 4 CPUs", "Fix: Use a machine with at least 4 CPUs"),
+        ("Compare all mirrors: envdoctor mirrors", "Fix: Compare all mirrors: `envdoctor mirrors`"),
+        ("sudo sysctl -w net.ipv4.tcp_congestion_control=bbr", "Fix: `sudo sysctl -w net.ipv4"),
+    ],
+)
+def test_markdown_remedies_keep_prose_as_prose_and_the_space_before_a_command(remedy, markdown):
+    result = CheckResult("cpu", "cpu", Status.WARN, "2 CPUs", remedy=remedy)
+    text = render_markdown(make_document(make_report((result,))))
+    assert markdown in text

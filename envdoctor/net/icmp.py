@@ -79,6 +79,20 @@ def icmp_rtt(
         return None, f"{method}: {exc}"
     if delay is None:
         return None, f"{method}: no reply within {timeout:g} s"
-    if delay is False:
-        return None, f"{method}: {host} could not be pinged (unknown host or send error)"
+    if delay is False:  # ping3 folds an unknown host and a refused send into False
+        return None, f"{method}: {_why_not_sent(host)}"
     return float(delay), method
+
+
+def _why_not_sent(host: str) -> str:
+    """What made ping3 give up without a reply: the name, or the send itself."""
+    import socket
+
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return f"{host} does not resolve"
+    return (
+        f"{host} resolves, but the echo request could not be sent "
+        "(no permission for ICMP sockets here, or no route to it)"
+    )
