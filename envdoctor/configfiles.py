@@ -85,6 +85,8 @@ class ToolConfig:
     settings: dict[str, Setting]
     problems: list[ConfigProblem]
     files_read: list[str]
+    client: str | None = None
+    """Whose rules the answer follows, when they differ by version ("pip 25.2 rules ...")."""
 
     def value(self, name: str) -> object:
         """The effective value of ``name`` (``KeyError`` for a setting this tool lacks)."""

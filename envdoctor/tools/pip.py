@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import tomlkit
 import tomlkit.exceptions
@@ -49,18 +49,13 @@ from envdoctor.checkup import (
 )
 from envdoctor.configfiles import (
     ConfigProblem,
-    Setting,
     Source,
     ToolConfig,
     decode_utf8,
-    dedupe,
-    env_path,
     normalise_endpoint,
     read_existing,
-    read_text,
     restore_line_endings,
     split_lines,
-    strtobool,
 )
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
@@ -77,243 +72,12 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
-
-PIP_DEFAULT_INDEX = "https://pypi.org/simple"
-
-
-_PIP_DEFAULT = Source("default", "pip")
-
-
-_PipKind = Literal["url", "urls", "hosts", "float", "bool"]
-
-
-# Long option names (as pip normalises config keys) -> (setting, how pip converts it).
-# ``--index-url`` also answers to ``--pypi-url`` and ``--timeout`` to ``--default-timeout``.
-_PIP_OPTIONS: dict[str, tuple[str, _PipKind]] = {
-    "index-url": ("index-url", "url"),
-    "pypi-url": ("index-url", "url"),
-    "extra-index-url": ("extra-index-url", "urls"),
-    "trusted-host": ("trusted-host", "hosts"),
-    "timeout": ("timeout", "float"),
-    "default-timeout": ("timeout", "float"),
-    "no-index": ("no-index", "bool"),
-}
-
-
-_PIP_DEFAULTS: dict[str, object] = {
-    "index-url": PIP_DEFAULT_INDEX,
-    "extra-index-url": (),
-    "trusted-host": (),
-    "timeout": 15.0,
-    "no-index": False,
-}
-
-
-_INLINE_COMMENT = re.compile(r"\s[;#]")
-
-
-def pip_option_name(name: str) -> str:
-    """pip's ``_normalize_name``: lower case, ``_`` to ``-``, no leading ``--``."""
-    name = name.lower().replace("_", "-")
-    return name[2:] if name.startswith("--") else name
-
-
-class PipConfigParser(configparser.RawConfigParser):
-    """The parser pip builds (``configuration._RawConfigParser``): pip's key names."""
-
-    def optionxform(self, optionstr: str) -> str:
-        return pip_option_name(optionstr)
-
-
-def _pip_prefix(ctx: Context) -> Path:
-    """``sys.prefix`` of the pip on PATH: the active venv, else conda env, else /usr."""
-    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
-        value = ctx.env.get(variable)
-        if value:
-            return env_path(ctx, value)
-    return ctx.path("/usr")
-
-
-def pip_config_files(ctx: Context) -> list[Path]:
-    """pip's files, lowest priority first (``get_configuration_files``, ``iter_config_files``)."""
-    env_file = ctx.env.get("PIP_CONFIG_FILE")
-    if env_file == os.devnull:
-        return []
-    site_dirs = ctx.xdg_dirs("XDG_CONFIG_DIRS") or [ctx.path("/etc/xdg")]
-    files = [directory / "pip" / "pip.conf" for directory in site_dirs]
-    files.append(ctx.path("/etc/pip.conf"))
-    env_file_path = env_path(ctx, env_file) if env_file else None
-    # "per-user config is not loaded when env_config_file exists"
-    if env_file_path is None or not env_file_path.exists():
-        files += [ctx.home / ".pip" / "pip.conf", ctx.xdg_config_home / "pip" / "pip.conf"]
-    files.append(_pip_prefix(ctx) / "pip.conf")
-    if env_file_path is not None:
-        files.append(env_file_path)
-    return files
-
-
-def _configparser_problem(path: Path, exc: configparser.Error) -> ConfigProblem:
-    line: int | None = None
-    if isinstance(exc, configparser.MissingSectionHeaderError):
-        line = exc.lineno
-        message = "no [section] header before the first setting"
-    elif isinstance(exc, configparser.DuplicateSectionError):
-        line = exc.lineno
-        message = f"section [{exc.section}] appears twice"
-    elif isinstance(exc, configparser.DuplicateOptionError):
-        line = exc.lineno
-        message = f"{exc.option} is set twice in section [{exc.section}]"
-    elif isinstance(exc, configparser.ParsingError):
-        line = exc.errors[0][0] if exc.errors else None
-        message = "a line is neither a [section], a key = value nor a comment"
-    else:
-        message = str(exc).splitlines()[0]
-    return ConfigProblem(str(path), line, f"{message}: pip refuses to load this file")
-
-
-def _parse_pip_file(
-    path: Path, text: str, problems: list[ConfigProblem]
-) -> list[tuple[str, str, str]]:
-    """(section, normalised key, value) as pip's parser yields them.
-
-    pip parses strictly and stops on any error; the settings keep what a lenient parse
-    finds, so a user sees what the broken file was meant to do.
-    """
-    if text.startswith("\ufeff"):
-        problems.append(
-            ConfigProblem(
-                str(path),
-                1,
-                "starts with a UTF-8 byte-order mark: pip refuses to load this file "
-                "('File contains no section headers'); save it without BOM",
-            )
-        )
-        text = text[1:]
-    try:
-        PipConfigParser(strict=True).read_string(text, source=str(path))
-    except configparser.Error as exc:
-        problems.append(_configparser_problem(path, exc))
-    lenient = PipConfigParser(strict=False)
-    try:
-        lenient.read_string(text, source=str(path))
-    except configparser.ParsingError:
-        pass  # the lines around the bad ones were still read
-    except configparser.Error:
-        return []
-    return [
-        (section, name, value)
-        for section in lenient.sections()
-        for name, value in lenient.items(section)
-    ]
-
-
-@dataclass(frozen=True)
-class _PipEntry:
-    value: str
-    source: Source
-
-
-def _pip_convert(
-    kind: _PipKind, name: str, entry: _PipEntry, problems: list[ConfigProblem]
-) -> object:
-    raw = entry.value
-    where = f"${entry.source.location}" if entry.source.kind == "env" else entry.source.location
-    if entry.source.kind == "file" and _INLINE_COMMENT.search(raw):
-        problems.append(
-            ConfigProblem(
-                where,
-                None,
-                f"{name} = {raw!r}: pip has no inline comments, the whole text is the value",
-            )
-        )
-    if kind == "url":
-        return mask_url(raw)
-    if kind == "urls":
-        return tuple(mask_url(url) for url in raw.split())
-    if kind == "hosts":
-        return tuple(raw.split())
-    if kind == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            problems.append(
-                ConfigProblem(where, None, f"{name} = {raw!r} is not a number: pip stops")
-            )
-            return raw
-    flag = strtobool(raw)
-    if flag is None:
-        problems.append(ConfigProblem(where, None, f"{name} = {raw!r} is not a boolean: pip stops"))
-        return raw
-    return flag
-
-
-def resolve_pip(ctx: Context, command: str = "install") -> ToolConfig:
-    """What ``pip <command>`` uses: index-url, extra-index-url, trusted-host, timeout, no-index.
-
-    Files merge by section across all files: every ``[global]`` key first, then
-    ``[<command>]``, then ``PIP_*`` variables, later winning; so ``[install]`` in
-    ``/etc/pip.conf`` beats ``[global]`` in the user's file.  An empty value unsets the key
-    in its section (pip drops empty values after merging).
-    """
-    problems: list[ConfigProblem] = []
-    files_read: list[str] = []
-    # pip keys its loaded files by name, so a file listed twice is read once, in place.
-    per_file: dict[str, dict[str, _PipEntry]] = {}
-    for path in pip_config_files(ctx):
-        if path.is_dir():
-            continue  # pip's parser skips what it cannot open
-        text = read_text(path, problems)
-        if text is None:
-            continue
-        if str(path) not in files_read:
-            files_read.append(str(path))
-        entries = per_file.setdefault(str(path), {})
-        for section, name, value in _parse_pip_file(path, text, problems):
-            entries[f"{section}.{name}"] = _PipEntry(value, Source("file", str(path), section))
-    env_entries: dict[str, _PipEntry] = {}
-    for variable, value in ctx.env.items():
-        if variable.startswith("PIP_") and variable[4:].lower() not in ("version", "help"):
-            env_entries[f":env:.{pip_option_name(variable[4:])}"] = _PipEntry(
-                value, Source("env", variable)
-            )
-    per_file[":env:"] = env_entries
-
-    order = ["global", command, ":env:"]
-    sections: dict[str, dict[str, list[_PipEntry]]] = {section: {} for section in order}
-    for entries in per_file.values():
-        for key, entry in entries.items():
-            section, name = key.split(".", 1)
-            if section in sections:
-                sections[section].setdefault(name, []).append(entry)
-
-    applied: dict[str, tuple[object, Source]] = {}
-    seen: dict[str, list[tuple[object, Source]]] = {name: [] for name in _PIP_DEFAULTS}
-    for section in order:
-        for key, history in sections[section].items():
-            option = _PIP_OPTIONS.get(key)
-            if option is None:
-                continue
-            setting, kind = option
-            for entry in history:
-                if not entry.value:
-                    continue
-                # pip only ever sees the last value of a key in a section: only that one
-                # can make it stop.
-                final = entry is history[-1]
-                converted = _pip_convert(kind, setting, entry, problems if final else [])
-                item = (converted, entry.source)
-                seen[setting].append(item)
-                if final:
-                    applied[setting] = item
-    settings: dict[str, Setting] = {}
-    for name, default in _PIP_DEFAULTS.items():
-        effective = applied.get(name, (default, _PIP_DEFAULT))
-        others = [item for item in seen[name] if item is not effective]
-        if name in applied:
-            others.insert(0, (default, _PIP_DEFAULT))
-        settings[name] = Setting(name, effective[0], effective[1], tuple(others))
-    return ToolConfig("pip", settings, dedupe(problems), files_read)
-
+from envdoctor.tools.pip_config import (
+    PipConfigParser,
+    pip_config_files,
+    pip_option_name,
+    resolve_pip,
+)
 
 NAME = "pip"
 
@@ -581,6 +345,7 @@ def _pip_row(ctx: Context, config: ToolConfig, remedies: Remedies) -> Row:
     if config.value("no-index") is True:
         summary = f"no-index from {source_text(ctx, config.settings['no-index'].source)}"
     row = Row("pip", summary, tool_details(ctx, config))
+    row.details["rules"] = config.client  # which pip's rules the answer follows
     add_problems(row, ctx, config)
     _pip_security(row, ctx, config, remedies)
     _pip_overrides(row, ctx, config, remedies)

@@ -32,7 +32,7 @@ from envdoctor.tools.condarc import conda_base, resolve_conda
 from envdoctor.tools.docker import resolve_docker
 from envdoctor.tools.hf import resolve_hf
 from envdoctor.tools.modelscope import resolve_modelscope
-from envdoctor.tools.pip import PIP_DEFAULT_INDEX, resolve_pip
+from envdoctor.tools.pip_config import PIP_DEFAULT_INDEX, resolve_pip
 from envdoctor.tools.uv import resolve_uv
 
 
@@ -163,14 +163,43 @@ def test_pip_key_spellings_and_default_section(tmp_path: Path) -> None:
     assert config.value("trusted-host") == ("inherited.example",)
 
 
-def test_pip_empty_value_unsets_the_lower_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["23.2.1", "25.1.1", "26.0", "26.3"])
+def test_pip_empty_value_unsets_the_lower_one(tmp_path: Path, version: str) -> None:
     ctx = make_ctx(tmp_path)
     write(tmp_path / "etc/pip.conf", "[global]\nindex-url = https://etc.example/simple\n")
     write(ctx.home / ".config/pip/pip.conf", "[global]\nindex-url =\n")
-    index = resolve_pip(ctx).settings["index-url"]
+    config = resolve_pip(ctx, version=version)
+    index = config.settings["index-url"]
     assert index.value == PIP_DEFAULT_INDEX
     assert index.source.kind == "default"
     assert [value for value, _ in index.shadowed] == ["https://etc.example/simple"]
+    assert config.client == f"pip {version} rules (as told)"
+
+
+@pytest.mark.parametrize("version", ["25.2", "25.3"])
+def test_pip_empty_value_keeps_the_lower_one_in_25_2_and_25_3(tmp_path: Path, version: str) -> None:
+    ctx = make_ctx(tmp_path)
+    etc = write(tmp_path / "etc/pip.conf", "[global]\nindex-url = https://etc.example/simple\n")
+    write(ctx.home / ".config/pip/pip.conf", "[global]\nindex-url =\n")
+    index = resolve_pip(ctx, version=version).settings["index-url"]
+    assert index.value == "https://etc.example/simple"
+    assert index.source == Source("file", str(etc), "global")
+
+
+def test_pip_version_is_the_installed_pips(tmp_path: Path) -> None:
+    """The rules follow the pip in the prefix pip runs from; none found: the newest rules."""
+    venv = tmp_path / "venv"
+    ctx = make_ctx(tmp_path, {"VIRTUAL_ENV": str(venv)})
+    write(tmp_path / "etc/pip.conf", "[global]\nindex-url = https://etc.example/simple\n")
+    write(ctx.home / ".config/pip/pip.conf", "[global]\nindex-url =\n")
+    unknown = resolve_pip(ctx)
+    assert unknown.client is not None and "pip 26.3 rules (no installed pip found" in unknown.client
+    assert unknown.value("index-url") == PIP_DEFAULT_INDEX
+    dist = venv / "lib/python3.11/site-packages/pip-25.2.dist-info"
+    dist.mkdir(parents=True)
+    installed = resolve_pip(ctx)
+    assert installed.client == f"pip 25.2 rules ({dist})"
+    assert installed.value("index-url") == "https://etc.example/simple"
 
 
 def test_pip_config_file_that_exists_hides_user_files(tmp_path: Path) -> None:
@@ -250,12 +279,20 @@ def test_pip_only_complains_about_values_it_uses(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     etc = write(tmp_path / "etc/pip.conf", "[global]\ntimeout = soon\nno-index = maybe\n")
     user = write(ctx.home / ".config/pip/pip.conf", "[global]\ntimeout = 12\n")
-    config = resolve_pip(ctx)
-    # etc's timeout is replaced within [global] before pip converts it; its no-index is not.
+    config = resolve_pip(ctx, version="25.1")
+    # Up to pip 25.1, etc's timeout is replaced within [global] before pip converts it;
+    # its no-index is not.
     assert config.value("timeout") == 12.0
     assert config.settings["timeout"].source == Source("file", str(user), "global")
     assert [(p.path, p.message) for p in config.problems] == [
         (str(etc), "no-index = 'maybe' is not a boolean: pip stops")
+    ]
+    # pip 25.2 and 25.3 convert every file's value in turn: the replaced one stops it too.
+    newer = resolve_pip(ctx, version="25.2")
+    assert newer.value("timeout") == 12.0
+    assert [p.message for p in newer.problems] == [
+        "timeout = 'soon' is not a number: pip stops",
+        "no-index = 'maybe' is not a boolean: pip stops",
     ]
 
 
@@ -286,7 +323,7 @@ def test_pip_masks_credentials(tmp_path: Path) -> None:
 # splitting, empty-value removal).  ``sys.prefix`` is set to the scenario's venv, which is
 # what pip would see when run from that venv (checked for real in the venv test below).
 PIP_ORACLE = r"""
-import json, os, sys
+import configparser, json, os, sys
 from pip._internal.commands import create_command
 try:  # pip >= 24: an enum
     from pip._internal.configuration import Kind
@@ -299,6 +336,7 @@ results = []
 for scenario in json.load(sys.stdin):
     os.environ.clear()
     os.environ.update(scenario["env"])
+    os.chdir(scenario.get("cwd") or "/")
     if scenario["prefix"] is not None:
         sys.prefix = scenario["prefix"]
     command = create_command(scenario["command"])
@@ -309,12 +347,18 @@ for scenario in json.load(sys.stdin):
         continue
     config = command.parser.config
     loaded = [
-        name
+        os.path.join(os.getcwd(), name)  # a relative XDG entry names a relative file
         for kind in KINDS
         for name, _ in config._parsers[kind]
         if os.path.isfile(name) and name != "/etc/pip.conf"
     ]
-    etc = sorted(config._config[KINDS[0]].get("/etc/pip.conf", {}))
+    etc_parser = configparser.RawConfigParser()
+    etc_parser.read("/etc/pip.conf")
+    etc = sorted(
+        f"{section}.{key.lower().replace('_', '-').removeprefix('--')}"
+        for section in etc_parser.sections()
+        for key in etc_parser[section]
+    )
     results.append({
         "index-url": options.index_url,
         "extra-index-url": list(options.extra_index_urls),
@@ -336,14 +380,21 @@ PIP_KEYS = (
 )
 
 
-def run_pip_oracle(scenarios: list[dict[str, Any]], python: str = sys.executable) -> list[Any]:
+def installed_pip_path() -> str:
     spec = importlib.util.find_spec("pip")
     if spec is None or spec.origin is None:
         pytest.skip("pip is not importable in the test interpreter")
+    return str(Path(spec.origin).parents[1])
+
+
+def run_pip_oracle(
+    scenarios: list[dict[str, Any]], python: str = sys.executable, pip_path: str | None = None
+) -> list[Any]:
+    """``pip_path``: a directory or wheel to import pip from (default: the test's own pip)."""
     # PYTHONPATH lets a bare venv's python import this pip; HOME is set per scenario.
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(Path(spec.origin).parents[1]),
+        "PYTHONPATH": pip_path or installed_pip_path(),
     }
     proc = subprocess.run(
         [python, "-c", PIP_ORACLE],
@@ -428,11 +479,29 @@ def random_pip_file(rng: random.Random) -> str:
 def random_pip_scenario(rng: random.Random, root: Path) -> tuple[dict[str, Any], Context]:
     home = root / "home" / "user"
     home.mkdir(parents=True)
-    xdg_dirs = [root / f"xdg{i}" for i in range(rng.randint(1, 2))]
-    for directory in xdg_dirs:
+    # XDG entries pip's releases read differently: relative ones (to the working
+    # directory), an empty one (./pip/pip.conf), "~/..." (expanded up to pip 24.0 only),
+    # padded ones, a duplicate.  One absolute entry always stays, so no pip falls back to
+    # this machine's own /etc/xdg.
+    xdg_dirs = [str(root / f"xdg{i}") for i in range(rng.randint(1, 2))]
+    extra = rng.sample(["rel", "", "~/hx", " ", xdg_dirs[0]], rng.randint(0, 2))
+    entries = xdg_dirs + extra
+    rng.shuffle(entries)
+    if rng.random() < 0.2:
+        entries[-1] += " "
+    for directory in [*xdg_dirs, "rel", "", "~/hx", " "]:
         if rng.random() < 0.6:
-            write(directory / "pip/pip.conf", random_pip_file(rng))
-    for path in (home / ".pip/pip.conf", home / ".config/pip/pip.conf"):
+            write(root / directory / "pip/pip.conf", random_pip_file(rng))
+    if rng.random() < 0.5:
+        write(home / "hx/pip/pip.conf", random_pip_file(rng))
+    config_home = rng.choice([str(home / ".config")] * 3 + ["relcfg", "  ", "~/.cfg2"])
+    for path in (
+        home / ".pip/pip.conf",
+        home / ".config/pip/pip.conf",
+        root / "relcfg/pip/pip.conf",
+        root / "~/.cfg2/pip/pip.conf",
+        home / ".cfg2/pip/pip.conf",
+    ):
         if rng.random() < 0.6:
             write(path, random_pip_file(rng))
     prefix = root / "venv"
@@ -442,8 +511,8 @@ def random_pip_scenario(rng: random.Random, root: Path) -> tuple[dict[str, Any],
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CONFIG_DIRS": ":".join(str(d) for d in xdg_dirs),
+        "XDG_CONFIG_HOME": config_home,
+        "XDG_CONFIG_DIRS": ":".join(entries),
         "VIRTUAL_ENV": str(prefix),
     }
     choice = rng.random()
@@ -460,20 +529,78 @@ def random_pip_scenario(rng: random.Random, root: Path) -> tuple[dict[str, Any],
         value = random_pip_value(rng, key).replace("\n    ", " ")
         env[f"PIP_{variable}"] = value
     command = rng.choice(["install", "install", "download"])
-    scenario = {"env": env, "prefix": str(prefix), "command": command}
+    scenario = {"env": env, "prefix": str(prefix), "command": command, "cwd": str(root)}
     ctx = Context.for_root(root, env=env, home=home, cwd=root)
     return scenario, ctx
 
 
-def test_pip_agrees_with_pip_itself_on_random_trees(tmp_path: Path) -> None:
+# Each a release whose rules differ from the one before it (see envdoctor/tools/pip_config.py):
+# 23.2.1 and 24.0 expand "~" in XDG_CONFIG_DIRS, 25.1.1 is the last flat merge, 25.2 and
+# 25.3 keep each file's table, 26.0 is flat again, 26.2 strips the XDG values, 26.3 reads
+# absolute ones only.
+PIP_MATRIX = ("23.2.1", "24.0", "25.1.1", "25.2", "25.3", "26.0", "26.2", "26.3")
+
+
+PIP_DOWNLOAD = (sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d")
+
+
+def pip_wheel(cache: Path, version: str) -> Path:
+    """pip's wheel for ``version``, downloaded once into pytest's cache (pip imports from
+    a zip); skips with the reason when the package registry cannot be reached."""
+    wheel = cache / f"pip-{version}-py3-none-any.whl"
+    if not wheel.exists():
+        proc = subprocess.run(
+            [*PIP_DOWNLOAD, str(cache), f"pip=={version}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if not wheel.exists():
+            lines = (proc.stderr or proc.stdout).strip().splitlines() or ["no output"]
+            pytest.skip(f"the pip {version} wheel could not be downloaded: {lines[-1]}")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def pip_wheels(pytestconfig: pytest.Config) -> dict[str, Path]:
+    assert pytestconfig.cache is not None
+    cache = Path(pytestconfig.cache.mkdir("pip-wheels"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        wheels = pool.map(lambda version: pip_wheel(cache, version), PIP_MATRIX)
+        return dict(zip(PIP_MATRIX, wheels, strict=True))
+
+
+@pytest.mark.parametrize("version", PIP_MATRIX)
+def test_pip_agrees_with_each_pip_release_on_random_trees(
+    tmp_path: Path, pip_wheels: dict[str, Path], version: str
+) -> None:
     rng = random.Random(20261121)
     built = [random_pip_scenario(rng, tmp_path / f"s{i}") for i in range(150)]
-    results = run_pip_oracle([scenario for scenario, _ in built])
+    results = run_pip_oracle([scenario for scenario, _ in built], pip_path=str(pip_wheels[version]))
     for (scenario, ctx), result in zip(built, results, strict=True):
         assert "error" not in result, scenario
-        config = resolve_pip(ctx, command=scenario["command"])
+        config = resolve_pip(ctx, command=scenario["command"], version=version)
         assert config.problems == [], scenario
         assert ours(config) == theirs(result), scenario
+
+
+@pytest.mark.parametrize(("version", "winner"), [("25.1.1", "a"), ("26.0", "b")])
+def test_pip_file_listed_twice_is_read_again_up_to_25_1(
+    tmp_path: Path, pip_wheels: dict[str, Path], version: str, winner: str
+) -> None:
+    """XDG_CONFIG_DIRS=a:b:a: pip <= 25.1 applies a again after b; later pips keep a first."""
+    home = tmp_path / "home" / "user"
+    for name in ("a", "b"):
+        write(tmp_path / name / "pip/pip.conf", f"[global]\nindex-url = https://{name}.example/\n")
+    dirs = [str(tmp_path / name) for name in ("a", "b", "a")]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_CONFIG_DIRS": ":".join(dirs)}
+    env["VIRTUAL_ENV"] = str(tmp_path / "venv")
+    scenario = {"env": env, "prefix": env["VIRTUAL_ENV"], "command": "install"}
+    [result] = run_pip_oracle([scenario], pip_path=str(pip_wheels[version]))
+    config = resolve_pip(Context.for_root(tmp_path, env=env, home=home), version=version)
+    assert ours(config) == theirs(result)
+    assert config.value("index-url") == f"https://{winner}.example/"
 
 
 def test_pip_site_file_is_the_running_venv(tmp_path: Path) -> None:
@@ -492,7 +619,9 @@ def test_pip_site_file_is_the_running_venv(tmp_path: Path) -> None:
     }
     scenario = {"env": env, "prefix": None, "command": "install"}
     [result] = run_pip_oracle([scenario], python=str(venv / "bin" / "python"))
-    config = resolve_pip(Context.for_root(tmp_path, env=env, home=home))
+    from pip import __version__ as test_pip  # the pip the oracle ran: its rules
+
+    config = resolve_pip(Context.for_root(tmp_path, env=env, home=home), version=test_pip)
     assert ours(config) == theirs(result)
     assert config.value("index-url") == "https://user.example/simple"
     assert config.value("timeout") == 3.0
@@ -1112,3 +1241,16 @@ def test_modelscope_domain_given_as_a_url_with_credentials_is_masked(tmp_path):
     assert "pw@" not in shown
     assert config.value("endpoint") == "https://https://***:***@ms.example"
     assert config.problems and "bare host" in config.problems[0].message
+
+
+def test_pip_config_row_says_which_pips_rules_it_followed(tmp_path: Path) -> None:
+    import envdoctor.probes.config as config_probe
+    from envdoctor.requirements import CheckOptions
+
+    venv = tmp_path / "venv"
+    dist = venv / "lib/python3.12/site-packages/pip-25.3.dist-info"
+    dist.mkdir(parents=True)
+    ctx = make_ctx(tmp_path, {"VIRTUAL_ENV": str(venv)})
+    results = config_probe.run(ctx, CheckOptions())
+    [row] = [result for result in results if result.name == "config pip"]
+    assert row.details["rules"] == f"pip 25.3 rules ({dist})"
