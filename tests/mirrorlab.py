@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import hashlib
 import ipaddress
 import json
+import re
 import selectors
 import socket
 import ssl
@@ -327,7 +329,9 @@ class MirrorServer(_LoopbackServer):
         body_bytes: int,
         trickle_interval_s: float = 1.0,
         header_count: int = 0,
+        registry: Registry | None = None,
     ) -> None:
+        self.registry = registry if registry is not None else Registry()
         self.trickle_interval_s = trickle_interval_s
         self.header_count = header_count
         self.tls = tls
@@ -358,12 +362,12 @@ class MirrorServer(_LoopbackServer):
         method, target, headers, _ = request
         entry = self.record(method, target, headers)
         try:
-            self._answer(conn, target)
+            self._answer(conn, target, headers)
         finally:
             entry.finished = time.monotonic()
             self.untrack(conn)
 
-    def _answer(self, conn: socket.socket, target: str) -> None:
+    def _answer(self, conn: socket.socket, target: str, request: dict[str, str]) -> None:
         if self.behaviour == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return
@@ -376,7 +380,13 @@ class MirrorServer(_LoopbackServer):
         # what the client must see as time to first byte.
         if self.delay_ms and self.stop.wait(self.delay_ms / 1000):
             return
-        status, headers, body = self._route(target)
+        path = urlsplit(target).path
+        if (path.startswith("/v2/") or path == "/token") and (
+            self.status is None and self.redirect_to is None
+        ):
+            status, headers, body = self.registry.route(self.url, target, request, self.body_bytes)
+        else:
+            status, headers, body = self._route(target)
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
         head += [f"X{index}: 1" for index in range(self.header_count)]
@@ -453,6 +463,8 @@ def _pieces(body: bytes | int, size: int) -> Iterator[bytes]:
 
 _REASONS = {
     200: "OK",
+    206: "Partial Content",
+    429: "Too Many Requests",
     301: "Moved Permanently",
     302: "Found",
     401: "Unauthorized",
@@ -470,6 +482,125 @@ _REGISTRY_HEADERS = {
 _REGISTRY_BODY = (
     b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}\n'
 )
+
+
+@dataclass
+class Registry:
+    """A registry serving one small image the way ``docker pull`` fetches it: ``/v2/``
+    answers 401 with a Bearer challenge whose realm is this server's ``/token``; the tag
+    is an OCI index (linux/amd64 and linux/arm64) of image manifests, each with a config
+    blob and one layer of ``body_bytes`` filler bytes (digests are the true sha256 of what
+    is served).  Misbehaviours of real proxies: ``allow`` serves only those repositories
+    (403 DENIED "not in allowlist" for others); ``manifest_status`` answers manifests
+    with that code (429 as a rate-limited proxy does); ``html`` answers manifests with a
+    web page."""
+
+    repos: tuple[str, ...] = ("library/busybox",)
+    allow: tuple[str, ...] | None = None
+    manifest_status: int | None = None
+    html: bool = False
+    token: str = "lab-token"
+
+    def route(
+        self, base: str, target: str, request: dict[str, str], body_bytes: int
+    ) -> tuple[int, dict[str, str], bytes | int]:
+        path = urlsplit(target).path
+        json_type = {"Content-Type": "application/json"}
+        if path == "/v2/":
+            challenge = f'Bearer realm="{base}/token",service="lab-registry"'
+            return 401, {**_REGISTRY_HEADERS, "WWW-Authenticate": challenge}, _REGISTRY_BODY
+        if path == "/token":
+            return 200, json_type, json.dumps({"token": self.token}).encode()
+        match = re.fullmatch(r"/v2/(.+)/(manifests|blobs)/([^/]+)", path)
+        if match is None:
+            return 404, {"Content-Type": "text/plain"}, b"not found\n"
+        repo, kind, reference = match.groups()
+        if request.get("authorization") != f"Bearer {self.token}":
+            return 401, _REGISTRY_HEADERS, _REGISTRY_BODY
+        if self.allow is not None and repo not in self.allow:
+            error = {"errors": [{"code": "DENIED", "message": "not in allowlist"}]}
+            return 403, json_type, json.dumps(error).encode()
+        if repo not in self.repos:
+            error = {"errors": [{"code": "NAME_UNKNOWN", "message": "repository unknown"}]}
+            return 404, json_type, json.dumps(error).encode()
+        image = _image(body_bytes)
+        if kind == "manifests":
+            if self.manifest_status is not None:
+                error = {"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]}
+                return self.manifest_status, json_type, json.dumps(error).encode()
+            if self.html:
+                return 200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html>hi</html>\n"
+            document = image.manifests.get(reference)
+            if document is None:
+                return 404, json_type, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'
+            kind_header = json.loads(document)["mediaType"]
+            return 200, {"Content-Type": kind_header}, document
+        if reference == image.config_digest:
+            return 200, {"Content-Type": "application/octet-stream"}, image.config
+        if reference == image.layer_digest:
+            if request.get("range") == "bytes=0-0":
+                return 206, {"Content-Range": f"bytes 0-0/{body_bytes}"}, _BLOCK[:1]
+            return 200, {"Content-Type": "application/octet-stream"}, body_bytes
+        return 404, json_type, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}'
+
+
+@dataclass(frozen=True)
+class _Image:
+    manifests: dict[str, bytes]
+    """``latest`` and each manifest's digest -> the document."""
+    config: bytes
+    config_digest: str
+    layer_digest: str
+
+
+@functools.lru_cache(maxsize=4)
+def _image(layer_bytes: int) -> _Image:
+    layer = hashlib.sha256()
+    for piece in _pieces(layer_bytes, 64 * 1024):
+        layer.update(piece)
+    layer_digest = f"sha256:{layer.hexdigest()}"
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {}}).encode()
+    config_digest = f"sha256:{hashlib.sha256(config).hexdigest()}"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer_digest,
+                    "size": layer_bytes,
+                }
+            ],
+        }
+    ).encode()
+    manifest_digest = f"sha256:{hashlib.sha256(manifest).hexdigest()}"
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": f"sha256:{'0' * 64}",
+                    "size": len(manifest),
+                    "platform": {"architecture": "arm64", "os": "linux"},
+                },
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": manifest_digest,
+                    "size": len(manifest),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                },
+            ],
+        }
+    ).encode()
+    return _Image({"latest": index, manifest_digest: manifest}, config, config_digest, layer_digest)
 
 
 @functools.lru_cache(maxsize=8)
@@ -672,6 +803,7 @@ class MirrorLab:
         cert: CertChoice = "lab",
         trickle_interval_s: float = 1.0,
         header_count: int = 0,
+        registry: Registry | None = None,
     ) -> str:
         """Start a mirror and return its base URL (``https://127.0.0.1:<port>``).
 
@@ -683,7 +815,8 @@ class MirrorLab:
         simple page; any size: a body of 2**40 bytes is endless in practice);
         ``cert`` picks the server certificate; ``trickle_interval_s`` paces the
         ``trickle-*`` behaviours; ``header_count`` adds that many header lines to every
-        answer (http.client refuses more than 100).
+        answer (http.client refuses more than 100); ``registry`` makes it a registry
+        serving a real small image (see :class:`Registry`).
         """
         if name in self.servers:
             raise ValueError(f"lab mirror {name!r} exists")
@@ -703,6 +836,7 @@ class MirrorLab:
             body_bytes=body_bytes,
             trickle_interval_s=trickle_interval_s,
             header_count=header_count,
+            registry=registry,
         )
         self.servers[name] = server
         if body_bytes <= 64 * 1024 * 1024:

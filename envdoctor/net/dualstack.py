@@ -118,14 +118,14 @@ def race(
                 if pending:
                     wake = min(wake, next_start)
                 for key, _ in selector.select(timeout=max(0.0, min(wake - now, 0.05))):
-                    sock = key.fileobj
-                    assert isinstance(sock, socket.socket)
-                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    ready = key.fileobj
+                    assert isinstance(ready, socket.socket)
+                    code = ready.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                     if code == 0:
-                        return _won(sock, running, selector, failures)
-                    shown, family, _ = running.pop(sock)
-                    selector.unregister(sock)
-                    sock.close()
+                        return _won(ready, running, selector, failures)
+                    shown, family, _ = running.pop(ready)
+                    selector.unregister(ready)
+                    ready.close()
                     last_error = OSError(code, _strerror(code))
                     failures.append(AttemptFailure(shown, family_name(family), last_error))
                     next_start = time.monotonic()  # start the next one now

@@ -47,6 +47,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from envdoctor.net.pull import (
+    ANSWER_BODY_BYTES,
+    Answer,
+    Fetch,
+    FindLargeFile,
+    LargeFile,
+    PullRefused,
+)
 from envdoctor.net.results import (
     PHASE_WORDS,
     Measurement,
@@ -56,7 +64,15 @@ from envdoctor.net.results import (
     Sample,
     Throughput,
 )
-from envdoctor.net.session import PullPath, Resolver, Session, median, trust_store, via
+from envdoctor.net.session import (
+    RECV_BYTES,
+    PullPath,
+    Resolver,
+    Session,
+    median,
+    trust_store,
+    via,
+)
 from envdoctor.redact import mask_url
 from envdoctor.units import MiB
 
@@ -129,7 +145,83 @@ def _summarise(
     )
 
 
-def _run_measure(url: str, session: Session, samples: int) -> Measurement:
+def _run_measure(
+    url: str,
+    session: Session,
+    samples: int,
+    find: FindLargeFile | None = None,
+    found: list[LargeFile] | None = None,
+) -> Measurement:
+    measured = _run_samples(url, session, samples)
+    if find is None or not measured.healthy:
+        return measured
+    try:
+        large = find(fetch_with(session))
+    except PullRefused as refused:
+        return dataclasses.replace(
+            measured,
+            outcome=Outcome.HTTP_ERROR,
+            reason=refused.reason,
+            status_code=refused.status or measured.status_code,
+            phase="first_byte",
+        )
+    except ProbeFailure as failure:
+        return dataclasses.replace(
+            measured,
+            outcome=failure.outcome,
+            reason=f"{measured.reason}, then the pull failed: {failure.reason}",
+            phase=failure.phase,
+        )
+    if found is not None:
+        found.append(large)
+    return dataclasses.replace(measured, pull_url=mask_url(large.url), pull_file=large.what)
+
+
+def fetch_with(session: Session) -> Fetch:
+    """A :data:`~envdoctor.net.pull.Fetch` that makes its requests with ``session``."""
+
+    def fetch(url: str, headers: Sequence[tuple[str, str]], authorization: str | None) -> Answer:
+        return _fetch(session, url, headers, authorization)
+
+    return fetch
+
+
+def _fetch(
+    session: Session, url: str, headers: Sequence[tuple[str, str]], authorization: str | None
+) -> Answer:
+    """GET ``url`` (redirects followed) and read at most :data:`ANSWER_BODY_BYTES` of
+    the answer's body, within the timeout and the deadline."""
+    hop, _, hosts, _ = session.follow(url, headers=headers, authorization=authorization)
+    try:
+        head = hop.head
+        body = bytearray(head.leftover)
+        length = head.headers.get("Content-Length", "")
+        wanted = ANSWER_BODY_BYTES
+        if length.isdigit():
+            wanted = min(wanted, int(length))
+        until = time.monotonic() + session.timeout
+        while len(body) < wanted:
+            try:
+                hop.sock.settimeout(session.budget("body", until))
+                chunk = hop.sock.recv(min(RECV_BYTES, wanted - len(body)))
+            except OSError as exc:
+                raise session.classify(exc, "body", "") from None
+            if not chunk:
+                break
+            body += chunk
+    finally:
+        hop.sock.close()
+    return Answer(
+        url=hop.url,
+        status=head.status,
+        reason=head.reason,
+        headers={name.lower(): value for name, value in head.headers.items()},
+        body=bytes(body[:wanted]),
+        redirects=tuple(hosts),
+    )
+
+
+def _run_samples(url: str, session: Session, samples: int) -> Measurement:
     started = time.perf_counter()
     final_url: str | None = None
     hosts: list[str] = []
@@ -240,10 +332,17 @@ def measure_throughput(
     return _run_throughput(url, session, seconds, max_bytes)
 
 
-def _run_throughput(url: str, session: Session, seconds: float, max_bytes: int) -> Throughput:
+def _run_throughput(
+    url: str, session: Session, seconds: float, max_bytes: int, large: LargeFile | None = None
+) -> Throughput:
     shown = mask_url(url)
     try:
-        hop, _, _, proxy = session.follow(url)
+        if large is not None:
+            hop, _, _, proxy = session.follow(
+                url, headers=large.headers, authorization=large.authorization
+            )
+        else:
+            hop, _, _, proxy = session.follow(url)
     except ProbeFailure as failure:
         return Throughput(shown, failure.outcome, failure.reason, status_code=failure.status_code)
     head = hop.head
@@ -333,10 +432,13 @@ def measure_all(
     sessions: list[Session] = []
     probe_urls: list[str] = []
     finished = threading.Condition()
+    large_files: list[list[LargeFile]] = [[] for _ in mirrors]
 
     def work(index: int, url: str, session: Session) -> None:
         try:
-            result = _run_measure(url, session, samples)
+            result = _run_measure(
+                url, session, samples, mirrors[index].large_file, large_files[index]
+            )
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the caller: report it
             result = Measurement(
                 url=mask_url(url),
@@ -395,6 +497,7 @@ def measure_all(
             throughput_max_bytes,
             resolver,
             cancel,
+            [found[0] if found else None for found in large_files],
         )
     return results
 
@@ -443,17 +546,23 @@ def _add_throughput(
     max_bytes: int,
     resolver: Resolver,
     cancel: threading.Event | None,
+    large_files: Sequence[LargeFile | None],
 ) -> list[Measurement]:
     key = _rank_key(results)
     updated = list(results)
     order = sorted(range(len(results)), key=lambda i: key(results[i]))
-    waiting = sum(1 for i in order if results[i].healthy and mirrors[i].throughput_url is not None)
+    urls = [
+        large.url if large is not None else path.throughput_url
+        for large, path in zip(large_files, mirrors, strict=True)
+    ]
+    waiting = sum(1 for i in order if results[i].healthy and urls[i] is not None)
     for index in order:
         result = results[index]
         if not result.healthy:
             continue
         kind = mirrors[index].kind
-        url = mirrors[index].throughput_url
+        url = urls[index]
+        large = large_files[index]
         if url is None:
             updated[index] = dataclasses.replace(
                 result, throughput_reason=f"no anonymous download to time on a {kind} mirror"
@@ -473,7 +582,7 @@ def _add_throughput(
             )
             continue
         session = Session(kind, timeout, env, resolver, deadline, (cancel,) if cancel else ())
-        measured = _run_throughput(url, session, window, max_bytes)
+        measured = _run_throughput(url, session, window, max_bytes, large)
         reason = measured.reason
         if measured.bytes_per_s is None:
             reason = f"not measured: {reason}"

@@ -104,6 +104,11 @@ class Measurement:
     """``host[:port]`` of every redirect target, in order."""
     elapsed_s: float = 0.0
     """Wall time this measurement took."""
+    pull_url: str | None = None
+    """The file the client's real pull path downloads (a registry's layer blob), found
+    by its steps after the first answer; throughput times it."""
+    pull_file: str | None = None
+    """That file in words: ``layer sha256:3f57d9401f8d of library/busybox:latest``."""
     ip_families: tuple[str, ...] = ()
     """``IPv4``/``IPv6``: the families connections were made over."""
     dual_stack: str | None = None

@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 from envdoctor import __version__
 from envdoctor.net.dualstack import ConnectFailed, fallback_words, family_name, race
 from envdoctor.net.proxy import DEFAULT_PORTS, Proxy, ip_or_none, parse_proxy, proxy_for
+from envdoctor.net.pull import FindLargeFile
 from envdoctor.net.results import PHASE_WORDS, Outcome, Phase, ProbeFailure, Sample, host_port
 from envdoctor.redact import mask_url
 
@@ -42,7 +43,8 @@ _USER_AGENT = f"envdoctor/{__version__} (mirror check)"
 _MAX_HEAD_BYTES = 64 * 1024
 
 
-_RECV_BYTES = 256 * 1024
+RECV_BYTES = 256 * 1024
+"""The largest read of a head or a small body."""
 
 
 _BODY_BUFFER_BYTES = 1024 * 1024
@@ -72,6 +74,10 @@ class PullPath:
     probe_url: str
     throughput_url: str | None
     alive_statuses: frozenset[int] = frozenset()
+    large_file: FindLargeFile | None = None
+    """The client's steps from the first answer to the file it downloads (a registry's
+    token, manifest and layer): run once after the latency samples; a refusal there is
+    a named failure, and the file found is what throughput times."""
 
 
 _TRUST_LOCK = threading.Lock()
@@ -232,7 +238,9 @@ class Session:
 
     # ---- one request, one hop
 
-    def open(self, url: str, *, authorization: str | None) -> _Hop:
+    def open(
+        self, url: str, *, authorization: str | None, headers: Sequence[tuple[str, str]] = ()
+    ) -> _Hop:
         """Connect, send GET ``url`` and read the answer's head (not following redirects)."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -275,6 +283,7 @@ class Session:
                 _host_header(host, port, scheme),
                 authorization=authorization,
                 proxy_authorization=proxy.authorization if proxy and ssl_context is None else None,
+                headers=headers,
             )
             sock.settimeout(self.budget("first_byte"))
             sent_at = self._send(sock, request)
@@ -430,7 +439,7 @@ class Session:
         while True:
             try:
                 sock.settimeout(self.budget(phase, until))
-                chunk = sock.recv(_RECV_BYTES)
+                chunk = sock.recv(RECV_BYTES)
             except OSError as exc:
                 if isinstance(exc, TimeoutError) and first_byte_at is not None:
                     self.budget(phase, until)  # the deadline's or the step's words
@@ -509,11 +518,21 @@ class Session:
 
     # ---- a request with its redirects
 
-    def follow(self, url: str) -> tuple[_Hop, float, list[str], str | None]:
+    def follow(
+        self,
+        url: str,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        authorization: str | None = None,
+    ) -> tuple[_Hop, float, list[str], str | None]:
         """GET ``url`` following redirects; the final hop (still open), the seconds spent
-        on earlier hops, the redirect hosts and the first hop's proxy."""
+        on earlier hops, the redirect hosts and the first hop's proxy.
+
+        ``authorization`` (else the URL's own credentials) goes to the first host only,
+        as requests and dockerd do: a redirect to a CDN does not get the token;
+        ``headers`` go with every hop."""
         original_host = host_port(url)
-        authorization = _basic_auth(url)
+        authorization = authorization or _basic_auth(url)
         redirect_s = 0.0
         hosts: list[str] = []
         proxy: str | None = None
@@ -522,7 +541,9 @@ class Session:
         for hop_number in range(MAX_REDIRECTS + 1):
             hop_started = time.perf_counter()
             same_host = host_port(current) == original_host
-            hop = self.open(current, authorization=authorization if same_host else None)
+            hop = self.open(
+                current, authorization=authorization if same_host else None, headers=headers
+            )
             if hop_number == 0:
                 proxy = hop.proxy
                 self.progress.proxy = proxy
@@ -585,7 +606,7 @@ class Session:
         while wanted > 0:
             try:
                 sock.settimeout(self.budget("body", until))
-                chunk = sock.recv(min(wanted, _RECV_BYTES))
+                chunk = sock.recv(min(wanted, RECV_BYTES))
             except OSError as exc:
                 raise self.classify(exc, "body", "") from None
             if not chunk:
@@ -710,15 +731,22 @@ def _basic_auth(url: str) -> str | None:
 
 
 def _request_bytes(
-    target: str, host: str, *, authorization: str | None, proxy_authorization: str | None
+    target: str,
+    host: str,
+    *,
+    authorization: str | None,
+    proxy_authorization: str | None,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> bytes:
+    given = {name.lower() for name, _ in headers}
     lines = [
         f"GET {target} HTTP/1.1",
         f"Host: {host}",
         f"User-Agent: {_USER_AGENT}",
-        "Accept: */*",
+        *([] if "accept" in given else ["Accept: */*"]),
         "Accept-Encoding: identity",
         "Connection: close",
+        *(f"{name}: {value}" for name, value in headers),
     ]
     if authorization:
         lines.append(f"Authorization: {authorization}")

@@ -1,0 +1,73 @@
+"""A client's real pull path, as steps a tool module writes and :mod:`envdoctor.net`
+runs: small requests that find the large file (a registry's token, manifest and layer;
+a hub's resolve), then that file's download timed like any other.
+
+Tool modules build on these types only; the requests themselves are made by
+:func:`envdoctor.net.measure.measure_all` with the session of the mirror being measured,
+within the run's deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One GET, redirects followed: the final status, headers and the first bytes of
+    the body (at most :data:`ANSWER_BODY_BYTES`)."""
+
+    url: str
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    """Names in lower case."""
+    body: bytes
+    redirects: tuple[str, ...] = ()
+
+    def json(self) -> object:
+        """The body as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return None
+
+    @property
+    def is_html(self) -> bool:
+        kind = self.headers.get("content-type", "").lower()
+        start = self.body.lstrip()[:15].lower()
+        return "text/html" in kind or start.startswith((b"<!doctype html", b"<html"))
+
+
+ANSWER_BODY_BYTES = 1024 * 1024
+
+Fetch = Callable[[str, Sequence[tuple[str, str]], str | None], Answer]
+"""``fetch(url, headers, authorization)``: one GET within the measurement's budget;
+``authorization`` goes to the first host only."""
+
+
+class PullRefused(Exception):
+    """The mirror answers its first request but refuses the pull: a named failure."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class LargeFile:
+    """The file a pull really downloads, and how to ask for it."""
+
+    url: str
+    what: str
+    """In words: ``layer sha256:3f57d9401f8d of library/busybox:latest``."""
+    headers: tuple[tuple[str, str], ...] = ()
+    authorization: str | None = None
+    """Never shown: a token from the registry's realm."""
+
+
+FindLargeFile = Callable[[Fetch], LargeFile]
+"""A tool's pull steps: given a fetch, the large file, or :class:`PullRefused`."""
