@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import types
 import typing
 
@@ -69,10 +70,18 @@ def test_a_hung_speedtest_is_cut_off_at_the_deadline(monkeypatch):
 
     release = threading.Event()
     _fake_speedtest(monkeypatch, lambda error: release.wait(10))
+    started = time.monotonic()
     result = bandwidth.measure_bandwidth(timeout=1, deadline_s=0.2)
+    assert time.monotonic() - started < 1.0
+    # The hung worker is still there, as a daemon thread that cannot keep the process alive.
+    hung = [t for t in threading.enumerate() if t.name == "speedtest"]
+    assert len(hung) == 1 and hung[0].daemon and hung[0].is_alive()
     release.set()
+    hung[0].join(5)
+    assert not hung[0].is_alive()
+    # What it finished with afterwards does not change the answer already given.
     assert not result.ok
-    assert "did not finish within 0.2 s" in result.reason
+    assert result.reason == "speedtest did not finish within 0.2 s"
 
 
 def test_missing_speedtest_cli_says_how_to_install_it(monkeypatch):

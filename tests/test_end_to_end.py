@@ -44,9 +44,10 @@ def test_check_json_on_this_machine_follows_the_schema(workdir):
     cwd, env = workdir
     # --skip network: tests never reach public hosts (network is tested on the lab).
     done = envdoctor("check", "--json", "--skip", "network", cwd=cwd, env=env)
-    assert done.returncode in (0, 1), done.stderr
     document = json.loads(done.stdout)
     jsonschema.validate(document, SCHEMA)
+    statuses = {result["status"] for result in document["results"]}
+    assert done.returncode == (1 if "fail" in statuses else 0), done.stderr
     assert document["probes"] == ["cpu", "memory", "disk", "gpu", "kernel", "config"]
     assert document["summary"]["exit_code"] == done.returncode
     probes = {result["probe"] for result in document["results"]}
@@ -57,11 +58,19 @@ def test_check_json_on_this_machine_follows_the_schema(workdir):
 def test_check_text_on_this_machine(workdir):
     cwd, env = workdir
     done = envdoctor("check", "-v", "--skip", "gpu,network", cwd=cwd, env=env)
-    assert done.returncode in (0, 1), done.stderr
+    as_json = envdoctor("check", "--json", "--skip", "gpu,network", cwd=cwd, env=env)
+    statuses = [result["status"] for result in json.loads(as_json.stdout)["results"]]
     lines = done.stdout.splitlines()
     assert lines[0].startswith("envdoctor ")
-    assert any(line.startswith(("ok", "warn", "fail")) and " cpu " in line for line in lines)
-    assert lines[-1].split(":")[0] in ("ready", "not ready")
+    # One line per result, in order, each starting with its status as the JSON says it.
+    rows = [line for line in lines if line.split(" ", 1)[0] in ("ok", "warn", "fail", "skip")]
+    names = [result["name"] for result in json.loads(as_json.stdout)["results"]]
+    assert [row.split()[1] for row in rows] == [name.split()[0] for name in names]
+    assert [row.split()[0] for row in rows] == statuses
+    # The verdict and the exit code agree with the statuses (a warning does not fail).
+    failed = "fail" in statuses
+    assert done.returncode == (1 if failed else 0), done.stderr
+    assert lines[-1].split(":")[0] == ("not ready" if failed else "ready")
     assert "\x1b[" not in done.stdout  # not a terminal: no escape codes
 
 

@@ -806,7 +806,16 @@ def test_random_documents_load_or_raise_profile_error(fuzz_ctx, document):
 def test_random_text_loads_or_raises_profile_error(fuzz_ctx, text):
     write(fuzz_ctx, "fuzz", text)
     _outcome(fuzz_ctx)
-    KeyLines(text)  # the scanner never fails, even on text that is not TOML
+    lines = KeyLines(text)  # the scanner never fails, even on text that is not TOML
+    source = text.splitlines()
+    # ... and a line it names for a key holds that key (or its table header).
+    for path in [("pip",), ("sysctl",), ("hf", "env"), ("extends",), ("x.y",)]:
+        line = lines.line_of(path)
+        assert line is None or 1 <= line <= len(source)
+        if line is not None:
+            assert path[-1] in source[line - 1], (path, line, source[line - 1])
+    if '\nindex-url = "https://e.org/s"' in "\n" + text and "[pip]" not in text:
+        assert lines.line_of(("pip", "index-url")) is None
 
 
 # --- the CLI ----------------------------------------------------------------------------
