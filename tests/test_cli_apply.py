@@ -131,11 +131,10 @@ def test_env_prints_the_last_applied_profile_or_the_one_named(image):
     assert out.stdout.splitlines() == [
         "export PIP_INDEX_URL=https://mirrors.ustc.edu.cn/pypi/simple",
         "export UV_DEFAULT_INDEX=https://mirrors.ustc.edu.cn/pypi/simple",
-        "export CONDA_DEFAULT_CHANNELS=https://mirrors.ustc.edu.cn/anaconda/pkgs/main,"
-        "https://mirrors.ustc.edu.cn/anaconda/pkgs/r,https://mirrors.ustc.edu.cn/anaconda/pkgs/msys2",
         "export HF_ENDPOINT=https://hf-mirror.com",
         "export HF_HUB_DISABLE_XET=1",
         "export MODELSCOPE_DOMAIN=www.modelscope.cn",
+        "export MODELSCOPE_ENDPOINT=https://www.modelscope.cn",
     ]
     out = run(image, "env", "--profile", "global", "--shell", "dockerfile")
     assert 'ENV HF_ENDPOINT="https://huggingface.co"' in out.stdout

@@ -92,8 +92,8 @@ def test_gather_dedupes_marks_configured_and_measures_docker_hub_for_no_mirror(c
 
 
 def test_gather_keeps_only_the_targets_asked_for(ctx):
-    candidates = gather(profiles=[get_profile(ctx, "cn-ustc")], targets=("conda",))
-    assert [c.url for c in candidates] == ["https://mirrors.ustc.edu.cn/anaconda"]
+    candidates = gather(profiles=[get_profile(ctx, "cn-bfsu")], targets=("conda",))
+    assert [c.url for c in candidates] == ["https://mirrors.bfsu.edu.cn/anaconda"]
 
 
 def test_ranking_follows_injected_delay_and_one_url_is_measured_once(tmp_path, mirror_lab):

@@ -147,12 +147,12 @@ def test_cn_profiles_follow_mirrors_md(ctx, name, index):
 def test_conda_only_where_a_base_is_verified(ctx):
     bases = {
         "cn-tsinghua": "https://mirrors.tuna.tsinghua.edu.cn/anaconda",
-        "cn-ustc": "https://mirrors.ustc.edu.cn/anaconda",
         "cn-bfsu": "https://mirrors.bfsu.edu.cn/anaconda",
         "cn-sjtu": "https://mirror.sjtu.edu.cn/anaconda",
         "cn-nju": "https://mirror.nju.edu.cn/anaconda",
     }
-    for name in ("cn-aliyun", "cn-huawei", "cn-tencent", "cn-mirrorz"):
+    # cn-ustc: USTC redirects Anaconda's channels to TUNA since 2025-09 (profiles/README.md)
+    for name in ("cn-aliyun", "cn-huawei", "cn-tencent", "cn-mirrorz", "cn-ustc"):
         assert get_profile(ctx, name).conda is None
     for name, base in bases.items():
         conda = get_profile(ctx, name).conda

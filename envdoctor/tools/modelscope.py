@@ -56,8 +56,11 @@ def resolve_modelscope(ctx: Context) -> ToolConfig:
     """ModelScope's ``MODELSCOPE_DOMAIN`` (a bare host) and the ``endpoint`` built from it.
 
     The modelscope SDK uses ``"https://" + domain`` (``modelscope.hub.utils.get_endpoint``);
-    a domain written with a scheme is reported as a problem.  ``MODELSCOPE_ENDPOINT``, read
-    only by the newer ``modelscope_hub`` package, is reported when set.
+    a domain written with a scheme is reported as a problem.  ``MODELSCOPE_ENDPOINT``, a
+    full URL, is what ``modelscope_hub`` (which modelscope 1.40 itself builds on, for
+    ``HubApi``) reads first; checked with modelscope 1.40.2 and modelscope_hub 0.5.1: with
+    only ``MODELSCOPE_ENDPOINT`` set, ``get_endpoint()`` still answers the default domain
+    while ``HubApi().endpoint`` follows the variable.  Both are reported.
     """
     problems: list[ConfigProblem] = []
     chain: list[tuple[object, Source]] = [(MODELSCOPE_DEFAULT_DOMAIN, _MODELSCOPE_DEFAULT)]
@@ -110,6 +113,17 @@ def _modelscope_row(ctx: Context, config: ToolConfig, remedies: Remedies, login:
         )
     compare_login(row, ctx, login, ("MODELSCOPE_",))
     profile = remedies.profile
+    endpoint_setting = config.settings.get("MODELSCOPE_ENDPOINT")
+    if endpoint_setting is not None:
+        by_endpoint = str(endpoint_setting.value).rstrip("/")
+        by_domain = mask_url(f"https://{domain.value}")
+        if by_endpoint != by_domain:
+            row.warn(
+                f"MODELSCOPE_ENDPOINT {by_endpoint} and MODELSCOPE_DOMAIN {domain.value} "
+                "disagree: modelscope_hub (HubApi) uses the endpoint, modelscope's "
+                "get_endpoint() the domain, so one download goes each way",
+                remedies.apply("env") or "set both to the same mirror",
+            )
     if profile is not None and profile.modelscope is not None:
         drift(
             row,
@@ -226,10 +240,13 @@ def pull_path(base_url: str) -> PullPath:
 
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
-    """``MODELSCOPE_DOMAIN``, for the shell files."""
+    """``MODELSCOPE_DOMAIN`` (the modelscope SDK's ``get_endpoint``) and the same mirror as
+    ``MODELSCOPE_ENDPOINT`` (modelscope_hub, which newer modelscope uses for ``HubApi``):
+    each code path of the installed SDKs reads one of them."""
     if profile.modelscope is None:
         return []
-    return [("MODELSCOPE_DOMAIN", profile.modelscope.domain)]
+    domain = profile.modelscope.domain
+    return [("MODELSCOPE_DOMAIN", domain), ("MODELSCOPE_ENDPOINT", f"https://{domain}")]
 
 
 def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> None:

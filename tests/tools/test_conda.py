@@ -193,8 +193,8 @@ def test_switching_profiles_drops_the_old_mirrors_channel_entries(ctx: Context) 
     ]
     # conda-forge and pytorch would otherwise still come from TUNA
     assert after["custom_channels"] == {"mine": "https://conda.example.org/cloud"}
-    after = _load(_apply(ctx, get_profile(ctx, "cn-ustc")))
-    assert after["custom_channels"]["conda-forge"] == "https://mirrors.ustc.edu.cn/anaconda/cloud"
+    after = _load(_apply(ctx, get_profile(ctx, "cn-bfsu")))
+    assert after["custom_channels"]["conda-forge"] == "https://mirrors.bfsu.edu.cn/anaconda/cloud"
 
 
 def test_global_profile_removes_an_emptied_custom_channels(ctx: Context) -> None:

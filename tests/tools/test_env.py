@@ -36,6 +36,7 @@ TSINGHUA_SH = (
     "export HF_ENDPOINT=https://hf-mirror.com\n"
     "export HF_HUB_DISABLE_XET=1\n"
     "export MODELSCOPE_DOMAIN=www.modelscope.cn\n"
+    "export MODELSCOPE_ENDPOINT=https://www.modelscope.cn\n"
 )
 
 # Everything a value may hold: printable text, quotes, $, backticks, backslashes, spaces,
@@ -99,10 +100,12 @@ def test_exports_of_shipped_profiles(ctx: Context) -> None:
         ("HF_ENDPOINT", "https://hf-mirror.com"),
         ("HF_HUB_DISABLE_XET", "1"),
         ("MODELSCOPE_DOMAIN", "www.modelscope.cn"),
+        ("MODELSCOPE_ENDPOINT", "https://www.modelscope.cn"),
     ]
     assert env.exports(get_profile(ctx, "global")) == [
         ("HF_ENDPOINT", "https://huggingface.co"),
         ("MODELSCOPE_DOMAIN", "www.modelscope.cn"),
+        ("MODELSCOPE_ENDPOINT", "https://www.modelscope.cn"),
     ]
 
 
@@ -307,6 +310,7 @@ def test_user_plan_writes_owned_files_and_blocks_in_existing_rc_files(ctx: Conte
             b"set -gx HF_ENDPOINT 'https://hf-mirror.com'\n"
             b"set -gx HF_HUB_DISABLE_XET '1'\n"
             b"set -gx MODELSCOPE_DOMAIN 'www.modelscope.cn'\n"
+            b"set -gx MODELSCOPE_ENDPOINT 'https://www.modelscope.cn'\n"
         ),
         "~/.bashrc": b"# bashrc\n\n" + BLOCK.encode(),
         "~/.profile": b"# profile\n\n" + BLOCK.encode(),
