@@ -115,6 +115,13 @@ def _select_targets(only: tuple[str, ...], skip: tuple[str, ...]) -> list[str]:
 @click.option(
     "--reload", "reload_docker", is_flag=True, help="Reload dockerd (SIGHUP), never restart it."
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a versioned JSON document (needs --yes or --dry-run); schema "
+    "envdoctor/schema/apply-v1.json.",
+)
 def apply(
     profile_name: str,
     save: str | None,
@@ -126,6 +133,7 @@ def apply(
     yes: bool,
     now: bool,
     reload_docker: bool,
+    as_json: bool,
 ) -> None:
     """Make this machine follow a profile: plan, show the diffs, back up, write.
 
@@ -137,19 +145,28 @@ def apply(
     write (the message says what is on disk: every file restored, or what is not).
     """
     from envdoctor import transaction
+    from envdoctor.apply_json import ApplyDocument, apply_json
     from envdoctor.planning import plan
     from envdoctor.profiles import get_profile
     from envdoctor.render import make_console, render_plans
 
+    if as_json and not (yes or dry_run):
+        raise UsageError(
+            "apply --json cannot ask before writing",
+            "Add --dry-run to see the plan, or --yes to apply it.",
+        )
     ctx, options = _context(root, scope)
-    console = make_console(ctx.env)
+    console = make_console(ctx.env, stderr=as_json)  # with --json, stdout is the document
     journal = transaction.journal_dir(ctx, options.scope)
+    doc = ApplyDocument(profile_name, options.scope, str(ctx.root) if ctx.image else None, dry_run)
     if not dry_run:  # repair what a killed run left first, so the plan reads the real files
         for line in transaction.recover(ctx, journal, owner=options.owner):
+            doc.notes.append(line)
             click.echo(f"envdoctor: {line}", err=True)
     reasons: dict[str, str] = {}
     if profile_name == "auto":
-        profile, reasons = _auto(ctx, console, save)
+        profile, reasons = _auto(ctx, console, save, quiet=as_json)
+        doc.auto = dict(reasons)
     elif save is not None:
         raise UsageError("--save stores an automatic choice", "Use it with --profile auto.")
     else:
@@ -163,19 +180,24 @@ def apply(
             for each in plans
         ]
     changes = [change for plan in plans for change in plan.changes if change.changed]
-    console.print(
-        _scope_line(options.scope, explicit=scope is not None), markup=False, soft_wrap=True
-    )
-    render_plans(plans, console, [transaction.unified_diff(change) for change in changes])
-    for problem in transaction.ownership_problems(ctx, changes):
-        console.print(f"{problem}: apply refuses to write it", markup=False, soft_wrap=True)
-    if not changes:
-        console.print(f"Nothing to change: this machine already follows {profile.name}.")
+    doc.profile, doc.plans = profile.name, plans
+    doc.refused = transaction.ownership_problems(ctx, changes)
+    if not as_json:
+        console.print(
+            _scope_line(options.scope, explicit=scope is not None), markup=False, soft_wrap=True
+        )
+        render_plans(plans, console, [transaction.unified_diff(change) for change in changes])
+        for problem in doc.refused:
+            console.print(f"{problem}: apply refuses to write it", markup=False, soft_wrap=True)
+    if not changes or dry_run:
+        if as_json:
+            click.echo(apply_json(doc, None, None))
+        elif not changes:
+            console.print(f"Nothing to change: this machine already follows {profile.name}.")
+        else:
+            console.print(f"Dry run: {_files(changes)} would change; nothing was written.")
         sys.exit(0)
-    files = f"{len(changes)} file{'s' if len(changes) > 1 else ''}"
-    if dry_run:
-        console.print(f"Dry run: {files} would change; nothing was written.")
-        sys.exit(0)
+    files = _files(changes)
     transaction.check_owners(ctx, changes)  # refuse before asking
     if not yes:
         if not _can_ask():
@@ -200,11 +222,21 @@ def apply(
     for note in record.notes:
         click.echo(f"envdoctor: {note}", err=True)
     where = f" --root {shlex.quote(str(root))}" if root is not None else ""
-    click.echo(
-        f"Applied {profile.name}: {files} changed. "
-        f"Undo: envdoctor rollback --scope {options.scope}{where} {record.id}"
-    )
-    _after_apply(ctx, profile, options.scope, now=now, reload_docker=reload_docker)
+    undo = f"envdoctor rollback --scope {options.scope}{where} {record.id}"
+    if as_json:
+        lines = _after_apply(ctx, profile, options.scope, now=now, reload_docker=reload_docker)
+        doc.notes.extend(line for line, _ in lines)
+        click.echo(apply_json(doc, record, undo))
+        return
+    click.echo(f"Applied {profile.name}: {files} changed. Undo: {undo}")
+    for line, to_stderr in _after_apply(
+        ctx, profile, options.scope, now=now, reload_docker=reload_docker
+    ):
+        click.echo(line, err=to_stderr)
+
+
+def _files(changes: Sequence[object]) -> str:
+    return f"{len(changes)} file{'s' if len(changes) > 1 else ''}"
 
 
 def _can_ask() -> bool:
@@ -225,8 +257,12 @@ def _other_scope(scope: Scope) -> Scope:
     return "user" if scope == "system" else "system"
 
 
-def _auto(ctx: Context, console: Console, save: str | None) -> tuple[Profile, dict[str, str]]:
-    """Measure, choose, explain each choice, and optionally save the mix."""
+def _auto(
+    ctx: Context, console: Console, save: str | None, *, quiet: bool = False
+) -> tuple[Profile, dict[str, str]]:
+    """Measure, choose, explain each choice, and optionally save the mix.
+
+    ``quiet`` (``--json``): the reasons go into the document, the rest to stderr."""
     from contextlib import nullcontext
 
     from envdoctor.auto import auto_profile, save_profile, to_apply
@@ -234,11 +270,11 @@ def _auto(ctx: Context, console: Console, save: str | None) -> tuple[Profile, di
     waiting = nullcontext() if not console.is_terminal else console.status("Measuring mirrors...")
     with waiting:
         profile, choice = auto_profile(ctx)
-    for item in choice.targets:
+    for item in choice.targets if not quiet else ():
         click.echo(f"auto {item.target}: {item.reason}")
     if save is not None:
         path = save_profile(ctx, profile, save)
-        click.echo(f"Saved the choice as profile {save!r}: {path}")
+        click.echo(f"Saved the choice as profile {save!r}: {path}", err=quiet)
     reasons = {item.target: item.reason for item in choice.targets}
     for item in choice.chosen:
         if item.winner is not None and item.winner.candidate.configured:
@@ -248,25 +284,27 @@ def _auto(ctx: Context, console: Console, save: str | None) -> tuple[Profile, di
 
 def _after_apply(
     ctx: Context, profile: Profile, scope: Scope, *, now: bool, reload_docker: bool
-) -> None:
-    """The live changes asked for with --now and --reload, once the files are safe.
+) -> list[tuple[str, bool]]:
+    """The live changes asked for with --now and --reload, once the files are safe: a line
+    for each, and whether it is an error (stderr).
 
     The files are written by then, so a failure here is reported, not fatal.
     """
     from envdoctor.errors import EnvdoctorError
     from envdoctor.tools import docker, sysctl
 
+    lines: list[tuple[str, bool]] = []
     if now:
         if profile.sysctl is None:
-            click.echo(f"--now: {profile.name} sets no sysctl values.")
+            lines.append((f"--now: {profile.name} sets no sysctl values.", False))
         else:
-            for line in sysctl.apply_now(ctx, profile.sysctl.values):
-                click.echo(line)
+            lines.extend((line, False) for line in sysctl.apply_now(ctx, profile.sysctl.values))
     if reload_docker:
         try:
-            click.echo(docker.reload(ctx, scope))
+            lines.append((docker.reload(ctx, scope), False))
         except EnvdoctorError as error:
-            click.echo(f"--reload: {error}", err=True)
+            lines.append((f"--reload: {error}", True))
+    return lines
 
 
 @click.command()
@@ -274,7 +312,15 @@ def _after_apply(
 @_scope_option
 @_journal_root_option
 @click.option("--force", is_flag=True, help="Restore even files changed after the apply.")
-def rollback(apply_id: str | None, scope: str | None, root: Path | None, force: bool) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a versioned JSON document; schema envdoctor/schema/rollback-v1.json.",
+)
+def rollback(
+    apply_id: str | None, scope: str | None, root: Path | None, force: bool, as_json: bool
+) -> None:
     """Undo an apply (the latest by default): files back byte for byte, mode and owner."""
     from envdoctor import transaction
 
@@ -293,6 +339,12 @@ def rollback(apply_id: str | None, scope: str | None, root: Path | None, force: 
     record = transaction.rollback(ctx, journal, apply_id, force=force)
     for note in record.notes:
         click.echo(f"envdoctor: {note}", err=True)
+    if as_json:
+        from envdoctor.apply_json import rollback_json
+
+        root_text = str(ctx.root) if ctx.image else None
+        click.echo(rollback_json(record, scope=options.scope, root=root_text))
+        return
     click.echo(f"Rolled back {record.id}: {len(record.files)} file(s) restored.")
     for path in record.files:
         click.echo(f"  {path}")

@@ -37,6 +37,10 @@ class Context:
     console: Console | None = None
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set when the run is interrupted or abandoned: long probes poll it and stop early."""
+    image: bool = False
+    """``root`` is an image or chroot tree the user named (``--root``), not this machine seen
+    through a prefix: :meth:`display` names files where they are on this machine
+    (``<root>/etc/pip.conf``), never as if they were its own ``/etc``."""
 
     @classmethod
     def from_environ(
@@ -51,7 +55,15 @@ class Context:
         home = Path(env.get("HOME") or Path.home())
         if root != Path("/"):
             home = root / home.relative_to("/")
-        return cls(root=root, home=home, env=env, cwd=Path.cwd(), timeout=timeout, console=console)
+        return cls(
+            root=root,
+            home=home,
+            env=env,
+            cwd=Path.cwd(),
+            timeout=timeout,
+            console=console,
+            image=root != Path("/"),
+        )
 
     @classmethod
     def for_root(
@@ -84,7 +96,10 @@ class Context:
 
     def display(self, path: Path) -> str:
         """A path as people know it: ``~/.config/pip/pip.conf`` under home, else the
-        system path (``/etc/pip.conf``)."""
+        system path (``/etc/pip.conf``); in an :attr:`image`, the path on this machine
+        (``<root>/etc/pip.conf``), since ``~`` and ``/etc`` would name this machine's files."""
+        if self.image:
+            return posixpath.normpath(str(path))
         try:
             relative = path.relative_to(self.home)
         except ValueError:

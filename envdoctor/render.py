@@ -379,7 +379,8 @@ def render_plans(plans: Sequence[TargetPlan], console: Console, diffs: Sequence[
             if not change.changed:
                 continue
             verb = "create" if change.old is None else "remove" if change.new is None else "edit"
-            console.print(Text(f"{plan.target}: {verb} {change.display}", style="bold"))
+            line = Text(f"{plan.target}: {verb} {change.display}", style="bold")
+            console.print(line, soft_wrap=True)  # a path under --root is long: never cut it
             _print_diff(next(diff_iter), console)
         for note in plan.notes:
             console.print(Text(f"  note: {note}", style="yellow"), soft_wrap=True)

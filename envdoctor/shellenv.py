@@ -155,7 +155,8 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     if not pairs:
         return TargetPlan(NAME, skipped="the profile sets no variables (no [hf] or [modelscope])")
     if options.scope == "system":
-        change = _owned(ctx, ctx.path(SYSTEM_FILE), SYSTEM_FILE, _sh_file(profile, pairs), None)
+        system_file = ctx.path(SYSTEM_FILE)
+        change = _owned(ctx, system_file, ctx.display(system_file), _sh_file(profile, pairs), None)
         notes = [*_notes_current(ctx, pairs)]
         if change.changed:
             notes.append(f"login shells started from now on read {SYSTEM_FILE}")

@@ -114,7 +114,7 @@ def test_a_malformed_file_stops_everything_before_any_write(image, tmp_path):
 
 def test_only_and_skip_choose_targets(image):
     out = run(image, "apply", "--profile", "cn-tsinghua", "--only", "pip", "--dry-run")
-    assert "pip: edit /etc/pip.conf" in out.stdout
+    assert f"pip: edit {image}/etc/pip.conf\n" in out.stdout  # the image's file, not /etc
     assert "conda:" not in out.stdout
     out = run(image, "apply", "--profile", "cn-tsinghua", "--only", "pipp")
     assert out.exit_code == 2

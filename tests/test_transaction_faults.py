@@ -121,8 +121,8 @@ def test_an_os_failure_at_any_step_is_one_clear_message_and_a_true_status(
     where = {
         "lock": "cannot write the lock",
         "backup": "cannot back up into",
-        "temp": "could not write /etc/conda/.condarc",
-        "rename": "could not write /etc/conda/.condarc",
+        "temp": f"could not write {image}/etc/conda/.condarc",  # the image's file, not /etc
+        "rename": f"could not write {image}/etc/conda/.condarc",
     }[step]
     assert where in errors[0]
     assert "nothing was changed" in errors[0]
@@ -147,7 +147,7 @@ def test_a_failing_restore_says_which_file_is_not_restored(
     [record] = history(image / "var/lib/envdoctor")
     assert record.status == "failed, restore incomplete"  # true: pip.conf is still new
     assert b"tuna" in pip.read_bytes() and condarc.read_bytes() == CONDARC
-    assert f"restore incomplete: /etc/pip.conf: {os.strerror(code)}" in out.stderr
+    assert f"restore incomplete: {pip}: {os.strerror(code)}" in out.stderr
     assert f"envdoctor rollback {record.id}" in out.stderr
     assert "every file is as it was" not in out.stderr
     undone = run(image, "rollback")
@@ -179,7 +179,8 @@ def test_a_disk_that_fills_up_midway_restores_without_needing_space(
     out = run(image, *APPLY)
     monkeypatch.undo()
     assert out.exit_code == 2, out.output
-    assert "could not write /etc/conda/.condarc: No space left on device (ENOSPC)" in out.stderr
+    condarc = image / "etc/conda/.condarc"
+    assert f"could not write {condarc}: No space left on device (ENOSPC)" in out.stderr
     assert "nothing was changed: every file is as it was" in out.stderr
     assert snapshot(image) == before
     assert history(image / "var/lib/envdoctor")[0].status == "failed, restored"
@@ -308,7 +309,8 @@ def test_a_real_bind_mounted_file(image: Path, tmp_path: Path) -> None:
     )
     stderr = (out / "err").read_text()
     assert (out / "rc").read_text().strip() == "2", stderr
-    assert "could not write /etc/conda/.condarc: Device or resource busy (EBUSY)" in stderr
+    condarc = image / "etc/conda/.condarc"
+    assert f"could not write {condarc}: Device or resource busy (EBUSY)" in stderr
     assert "nothing was changed: every file is as it was" in stderr
     assert "mount point" in stderr and "where it is mounted from" in stderr
     assert snapshot(image) == before and source.read_bytes() == CONDARC
@@ -366,8 +368,8 @@ def test_the_plan_says_so_and_apply_refuses_before_asking(
     dry = run(image, "apply", "--profile", "cn-tsinghua", "--only", "pip", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert (
-        "/etc/pip.conf: owner root:root cannot be kept (you are uid 1000): apply refuses to "
-        "write it" in dry.stdout
+        f"{image}/etc/pip.conf: owner root:root cannot be kept (you are uid 1000): apply "
+        "refuses to write it" in dry.stdout
     )
     out = run(image, "apply", "--profile", "cn-tsinghua", "--only", "pip")  # no --yes, no tty
     assert out.exit_code == 2

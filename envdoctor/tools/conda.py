@@ -89,9 +89,8 @@ _CONDA_TOKEN = re.compile(r"/t/[^/\s\"']+")
 
 def condarc(ctx: Context, scope: Scope) -> tuple[Path, str]:
     """The ``.condarc`` of ``scope`` and how it is shown to people."""
-    if scope == "system":
-        return ctx.path(SYSTEM_FILE), SYSTEM_FILE
-    return ctx.home / ".condarc", USER_FILE
+    path = ctx.path(SYSTEM_FILE) if scope == "system" else ctx.home / ".condarc"
+    return path, ctx.display(path)  # SYSTEM_FILE or USER_FILE, or where it is in an image
 
 
 def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:

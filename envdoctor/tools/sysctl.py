@@ -455,10 +455,10 @@ def _change(ctx: Context, system_path: str, new: bytes | None) -> FileChange:
         old = None
     except OSError as error:
         raise EnvdoctorError(
-            f"cannot read {system_path}: {error.strerror or error}",
+            f"cannot read {ctx.display(path)}: {error.strerror or error}",
             "Check its permissions, or run envdoctor as root.",
         ) from error
-    return FileChange(NAME, path, system_path, old, new, mode=0o644)
+    return FileChange(NAME, path, ctx.display(path), old, new, mode=0o644)
 
 
 def _tee(content: bytes, system_path: str) -> str:
