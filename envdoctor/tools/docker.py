@@ -24,6 +24,7 @@ and the command-line flags that override daemon.json, are in
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -70,7 +71,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.tools import docker_daemon
+from envdoctor.tools import docker_daemon, docker_pull
 
 _DOCKER_DEFAULT = Source("default", "dockerd")
 
@@ -557,9 +558,23 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
 
 def pull_path(base_url: str) -> PullPath:
     """``/v2/``, the version check ``docker pull`` starts with (200, or 401 with a token
-    challenge, on a live registry); no anonymous download to time without a token."""
+    challenge, on a live registry), then the rest of ``docker pull`` for
+    :data:`~envdoctor.tools.docker_pull.PROBE_IMAGE` (:mod:`envdoctor.tools.docker_pull`):
+    token, manifest, and the layer blob to time."""
+    return pull_path_for(base_url, docker_pull.PROBE_IMAGE)
+
+
+def pull_path_for(base_url: str, image: str) -> PullPath:
+    """:func:`pull_path` for another image (an allowlisted proxy serves only some)."""
     base = base_url.strip().rstrip("/")
-    return PullPath(base_url, NAME, f"{base}/v2/", None, ALIVE_STATUSES)
+    return PullPath(
+        base_url,
+        NAME,
+        f"{base}/v2/",
+        None,
+        ALIVE_STATUSES,
+        large_file=functools.partial(docker_pull.find_layer, base, image),
+    )
 
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:

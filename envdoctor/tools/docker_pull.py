@@ -1,0 +1,188 @@
+"""What ``docker pull`` asks a registry (or a registry mirror), step by step.
+
+``GET /v2/``; on a ``401`` with a ``Bearer`` challenge, an anonymous token from the realm
+it names (``?service=<service>&scope=repository:<repo>:pull``); then
+``GET /v2/<repo>/manifests/<tag>`` with the ``Accept`` list dockerd sends (OCI index,
+Docker manifest list, OCI and Docker v2 manifests); from an index, the ``linux/amd64``
+manifest; then its largest layer blob, first with ``Range: bytes=0-0`` to see that the
+mirror serves it.  Any refusal on the way (401 without a usable challenge, 403 as an
+allowlist answers, 404, 429, an HTML page instead of JSON) is a named failure: a mirror
+that answers ``/v2/`` and nothing else is not a mirror ``docker pull`` can use.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode, urlsplit
+
+from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
+
+PROBE_IMAGE = "library/busybox:latest"
+"""A small (about 2 MB), long-lived official image every Docker Hub mirror should serve."""
+
+MANIFEST_ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+"""The manifest types dockerd 25+ asks for (its ``distribution`` client)."""
+
+_INDEX_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+
+_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """``busybox`` -> ``("library/busybox", "latest")``; ``ns/app:1.2`` keeps both."""
+    name, _, tag = image.partition("@")[0].rpartition(":")
+    if not name or "/" in tag:
+        name, tag = image, "latest"
+    if "/" not in name:
+        name = f"library/{name}"
+    return name, tag or "latest"
+
+
+def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
+    """Walk ``docker pull``'s steps on ``base_url`` for ``image``: the layer it would
+    download, or :class:`PullRefused` naming the step that refused."""
+    base = base_url.strip().rstrip("/")
+    repo, tag = split_image(image)
+    shown = f"{repo}:{tag}"
+    first = fetch(f"{base}/v2/", (), None)
+    authorization = None
+    if first.status == 401:
+        authorization = _token(first, repo, fetch)
+    elif not 200 <= first.status < 300:
+        raise _refusal(first, "/v2/", shown)
+    manifest = fetch(
+        f"{base}/v2/{repo}/manifests/{tag}", (("Accept", MANIFEST_ACCEPT),), authorization
+    )
+    document = _manifest(manifest, shown)
+    if _media_type(manifest, document) in _INDEX_TYPES:
+        digest = _platform_digest(document, shown)
+        manifest = fetch(
+            f"{base}/v2/{repo}/manifests/{digest}", (("Accept", MANIFEST_ACCEPT),), authorization
+        )
+        document = _manifest(manifest, shown)
+    layers = document.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise PullRefused(f"the manifest of {shown} lists no layers", manifest.status)
+    sized = [layer for layer in layers if isinstance(layer, dict) and "digest" in layer]
+    if not sized:
+        raise PullRefused(f"the manifest of {shown} lists no layer digests", manifest.status)
+    layer = max(sized, key=lambda item: int(item.get("size") or 0))
+    digest = str(layer["digest"])
+    url = f"{base}/v2/{repo}/blobs/{digest}"
+    probe = fetch(url, (("Range", "bytes=0-0"),), authorization)
+    if not 200 <= probe.status < 300 or probe.is_html:
+        raise _refusal(probe, f"layer {digest[:19]}", shown)
+    size = int(layer.get("size") or 0)
+    what = f"layer {digest[:19]} of {shown}" + (f" ({size / 1e6:.1f} MB)" if size else "")
+    return LargeFile(url=url, what=what, authorization=authorization)
+
+
+def _token(answer: Answer, repo: str, fetch: Fetch) -> str:
+    challenge = answer.headers.get("www-authenticate", "")
+    scheme, _, params = challenge.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        how = f"{scheme} authentication" if scheme else "no challenge"
+        raise PullRefused(
+            f"/v2/ wants credentials ({how}): anonymous pulls are refused", answer.status
+        )
+    fields = dict(_CHALLENGE.findall(params))
+    realm = fields.get("realm", "")
+    if urlsplit(realm).scheme not in ("http", "https"):
+        raise PullRefused(f"/v2/ names no usable token realm ({realm!r})", answer.status)
+    query = {"scope": f"repository:{repo}:pull"}
+    if fields.get("service"):
+        query = {"service": fields["service"], **query}
+    token_answer = fetch(f"{realm}?{urlencode(query)}", (), None)
+    host = urlsplit(realm).hostname or realm
+    if not 200 <= token_answer.status < 300:
+        raise PullRefused(
+            f"the token realm {host} refused an anonymous token: HTTP {token_answer.status}",
+            token_answer.status,
+        )
+    document = token_answer.json()
+    token = None
+    if isinstance(document, dict):
+        token = document.get("token") or document.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise PullRefused(f"the token realm {host} answered without a token", 200)
+    return f"Bearer {token}"
+
+
+def _manifest(answer: Answer, shown: str) -> dict[str, object]:
+    if not 200 <= answer.status < 300:
+        raise _refusal(answer, "the manifest", shown)
+    if answer.is_html:
+        raise PullRefused(
+            f"answers the manifest of {shown} with an HTML page, not a manifest", answer.status
+        )
+    document = answer.json()
+    if not isinstance(document, dict):
+        raise PullRefused(f"the manifest of {shown} is not JSON", answer.status)
+    return document
+
+
+def _media_type(answer: Answer, document: dict[str, object]) -> str:
+    declared = document.get("mediaType")
+    if isinstance(declared, str):
+        return declared
+    return answer.headers.get("content-type", "").split(";")[0].strip()
+
+
+def _platform_digest(document: dict[str, object], shown: str) -> str:
+    entries = document.get("manifests")
+    if not isinstance(entries, list) or not entries:
+        raise PullRefused(f"the index of {shown} lists no manifests", 200)
+    for entry in entries:
+        platform = entry.get("platform") if isinstance(entry, dict) else None
+        if isinstance(platform, dict) and (platform.get("os"), platform.get("architecture")) == (
+            "linux",
+            "amd64",
+        ):
+            return str(entry["digest"])
+    first = entries[0]
+    if not isinstance(first, dict) or "digest" not in first:
+        raise PullRefused(f"the index of {shown} lists no manifest digests", 200)
+    return str(first["digest"])
+
+
+def _refusal(answer: Answer, step: str, shown: str) -> PullRefused:
+    """``refuses the manifest of library/busybox:latest: HTTP 403 (DENIED: not in allowlist)``."""
+    status = answer.status
+    detail = _registry_error(answer)
+    if answer.is_html:
+        detail = "an HTML page"
+    what = {
+        401: "the token does not allow pulling it",
+        403: "refused: an allowlist or a policy",
+        404: "not found",
+        429: "rate-limited (Too Many Requests)",
+    }.get(status, answer.reason)
+    words = f"HTTP {status}" + (f" {what}" if what else "")
+    if detail:
+        words += f" ({detail})"
+    if step == "/v2/":
+        return PullRefused(f"/v2/ answered {words}", status)
+    return PullRefused(f"answers /v2/ but refuses {step} of {shown}: {words}", status)
+
+
+def _registry_error(answer: Answer) -> str:
+    document = answer.json()
+    if not isinstance(document, dict):
+        return ""
+    errors = document.get("errors")
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return ""
+    code, message = errors[0].get("code", ""), errors[0].get("message", "")
+    return ": ".join(str(part) for part in (code, message) if part)[:120]
