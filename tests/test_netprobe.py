@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from envdoctor.context import Context
 from envdoctor.net.icmp import icmp_permission, icmp_rtt
 from envdoctor.net.measure import measure, measure_all, measure_throughput, rank, score
-from envdoctor.net.proxy import bypasses_proxy, proxies_from_env, proxy_for
+from envdoctor.net.proxy import proxies_from_env, proxy_for
 from envdoctor.net.results import Measurement, Outcome
 from envdoctor.net.session import Session
 from envdoctor.redact import mask_url
@@ -644,32 +644,6 @@ def test_proxies_from_env_follows_urllib() -> None:
     assert proxy_for("https://pypi.org/simple", env) == "http://all:1"
     assert proxy_for("http://example.com/", env) is None
     assert proxy_for("http://pypi.org/", {}) is None
-
-
-@pytest.mark.parametrize(
-    ("host", "port", "no_proxy", "bypass"),
-    [
-        ("anything.org", 443, "*", True),
-        ("pypi.org", 443, "", False),
-        ("mirrors.tuna.tsinghua.edu.cn", 443, ".edu.cn", True),
-        ("mirrors.tuna.tsinghua.edu.cn", 443, "edu.cn", True),
-        ("edu.cn", 443, ".edu.cn", True),
-        ("badedu.cn", 443, "edu.cn", False),
-        ("Mirror.Example.COM", 443, "example.com", True),
-        ("example.com", 8080, "example.com:8080", True),
-        ("example.com", 443, "example.com:8080", False),
-        ("10.1.2.3", 80, "10.0.0.0/8", True),
-        ("11.1.2.3", 80, "10.0.0.0/8", False),
-        ("127.0.0.1", 80, " localhost , 127.0.0.1 ", True),
-        ("::1", 443, "::1", True),
-        ("::1", 443, "[::1]:443", True),
-        ("::1", 80, "[::1]:443", False),
-        ("localhost", 80, "127.0.0.1", False),
-        ("a.b", 80, ",,", False),
-    ],
-)
-def test_no_proxy_matching(host: str, port: int, no_proxy: str, bypass: bool) -> None:
-    assert bypasses_proxy(host, port, no_proxy) is bypass
 
 
 def test_unsupported_proxies_are_named() -> None:

@@ -47,6 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from envdoctor.net.proxy import ProxyRules
 from envdoctor.net.pull import (
     ANSWER_BODY_BYTES,
     Answer,
@@ -279,6 +280,7 @@ def measure(
     resolver: Resolver = socket.getaddrinfo,
     cancel: threading.Event | None = None,
     deadline: float | None = None,
+    proxy_rules: ProxyRules = "requests",
 ) -> Measurement:
     """Latency of ``url``: ``samples`` cold GETs, each phase timed, medians and spread.
 
@@ -288,9 +290,11 @@ def measure(
     (pass ``ctx.env``).  ``timeout`` bounds every blocking step (DNS, connect, TLS, each
     read); ``deadline`` (a ``time.monotonic()`` value) bounds the whole measurement.
     The first failing sample ends the measurement: its outcome is the result, with the
-    samples completed before it.  Never raises for network problems.
+    samples completed before it.  ``proxy_rules`` names the client whose ``*_proxy``
+    rules apply.  Never raises for network problems.
     """
     session = Session(
+        proxy_rules=proxy_rules,
         kind=kind,
         alive_statuses=alive_statuses,
         timeout=timeout,
@@ -460,6 +464,7 @@ def measure_all(
             latency_deadline,
             stops,
             alive_statuses=path.alive_statuses,
+            proxy_rules=path.proxy_rules,
         )
         sessions.append(session)
         probe_urls.append(url)
@@ -581,7 +586,10 @@ def _add_throughput(
                 result, throughput_reason="not measured: no time left before the deadline"
             )
             continue
-        session = Session(kind, timeout, env, resolver, deadline, (cancel,) if cancel else ())
+        stops = (cancel,) if cancel else ()
+        session = Session(
+            kind, timeout, env, resolver, deadline, stops, proxy_rules=mirrors[index].proxy_rules
+        )
         measured = _run_throughput(url, session, window, max_bytes, large)
         reason = measured.reason
         if measured.bytes_per_s is None:

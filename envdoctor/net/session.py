@@ -21,7 +21,14 @@ from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from envdoctor import __version__
 from envdoctor.net.dualstack import ConnectFailed, fallback_words, family_name, race
-from envdoctor.net.proxy import DEFAULT_PORTS, Proxy, ip_or_none, parse_proxy, proxy_for
+from envdoctor.net.proxy import (
+    DEFAULT_PORTS,
+    Proxy,
+    ProxyRules,
+    ip_or_none,
+    parse_proxy,
+    proxy_for,
+)
 from envdoctor.net.pull import FindLargeFile
 from envdoctor.net.results import PHASE_WORDS, Outcome, Phase, ProbeFailure, Sample, host_port
 from envdoctor.redact import mask_url
@@ -78,6 +85,8 @@ class PullPath:
     """The client's steps from the first answer to the file it downloads (a registry's
     token, manifest and layer): run once after the latency samples; a refusal there is
     a named failure, and the file found is what throughput times."""
+    proxy_rules: ProxyRules = "requests"
+    """Whose ``*_proxy`` rules the tool's client follows (:mod:`envdoctor.net.proxy`)."""
 
 
 _TRUST_LOCK = threading.Lock()
@@ -206,6 +215,8 @@ class Session:
     """Answers besides 2xx that show a live server to this client (a registry's 401)."""
     deadline_bound: bool = False
     """The last :meth:`budget` was cut short by the deadline rather than the timeout."""
+    proxy_rules: ProxyRules = "requests"
+    """Whose ``no_proxy`` rules decide which requests go through the proxy."""
 
     def budget(self, phase: Phase, step_until: float | None = None) -> float:
         """Seconds the next blocking step may take; raises when none are left.
@@ -258,7 +269,7 @@ class Session:
                 raise ProbeFailure(
                     Outcome.ERROR, f"bad host name in {mask_url(url)}", None
                 ) from None
-        proxy_value = proxy_for(url, self.env)
+        proxy_value = proxy_for(url, self.env, self.proxy_rules)
         proxy = parse_proxy(proxy_value) if proxy_value else None
         ssl_context = trust_store(self.env) if scheme == "https" else None
         connect_host, connect_port = (proxy.host, proxy.port) if proxy else (host, port)

@@ -21,7 +21,7 @@ from envdoctor import tools
 from envdoctor.checkup import Checkup, Remedies, Row, known_profile, login_env, where_set
 from envdoctor.configfiles import ToolConfig
 from envdoctor.context import Context
-from envdoctor.net.proxy import bypasses_proxy
+from envdoctor.net.proxy import RULES_CLIENTS, configured_proxy, no_proxy_value, proxy_for
 from envdoctor.redact import mask_url
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult
@@ -65,30 +65,28 @@ def _proxy_row(ctx: Context, configs: Mapping[str, ToolConfig]) -> Row:
     if len(proxies) > 1:
         summary += f" (+{len(proxies) - 1} more)"
     row = Row("proxy", summary, {"variables": variables})
-    for lower in PROXY_VARIABLES:
-        upper = lower.upper()
-        low_value, up_value = env.get(lower), env.get(upper)
-        if low_value == up_value or (not low_value and not up_value):
-            continue
-        if low_value and up_value:
-            row.warn(
-                f"{lower} ({mask_url(low_value)}) and {upper} ({mask_url(up_value)}) differ: "
-                "curl and Python use the lowercase one, Go programs such as docker the "
-                "uppercase one",
-                f'export {upper}="${lower}"',
-            )
-        else:
-            present, absent = (lower, upper) if low_value else (upper, lower)
-            row.warn(
-                f"only {present} is set: programs that read {absent} "
-                f"({'Go programs such as docker' if absent == upper else 'curl and Python'}) "
-                "do not see it",
-                f'export {absent}="${present}"',
-            )
-    no_proxy_value = env.get("no_proxy") or env.get("NO_PROXY") or ""
-    entries = _split_hosts(no_proxy_value)
-    missing = [host for host in LOCAL_HOSTS if host not in entries]
+    for scheme in ("https", "http"):
+        _warn_when_clients_differ(row, env, scheme)
+    # Clients read different variables (requests: no_proxy, else NO_PROXY; Go and uv:
+    # NO_PROXY first): the localhost advice looks at what each of them reads.
+    readings = {rules: no_proxy_value(env, rules) for rules in RULES_CLIENTS}
+    no_proxy_text = readings["requests"]
+    entries = _split_hosts(no_proxy_text)
     row.details["no_proxy"] = entries
+    differing = {
+        RULES_CLIENTS[rules]: value for rules, value in readings.items() if value != no_proxy_text
+    }
+    if differing:
+        row.details["no_proxy_by_client"] = {
+            RULES_CLIENTS[rules]: _split_hosts(value) for rules, value in readings.items()
+        }
+    if differing:
+        shown = "; ".join(f"{client} {value!r}" for client, value in differing.items())
+        row.warn(
+            f"clients read different no_proxy lists: requests (pip) {no_proxy_text!r}; {shown}",
+            'export NO_PROXY="$no_proxy"' if env.get("no_proxy") else 'export no_proxy="$NO_PROXY"',
+        )
+    missing = [host for host in LOCAL_HOSTS if host not in entries]
     if missing and "*" not in entries:
         wanted = ",".join([*entries, *missing])
         row.warn(
@@ -96,7 +94,7 @@ def _proxy_row(ctx: Context, configs: Mapping[str, ToolConfig]) -> Row:
             "(a model server on localhost) are sent through the proxy",
             f"export no_proxy={shlex.quote(wanted)} NO_PROXY={shlex.quote(wanted)}",
         )
-    via_proxy = _mirrors_via_proxy(configs, no_proxy_value)
+    via_proxy = _mirrors_via_proxy(configs, env)
     row.details["mirrors_via_proxy"] = via_proxy
     if via_proxy:
         # Not a warning: whether a mirror is reachable without the proxy is the network
@@ -105,19 +103,40 @@ def _proxy_row(ctx: Context, configs: Mapping[str, ToolConfig]) -> Row:
     return row
 
 
-def _mirrors_via_proxy(configs: Mapping[str, ToolConfig], no_proxy: str) -> list[str]:
-    """``host[:port]`` of the configured mirrors that no_proxy does not send direct."""
+def _warn_when_clients_differ(row: Row, env: Mapping[str, str], scheme: str) -> None:
+    """Warn when clients would use different proxies for ``scheme`` URLs: requests and
+    httpx prefer lowercase variables, Go and uv uppercase, Go reads no ``ALL_PROXY``."""
+    chosen = {rules: configured_proxy(scheme, env, rules) for rules in RULES_CLIENTS}
+    if len(set(chosen.values())) < 2:
+        return
+    parts = [
+        f"{RULES_CLIENTS[rules]} {mask_url(value) if value else 'none'}"
+        for rules, value in chosen.items()
+    ]
+    lower, upper = f"{scheme}_proxy", f"{scheme.upper()}_PROXY"
+    source = next(name for name in (lower, upper, "all_proxy", "ALL_PROXY") if env.get(name))
+    assignments = " ".join(f'{name}="${source}"' for name in (lower, upper) if name != source)
+    row.warn(
+        f"clients use different proxies for {scheme} URLs ({'; '.join(parts)}): "
+        f"{lower} and {upper} differ or only one is set",
+        f"export {assignments}",
+    )
+
+
+def _mirrors_via_proxy(configs: Mapping[str, ToolConfig], env: Mapping[str, str]) -> list[str]:
+    """``host[:port]`` of the configured mirrors that their own client sends through the
+    proxy, by that client's ``*_proxy`` rules (pip's requests, uv's reqwest, dockerd's
+    Go, huggingface_hub's httpx)."""
     hosts: dict[str, None] = {}
-    for urls in tools.mirrors_of(configs).values():
+    for name, urls in tools.mirrors_of(configs).items():
         for url in urls:
             parts = urlsplit(url if "://" in url else f"https://{url}")
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 continue
-            try:
-                port = parts.port or (443 if parts.scheme == "https" else 80)
-            except ValueError:
-                continue
-            if not bypasses_proxy(parts.hostname, port, no_proxy):
+            full = parts.geturl()
+            path = tools.load(name).pull_path(full)
+            rules = path.proxy_rules if path is not None else "requests"
+            if proxy_for(full, env, rules) is not None:
                 hosts[parts.netloc.rpartition("@")[2]] = None
     return list(hosts)
 

@@ -574,6 +574,7 @@ def pull_path_for(base_url: str, image: str) -> PullPath:
         None,
         ALIVE_STATUSES,
         large_file=functools.partial(docker_pull.find_layer, base, image),
+        proxy_rules="go",  # dockerd's Go net/http; the proxy is in dockerd's environment
     )
 
 

@@ -302,6 +302,7 @@ def pull_path(base_url: str) -> PullPath:
         NAME,
         f"{base}/api/models/{HF_PROBE_MODEL}",
         f"{base}/{HF_PROBE_MODEL}/resolve/main/{HF_LARGE_FILE}",
+        proxy_rules="httpx",  # huggingface_hub 1.0 and later: httpx, not requests
     )
 
 

@@ -638,8 +638,9 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
 
 
 def pull_path(base_url: str) -> PullPath:
-    """uv asks an index what pip asks: the same simple pages."""
-    return replace(pip.pull_path(base_url), kind="pip")
+    """uv asks an index what pip asks: the same simple pages, with its own (reqwest's)
+    proxy rules."""
+    return replace(pip.pull_path(base_url), kind="pip", proxy_rules="uv")
 
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:

@@ -383,6 +383,47 @@ def test_proxy_row_names_the_configured_mirrors_that_go_through_the_proxy(tmp_pa
     assert proxy.status is Status.OK
 
 
+def test_each_mirror_goes_the_way_its_own_client_sends_it(tmp_path: Path) -> None:
+    # ".x.test" sends x.test itself direct for pip (urllib's rules strip the dot) but not
+    # for huggingface_hub (httpx: subdomains only); see tests/test_proxy_rules.py.
+    env = {
+        "https_proxy": "http://proxy.a:3128",
+        "HTTPS_PROXY": "http://proxy.a:3128",
+        "no_proxy": "localhost,127.0.0.1,::1,.pypi.x.test,.hf.x.test",
+        "NO_PROXY": "localhost,127.0.0.1,::1,.pypi.x.test,.hf.x.test",
+        "PIP_INDEX_URL": "https://pypi.x.test/simple",
+        "HF_ENDPOINT": "https://hf.x.test",
+    }
+    via = check(tmp_path, env)["proxy"].details["mirrors_via_proxy"]
+    assert "hf.x.test" in via and "pypi.x.test" not in via
+
+
+def test_a_proxy_every_client_reads_is_not_a_case_problem(tmp_path: Path) -> None:
+    # Go and uv read https_proxy when HTTPS_PROXY is unset: nothing to warn about.
+    env = {"https_proxy": "http://proxy.a:3128", "no_proxy": "localhost,127.0.0.1,::1"}
+    assert check(tmp_path, env)["proxy"].status is Status.OK
+    # Go (dockerd) has no ALL_PROXY: that difference is named.
+    env = {"ALL_PROXY": "http://proxy.a:3128", "no_proxy": "localhost,127.0.0.1,::1"}
+    proxy = check(tmp_path, env)["proxy"]
+    found = messages(proxy)
+    assert any("Go net/http (dockerd, containerd, podman) none" in m for m in found), found
+    assert 'export https_proxy="$ALL_PROXY" HTTPS_PROXY="$ALL_PROXY"' in (proxy.remedy or "")
+
+
+def test_clients_reading_different_no_proxy_lists_are_named(tmp_path: Path) -> None:
+    env = {
+        "https_proxy": "http://proxy.a:3128",
+        "HTTPS_PROXY": "http://proxy.a:3128",
+        "no_proxy": "",
+        "NO_PROXY": "localhost,127.0.0.1,::1",
+    }
+    proxy = check(tmp_path, env)["proxy"]
+    by_client = proxy.details["no_proxy_by_client"]
+    assert by_client["requests (pip, conda, ModelScope)"] == ["localhost", "127.0.0.1", "::1"]
+    assert by_client["httpx (huggingface_hub)"] == []  # urllib: an empty no_proxy hides it
+    assert any("different no_proxy lists" in m for m in messages(proxy))
+
+
 # --- masking, drift, remedies --------------------------------------------------------------
 
 
