@@ -263,15 +263,15 @@ def mirrors(
     """Rank the mirrors of every target by measuring them from this machine, now.
 
     \b
-    Exit codes: 0 every target has a mirror that answers; 1 some target has none;
-    2 usage error.
+    Exit codes, with or without --pick: 0 every target has a mirror that answers; 1 some
+    target has none (the last line names them); 2 usage error.
     """
     import json
 
     from envdoctor.context import Context
     from envdoctor.mirrors import TARGETS, gather, measure
     from envdoctor.profiles import get_profiles, load_profiles
-    from envdoctor.render import make_console, render_mirrors
+    from envdoctor.render import make_console, mirrors_summary, render_mirrors
     from envdoctor.tools import configured_mirrors
 
     wanted = split_names(targets) or list(TARGETS)
@@ -314,7 +314,11 @@ def mirrors(
         render_mirrors(rankings, console, verbose=verbose, bandwidth=speed)
         for item in choice.targets if choice else ():
             click.echo(f"pick {item.target}: {item.reason}")
-    sys.exit(0 if all(ranking.best for ranking in rankings) else 1)
+    # One rule for plain, --pick and --json: the summary says why the code is what it is.
+    summary, code = mirrors_summary(rankings)
+    if not as_json:
+        click.echo(summary)
+    sys.exit(code)
 
 
 def _register_subgroups() -> None:

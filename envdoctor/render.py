@@ -264,7 +264,9 @@ def render_mirrors(
 ) -> None:
     """One table per target, best mirror first, the configured one marked.
 
-    Off a terminal, one plain line per mirror: ``TARGET RANK URL [configured] STATUS ...``.
+    Off a terminal, one plain line per mirror in aligned columns: ``TARGET RANK URL
+    [configured] [THROUGHPUT] STATUS: TIMING profiles: ...``; the caller ends with
+    :func:`mirrors_summary`.
     """
     from envdoctor.probes.network import timing
 
@@ -330,38 +332,75 @@ def _render_mirrors_plain(
 ) -> None:
     from envdoctor.probes.network import timing
 
+    rows = [
+        (ranking, index, entry)
+        for ranking in rankings
+        for index, entry in enumerate(ranking.entries, start=1)
+    ]
+    # Columns, so that a pipe into `column`, `less` or a log reads like the table.
+    target_width = max([10, *(len(ranking.target) for ranking, _, _ in rows)])
+    mirror_width = max([0, *(len(_plain_mirror(entry)) for _, _, entry in rows)])
+    rates = [_plain_rate(entry) for _, _, entry in rows]
+    rate_width = max([0, *(len(rate) for rate in rates if rate != "-")])
     lines = []
-    for ranking in rankings:
-        for index, entry in enumerate(ranking.entries, start=1):
-            measurement = entry.measurement
-            status = "ok" if measurement.healthy else measurement.outcome.value
-            marker = " [configured]" if entry.candidate.configured else ""
-            rate = measurement.throughput_bytes_per_s
-            parts = [
-                f"{ranking.target:<10} {index:>2}  {entry.candidate.url}{marker}",
-                f"{status}: {timing(measurement)}",
+    for (ranking, index, entry), rate in zip(rows, rates, strict=True):
+        measurement = entry.measurement
+        parts = [
+            f"{ranking.target:<{target_width}} {index:>2}  {_plain_mirror(entry):<{mirror_width}}"
+        ]
+        if rate_width:
+            parts.append(f"{rate:>{rate_width}}")
+        parts.append(f"{_plain_status(entry)} {timing(measurement)}")
+        if entry.candidate.profiles:
+            parts.append(f"profiles: {', '.join(entry.candidate.profiles)}")
+        lines.append("  ".join(parts))
+        if verbose:
+            lines.append(f"{'':14}GET {measurement.url}")
+            phases = [
+                f"{phase[:-2]} {format_value(phase, getattr(measurement, phase))}"
+                for phase in ("dns_s", "connect_s", "tls_s", "ttfb_s", "total_s")
+                if getattr(measurement, phase) is not None
             ]
-            if rate is not None:
-                parts.append(format_rate(rate))
-            if entry.candidate.profiles:
-                parts.append(f"profiles: {', '.join(entry.candidate.profiles)}")
-            lines.append("  ".join(parts))
-            if verbose:
-                lines.append(f"{'':14}GET {measurement.url}")
-                phases = [
-                    f"{phase[:-2]} {format_value(phase, getattr(measurement, phase))}"
-                    for phase in ("dns_s", "connect_s", "tls_s", "ttfb_s", "total_s")
-                    if getattr(measurement, phase) is not None
-                ]
-                if phases:
-                    lines.append(f"{'':14}{', '.join(phases)}")
-                if measurement.proxy:
-                    lines.append(f"{'':14}via proxy {measurement.proxy}")
-                if entry.icmp_method:
-                    lines.append(f"{'':14}{_icmp_text(entry)}")
+            if phases:
+                lines.append(f"{'':14}{', '.join(phases)}")
+            if measurement.proxy:
+                lines.append(f"{'':14}via proxy {measurement.proxy}")
+            if entry.icmp_method:
+                lines.append(f"{'':14}{_icmp_text(entry)}")
     if bandwidth is not None:
         lines.append(_bandwidth_line(bandwidth))
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def _plain_mirror(entry: Entry) -> str:
+    return entry.candidate.url + (" [configured]" if entry.candidate.configured else "")
+
+
+def _plain_rate(entry: Entry) -> str:
+    rate = entry.measurement.throughput_bytes_per_s
+    return format_rate(rate) if rate is not None else "-"
+
+
+def _plain_status(entry: Entry) -> str:
+    measurement = entry.measurement
+    return ("ok" if measurement.healthy else measurement.outcome.value) + ":"
+
+
+def mirrors_summary(rankings: Sequence[Ranking]) -> tuple[str, int]:
+    """The last line of ``mirrors`` and its exit code: 0 when every target has a mirror
+    that answers, else 1, naming the targets without one and why."""
+    silent = [ranking.target for ranking in rankings if ranking.entries and ranking.best is None]
+    empty = [ranking.target for ranking in rankings if not ranking.entries]
+    if rankings and not silent and not empty:
+        return f"every target has a mirror that answers ({len(rankings)} measured): exit 0", 0
+    reasons = []
+    if silent:
+        reasons.append(f"no mirror answered for {', '.join(silent)}")
+    if empty:
+        reasons.append(f"no mirror to measure for {', '.join(empty)}")
+    if not rankings:
+        reasons.append("no target to measure")
+    return f"{'; '.join(reasons)}: exit 1", 1
 
 
 def render_plans(plans: Sequence[TargetPlan], console: Console, diffs: Sequence[str]) -> None:
