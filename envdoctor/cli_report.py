@@ -41,14 +41,38 @@ import click
     metavar="FILE.json",
     help="Include this `envdoctor watch --json-file` summary.",
 )
-def report(profile_name: str, fmt: str, output: Path | None, watch_file: Path | None) -> None:
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Merge the check or report JSON documents of many hosts (the FILES) into one fleet "
+    "view instead of checking this machine.",
+)
+@click.argument(
+    "files",
+    nargs=-1,
+    metavar="[FILES.json]...",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
+def report(
+    profile_name: str,
+    fmt: str,
+    output: Path | None,
+    watch_file: Path | None,
+    merge: bool,
+    files: tuple[Path, ...],
+) -> None:
     """Check everything and plan a profile without applying it; write a report.
 
     \b
     envdoctor report --format html -o onboarding.html
     envdoctor report --profile cn-tsinghua --format md > onboarding.md
-    Exit code: that of `envdoctor check` (0 ready, 1 not ready, 3 incomplete).
+    envdoctor report --merge reports/*.json --format html -o fleet.html
+    Exit code: that of `envdoctor check` (0 ready, 1 not ready, 3 incomplete); with
+    --merge, the worst of the hosts'.
     """
+    if merge or files:
+        _merge(files, fmt, output, merge=merge, profile=profile_name, watch=watch_file)
+        return
     from envdoctor import report as documents
     from envdoctor.context import Context
     from envdoctor.engine import run_checks
@@ -111,6 +135,57 @@ def report(profile_name: str, fmt: str, output: Path | None, watch_file: Path | 
             ) from None
         click.echo(f"Wrote {output} ({fmt}).", err=True)
     sys.exit(result.exit_code)
+
+
+def _merge(
+    documents: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    *,
+    merge: bool,
+    profile: str,
+    watch: Path | None,
+) -> None:
+    """``report --merge``: one fleet view of many hosts' documents."""
+    from envdoctor import fleet
+    from envdoctor.errors import UsageError
+
+    if not merge:
+        raise UsageError(
+            f"report takes no files ({documents[0]}) unless they are to be merged",
+            "Add --merge to merge check or report JSON documents of many hosts.",
+        )
+    if not documents:
+        raise UsageError(
+            "--merge needs the JSON documents to merge",
+            "Name them: envdoctor report --merge A.json B.json ...",
+        )
+    if profile != "auto" or watch is not None:
+        raise UsageError(
+            "--merge reads documents; --profile and --watch are for a report of this machine",
+            "Leave them out with --merge.",
+        )
+    if output is not None:
+        _check_output(output)
+    merged = fleet.load(documents)
+    _write(fleet.render(merged, fmt), fmt, output)
+    sys.exit(merged.exit_code)
+
+
+def _write(text: str, fmt: str, output: Path | None) -> None:
+    from envdoctor.errors import EnvdoctorError
+
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise EnvdoctorError(
+            f"cannot write the report to {output}: {exc.strerror or exc}",
+            "Choose another file with -o, or free space there.",
+        ) from None
+    click.echo(f"Wrote {output} ({fmt}).", err=True)
 
 
 def _check_output(output: Path) -> None:
