@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -37,6 +37,9 @@ class Context:
     console: Console | None = None
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
     """Set when the run is interrupted or abandoned: long probes poll it and stop early."""
+    memo: dict[Hashable, object] = field(default_factory=dict, compare=False, repr=False)
+    """What this run parsed, keyed by what and a digest of the bytes
+    (:func:`envdoctor.configfiles.memoized`): each file is parsed once per run."""
     image: bool = False
     """``root`` is an image or chroot tree the user named (``--root``), not this machine seen
     through a prefix: :meth:`display` names files where they are on this machine

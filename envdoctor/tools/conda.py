@@ -35,7 +35,6 @@ import tomlkit
 import tomlkit.exceptions
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from envdoctor.checkup import Checkup, Remedies, Row, add_problems, drift, source_text, tool_details
 from envdoctor.configfiles import (
@@ -66,6 +65,7 @@ from envdoctor.tools.condarc import (
     CONDA_SEARCH_PATH,
     conda_base,
     conda_expand,
+    load_yaml,
     resolve_conda,
 )
 
@@ -129,21 +129,17 @@ def _yaml() -> YAML:
 
 def _load(text: str, display: str) -> tuple[CommentedMap, YAML]:
     yaml = _yaml()
-    try:
-        data = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        reason = mask_text((exc.problem or exc.context or "invalid YAML").strip())
+    data, line, reason = load_yaml(yaml, text)
+    if reason is not None:
+        where = f" line {line}" if line is not None else ""
+        problem = (
+            f"{reason}: envdoctor does not edit it"
+            if reason.startswith("refused")
+            else f"invalid YAML ({mask_text(reason)}); conda cannot read it either"
+        )
         raise EnvdoctorError(
-            f"conda: {display}{where}: invalid YAML ({reason}); conda cannot read it either",
-            f"Fix or move {display}, then run apply again.",
-        ) from exc
-    except YAMLError as exc:
-        raise EnvdoctorError(
-            f"conda: {display}: invalid YAML ({mask_text(str(exc))})",
-            f"Fix or move {display}, then run apply again.",
-        ) from exc
+            f"conda: {display}{where}: {problem}", f"Fix or move {display}, then run apply again."
+        )
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):

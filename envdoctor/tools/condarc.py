@@ -19,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from envdoctor.configfiles import (
+    MAX_NESTING,
     ConfigProblem,
     Setting,
     Source,
@@ -30,6 +31,7 @@ from envdoctor.configfiles import (
     normalise_endpoint,
     read_text,
     strtobool,
+    structure_problem,
     unique,
 )
 from envdoctor.context import Context
@@ -163,20 +165,40 @@ def _comment_flag(token_list: object, index: int) -> str | None:
     return flag if flag in ("final", "top", "bottom") else None
 
 
+def load_yaml(yaml: YAML, text: str) -> tuple[object, int | None, str | None]:
+    """``text`` loaded by ``yaml`` (ruamel, as conda loads it), or the line and reason it
+    is refused: invalid YAML, or a tree :func:`~envdoctor.configfiles.structure_problem`
+    refuses (nested too deep, aliases expanding beyond reason: the "billion laughs" that
+    makes 320 bytes expand to 10^9 values when conda walks them, a lone surrogate).
+    A reason that starts with ``refused`` is envdoctor's refusal, not a YAML error."""
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        return None, line, (exc.problem or exc.context or "invalid YAML").strip()
+    except YAMLError as exc:
+        return None, None, str(exc)
+    except RecursionError:
+        return None, None, f"refused: nests lists or mappings more than {MAX_NESTING} deep"
+    problem = structure_problem(data)
+    if problem is not None:
+        return None, None, f"refused: {problem}"
+    return data, None, None
+
+
 def _conda_load_file(path: Path, problems: list[ConfigProblem]) -> CommentedMap | None:
     text = read_text(path, problems)
     if text is None:
         return None
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        reason = (exc.problem or exc.context or "invalid YAML").strip()
-        problems.append(ConfigProblem(str(path), line, f"invalid YAML ({reason}): conda stops"))
-        return None
-    except YAMLError as exc:
-        problems.append(ConfigProblem(str(path), None, f"invalid YAML ({exc}): conda stops"))
+    data, line, reason = load_yaml(YAML(typ="rt"), text)
+    if reason is not None:
+        message = (
+            f"{reason}: envdoctor does not read it"
+            if reason.startswith("refused")
+            else f"invalid YAML ({reason}): conda stops"
+        )
+        problems.append(ConfigProblem(str(path), line, message))
         return None
     if data is None:
         return CommentedMap()

@@ -77,6 +77,7 @@ from envdoctor.tools.pip_config import (
     pip_config_files,
     pip_option_name,
     resolve_pip,
+    strict_parse,
 )
 
 NAME = "pip"
@@ -105,18 +106,20 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
     old = read_existing(path, display, "pip")
-    new, notes = edit(old or b"", settings, display)
+    new, notes = edit(old or b"", settings, display, ctx)
     owner = options.owner if options.scope == "user" else None
     change = FileChange(NAME, path, display, old, new, owner=owner)
     notes += _override_notes(ctx, path, display, settings)
     return TargetPlan(NAME, (change,), tuple(dict.fromkeys(notes)))
 
 
-def edit(data: bytes, settings: PipSettings, display: str) -> tuple[bytes, list[str]]:
+def edit(
+    data: bytes, settings: PipSettings, display: str, ctx: Context | None = None
+) -> tuple[bytes, list[str]]:
     """``data`` (a pip.conf's bytes) with the profile's keys set; notes for people.
 
     Raises :class:`EnvdoctorError` naming ``display`` and the line when pip would refuse
-    the file.
+    the file.  With ``ctx``, pip's parse of the file is the one this run's resolve made.
     """
     notes: list[str] = []
     text = decode_utf8(data, display, "pip")
@@ -130,7 +133,7 @@ def edit(data: bytes, settings: PipSettings, display: str) -> tuple[bytes, list[
         )
     lines = split_lines(text)
     normalised = "".join(content + "\n" for content, _ in lines)
-    if not _check_like_pip(normalised, display).has_section(_SECTION):
+    if not _check_like_pip(normalised, display, ctx).has_section(_SECTION):
         # A new [global] goes last, after a blank line when the file has text.
         if normalised.strip() and not normalised.endswith("\n\n"):
             normalised += "\n"
@@ -147,7 +150,12 @@ def edit(data: bytes, settings: PipSettings, display: str) -> tuple[bytes, list[
 # --- reading ---------------------------------------------------------------------------
 
 
-def _check_like_pip(text: str, display: str) -> PipConfigParser:
+def _check_like_pip(text: str, display: str, ctx: Context | None) -> PipConfigParser:
+    if ctx is not None:
+        parser, error = strict_parse(ctx, text)
+        if error is not None:
+            raise _parse_error(display, error) from error
+        return parser
     parser = PipConfigParser()
     try:
         parser.read_string(text, source=display)

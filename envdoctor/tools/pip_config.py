@@ -22,6 +22,7 @@ used (:attr:`ToolConfig.client`).  Read from the sources of the pip wheels:
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from envdoctor.configfiles import (
     ToolConfig,
     dedupe,
     env_path,
+    memoized,
     read_text,
     strtobool,
 )
@@ -227,13 +229,30 @@ def _configparser_problem(path: Path, exc: configparser.Error) -> ConfigProblem:
     return ConfigProblem(str(path), line, f"{message}: pip refuses to load this file")
 
 
+def strict_parse(ctx: Context, text: str) -> tuple[PipConfigParser, configparser.Error | None]:
+    """pip's own strict parse of ``text``, once per run: the parser, and the error that
+    makes pip stop (None when pip loads it).  The parser is shared: never change it."""
+
+    def parse() -> tuple[PipConfigParser, configparser.Error | None]:
+        parser = PipConfigParser(strict=True)
+        try:
+            parser.read_string(text)
+        except configparser.Error as exc:
+            return parser, exc
+        return parser, None
+
+    return memoized(ctx, "pip.conf strict", text, parse)
+
+
 def parse_pip_file(
-    path: Path, text: str, problems: list[ConfigProblem]
+    ctx: Context, path: Path, text: str, problems: list[ConfigProblem]
 ) -> list[tuple[str, str, str]]:
     """(section, normalised key, value) as pip's parser yields them.
 
     pip parses strictly and stops on any error; the settings keep what a lenient parse
-    finds, so a user sees what the broken file was meant to do.
+    finds, so a user sees what the broken file was meant to do.  The lenient parse runs
+    only when the strict one failed (otherwise both find the same), and each parse runs
+    once per run and text (a plan resolves five times).
     """
     if text.startswith("\ufeff"):
         problems.append(
@@ -245,22 +264,31 @@ def parse_pip_file(
             )
         )
         text = text[1:]
+    parser, error = strict_parse(ctx, text)
+    if error is not None:
+        problems.append(_configparser_problem(path, error))
+        parser = memoized(ctx, "pip.conf lenient", text, lambda: _lenient_parse(text))
+    return memoized(
+        ctx,
+        f"pip.conf items {id(parser)}",
+        text,
+        lambda: [
+            (section, name, value)
+            for section in parser.sections()
+            for name, value in parser.items(section)
+        ],
+    )
+
+
+def _lenient_parse(text: str) -> PipConfigParser:
+    parser = PipConfigParser(strict=False)
     try:
-        PipConfigParser(strict=True).read_string(text, source=str(path))
-    except configparser.Error as exc:
-        problems.append(_configparser_problem(path, exc))
-    lenient = PipConfigParser(strict=False)
-    try:
-        lenient.read_string(text, source=str(path))
+        parser.read_string(text)
     except configparser.ParsingError:
         pass  # the lines around the bad ones were still read
     except configparser.Error:
-        return []
-    return [
-        (section, name, value)
-        for section in lenient.sections()
-        for name, value in lenient.items(section)
-    ]
+        return PipConfigParser(strict=False)
+    return parser
 
 
 @dataclass(frozen=True)
@@ -303,6 +331,13 @@ def _pip_convert(
     return flag
 
 
+def _entries(location: str, items: list[tuple[str, str, str]]) -> dict[str, _PipEntry]:
+    return {
+        f"{section}.{name}": _PipEntry(value, Source("file", location, section))
+        for section, name, value in items
+    }
+
+
 def _read_files(
     ctx: Context, rules: PipRules, problems: list[ConfigProblem], files_read: list[str]
 ) -> list[dict[str, _PipEntry]]:
@@ -319,9 +354,10 @@ def _read_files(
             if text is None:
                 continue
             files_read.append(key)
-            entries: dict[str, _PipEntry] = {}
-            for section, name, value in parse_pip_file(path, text, problems):
-                entries[f"{section}.{name}"] = _PipEntry(value, Source("file", key, section))
+            items = parse_pip_file(ctx, path, text, problems)
+            entries = memoized(
+                ctx, f"pip.conf entries {key}", text, functools.partial(_entries, key, items)
+            )
             parsed[key] = entries
             order.append(entries)
         elif reread:

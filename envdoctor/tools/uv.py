@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +44,7 @@ from envdoctor.checkup import (
     tool_details,
 )
 from envdoctor.configfiles import (
+    MAX_NESTING,
     TRUTHY,
     ConfigProblem,
     Setting,
@@ -53,12 +55,14 @@ from envdoctor.configfiles import (
     dedupe,
     env_path,
     is_within,
+    memoized,
     normalise_endpoint,
     read_existing,
     read_text,
     restore_line_endings,
     split_lines,
     strtobool,
+    structure_problem,
 )
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
@@ -75,6 +79,11 @@ from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
 from envdoctor.tools import pip
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, before it joined the standard library
+    import tomli as tomllib
 
 UV_DEFAULT_INDEX = "https://pypi.org/simple"
 
@@ -106,23 +115,49 @@ class _UvLayer:
 
 
 def _toml_load(
-    path: Path, problems: list[ConfigProblem], consequence: str
+    ctx: Context, path: Path, problems: list[ConfigProblem], consequence: str
 ) -> dict[str, object] | None:
     text = read_text(path, problems)
     if text is None:
         return None
-    try:
-        document = tomlkit.parse(text.removeprefix("\ufeff"))
-    except tomlkit.exceptions.ParseError as exc:
-        message = str(exc).split(" at line ")[0]
-        problems.append(
-            ConfigProblem(str(path), exc.line, f"invalid TOML ({message}): {consequence}")
-        )
+    data, line, problem = parse_toml(ctx, text)
+    if problem is not None:
+        problems.append(ConfigProblem(str(path), line, f"{problem}: {consequence}"))
         return None
-    except tomlkit.exceptions.TOMLKitError as exc:
-        problems.append(ConfigProblem(str(path), None, f"invalid TOML ({exc}): {consequence}"))
-        return None
-    return cast("dict[str, object]", document.unwrap())
+    return data
+
+
+_TOML_WHERE = re.compile(r" \((?:at line (\d+), column \d+|at end of document)\)$")
+
+
+def parse_toml(ctx: Context, text: str) -> tuple[dict[str, object] | None, int | None, str | None]:
+    """A uv.toml's data as uv's TOML parser reads it, or the line and why it refuses it.
+
+    tomllib follows TOML 1.0, as uv's parser (the ``toml`` crate) does: a bare ``\\r``
+    line ending, a duplicate key or a lone surrogate escape stops both.  A byte-order mark
+    is skipped, as uv skips it.  Parsed once per run and text.
+    """
+
+    def parse() -> tuple[dict[str, object] | None, int | None, str | None]:
+        try:
+            data = tomllib.loads(text.removeprefix(_BOM))
+        except tomllib.TOMLDecodeError as exc:
+            message = str(exc)
+            match = _TOML_WHERE.search(message)
+            line = None
+            if match is not None:  # the last line, when the document ends too early
+                line = int(match.group(1)) if match.group(1) else len(text.splitlines()) or 1
+            return None, line, f"invalid TOML ({_TOML_WHERE.sub('', message)})"
+        except RecursionError:
+            return None, None, f"invalid TOML (nests more than {MAX_NESTING} deep)"
+        except ValueError as exc:  # an integer past Python's 4300-digit limit
+            return None, None, f"refused ({str(exc).split(';')[0]})"
+        problem = structure_problem(data)
+        if problem is not None:
+            return None, None, f"invalid TOML ({problem})"
+        return data, None, None
+
+    return memoized(ctx, "uv.toml", text, parse)
 
 
 def _ancestors(ctx: Context, start: Path) -> Iterator[Path]:
@@ -142,11 +177,11 @@ def _uv_project(
     for directory in _ancestors(ctx, ctx.cwd):
         uv_toml = directory / "uv.toml"
         if uv_toml.is_file():
-            data = _toml_load(uv_toml, problems, "uv refuses to run")
+            data = _toml_load(ctx, uv_toml, problems, "uv refuses to run")
             files_read.append(str(uv_toml))
             pyproject = directory / "pyproject.toml"
             if pyproject.is_file():
-                adjacent = _toml_load(pyproject, [], "")
+                adjacent = _toml_load(ctx, pyproject, [], "")
                 tool = adjacent.get("tool") if adjacent else None
                 if isinstance(tool, dict) and "uv" in tool:
                     problems.append(
@@ -159,7 +194,7 @@ def _uv_project(
             return uv_toml, data or {}, None
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file():
-            data = _toml_load(pyproject, problems, "uv warns and skips this file")
+            data = _toml_load(ctx, pyproject, problems, "uv warns and skips this file")
             if data is None:
                 continue
             tool = data.get("tool")
@@ -241,7 +276,7 @@ def _uv_file_layers(
     if config_file:
         # "this file will be used in place of any discovered configuration files"
         path = env_path(ctx, config_file)
-        data = _toml_load(path, problems, "uv refuses to run")
+        data = _toml_load(ctx, path, problems, "uv refuses to run")
         if data is None:
             if not path.exists():
                 problems.append(ConfigProblem("$UV_CONFIG_FILE", None, f"{path} does not exist"))
@@ -254,13 +289,13 @@ def _uv_file_layers(
         layers.append(_uv_layer(project[0], project[1], project[2], problems))
     user = ctx.xdg_config_home / "uv" / "uv.toml"
     if user.is_file():
-        data = _toml_load(user, problems, "uv refuses to run")
+        data = _toml_load(ctx, user, problems, "uv refuses to run")
         files_read.append(str(user))
         if data is not None:
             layers.append(_uv_layer(user, data, None, problems))
     system = _uv_system_file(ctx)
     if system is not None:
-        data = _toml_load(system, problems, "uv refuses to run")
+        data = _toml_load(ctx, system, problems, "uv refuses to run")
         files_read.append(str(system))
         if data is not None:
             layers.append(_uv_layer(system, data, None, problems))
@@ -392,20 +427,33 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
     old = read_existing(path, display, "uv")
-    new, notes = edit(old or b"", settings.default_index, display)
+    new, notes = edit(old or b"", settings.default_index, display, ctx)
     owner = options.owner if options.scope == "user" else None
     change = FileChange(NAME, path, display, old, new, owner=owner)
     notes += _override_notes(ctx, path, display, options.scope)
     return TargetPlan(NAME, (change,), tuple(dict.fromkeys(notes)))
 
 
-def edit(data: bytes, url: str, display: str) -> tuple[bytes, list[str]]:
+def edit(
+    data: bytes, url: str, display: str, ctx: Context | None = None
+) -> tuple[bytes, list[str]]:
     """``data`` (a uv.toml's bytes) with exactly one default index, at ``url``; notes.
 
     Raises :class:`EnvdoctorError` naming ``display`` and the line when the file is not
-    valid TOML or its ``index`` is not a list of tables.
+    valid TOML by uv's rules (:func:`parse_toml`, before tomlkit, which is laxer, edits
+    it) or its ``index`` is not a list of tables.  With ``ctx``, the check reuses this
+    run's parse of the file.
     """
     text = decode_utf8(data, display, "uv")
+    parsed, line, problem = parse_toml(ctx or Context.for_root(Path("/")), text)
+    if problem is not None:
+        where = f"{display} line {line}" if line is not None else display
+        raise EnvdoctorError(
+            f"{where}: {problem}; uv refuses to run with it",
+            f"Fix {display}, then run apply again.",
+        )
+    if parsed is not None and _follows(parsed, url):
+        return data, []  # what the edit below would find: skip tomlkit's slow parse
     bom = _BOM if text.startswith(_BOM) else ""
     lines = split_lines(text[len(bom) :])
     normalised = "".join(content + "\n" for content, _ in lines)
@@ -433,6 +481,17 @@ def edit(data: bytes, url: str, display: str) -> tuple[bytes, list[str]]:
 
 
 # --- editing ---------------------------------------------------------------------------
+
+
+def _follows(data: Mapping[str, object], url: str) -> bool:
+    """True when ``data`` already has one default index, at ``url``, and no index-url."""
+    indexes = data.get("index", [])
+    if "index-url" in data or not isinstance(indexes, list):
+        return False
+    if not all(isinstance(entry, dict) for entry in indexes):
+        return False
+    defaults = [entry for entry in indexes if entry.get("default") is True]
+    return len(defaults) == 1 and defaults[0].get("url") == url
 
 
 def _update(document: TOMLDocument, url: str, display: str) -> list[str]:
