@@ -7,6 +7,7 @@ inside the command that needs it, so ``envdoctor --help`` is instant.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import sys
 from collections.abc import Iterable
@@ -29,15 +30,27 @@ EXIT_INTERRUPTED = 130
 
 
 class _Group(click.Group):
-    """Maps errors to exit codes in one place: 2 for user errors, 3 for bugs."""
+    """Maps errors to exit codes in one place: 2 for user errors, 3 for bugs.
+
+    A command run for a program (``--json``, ``report --format json``) also gets the
+    error as a JSON document on stdout (:func:`error_json`), beside the message on stderr.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        as_json = _wants_json([*getattr(ctx, "_protected_args", []), *ctx.args])
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException as error:  # click prints it and exits with its code
+            if as_json:
+                hint = "Run the command with --help for its options."
+                click.echo(error_json(error.format_message(), hint, error.exit_code))
+            raise
+        except click.Abort:
             raise
         except EnvdoctorError as error:
-            _fail(error.message, error.hint, error.exit_code)
+            _fail(error.message, error.hint, error.exit_code, as_json)
         except KeyboardInterrupt:
             click.echo("envdoctor: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -49,10 +62,32 @@ class _Group(click.Group):
                 "This is a bug in envdoctor. Run again with ENVDOCTOR_DEBUG=1 for the traceback "
                 "and report it.",
                 EXIT_INTERNAL,
+                as_json,
             )
 
 
-def _fail(message: str, hint: str | None, code: int) -> NoReturn:
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for a JSON document: ``--json`` or ``--format json``,
+    before a ``--`` (what follows belongs to the command ``watch`` runs)."""
+    if "--" in args:
+        args = args[: args.index("--")]
+    if "--json" in args or "--format=json" in args:
+        return True
+    return any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
+
+
+def error_json(message: str, hint: str | None, exit_code: int) -> str:
+    """The error document of every ``--json`` command (``envdoctor/schema/error-v1.json``):
+    ``{"schema_version": 1, "error": {"message", "hint", "exit_code"}}``."""
+    import json
+
+    error = {"message": message, "hint": hint, "exit_code": exit_code}
+    return json.dumps({"schema_version": 1, "error": error}, indent=2)
+
+
+def _fail(message: str, hint: str | None, code: int, as_json: bool = False) -> NoReturn:
+    if as_json:
+        click.echo(error_json(message, hint, code))
     click.echo(f"envdoctor: error: {message}", err=True)
     if hint:
         click.echo(f"  {hint}", err=True)
