@@ -335,7 +335,15 @@ def _settings_from_url(target: str, url: str) -> object:
         return HfSettings(url, env, allow_http=http)
     if target == "modelscope":
         return ModelscopeSettings(urlsplit(url).netloc.lower())
+    if target in _FROM_URL:
+        # These tools build their settings from a measured URL themselves.
+        from importlib import import_module
+
+        return import_module(f"envdoctor.tools.{target}").settings_from_url(url)
     raise AssertionError(f"unknown target {target!r}")
+
+
+_FROM_URL = ("apt", "npm", "go", "cargo", "git")
 
 
 def _short(url: str) -> str:

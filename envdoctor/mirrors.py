@@ -26,7 +26,19 @@ if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.profiles import Profile
 
-TARGETS: tuple[str, ...] = ("pip", "uv", "conda", "docker", "hf", "modelscope")
+TARGETS: tuple[str, ...] = (
+    "pip",
+    "uv",
+    "conda",
+    "docker",
+    "hf",
+    "modelscope",
+    "apt",
+    "npm",
+    "go",
+    "cargo",
+    "git",
+)
 """The tools whose mirrors are measured (the kernel has none)."""
 
 LATENCY_DEADLINE_S = 5.0

@@ -20,7 +20,19 @@ if TYPE_CHECKING:
 Scope = Literal["user", "system"]
 
 ENV_TARGET = "env"
-TARGET_NAMES: tuple[str, ...] = ("pip", "uv", "conda", "docker", "sysctl", ENV_TARGET)
+TARGET_NAMES: tuple[str, ...] = (
+    "pip",
+    "uv",
+    "conda",
+    "docker",
+    "sysctl",
+    "apt",
+    "npm",
+    "go",
+    "cargo",
+    "git",
+    ENV_TARGET,
+)
 """Every ``apply`` target, in plan order: the tools that have files of their own (the HF
 hub and ModelScope read only variables), then the shell variables of every tool."""
 

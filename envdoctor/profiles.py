@@ -44,10 +44,15 @@ from envdoctor.tools import TOOL_NAMES, ToolName
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
+    from envdoctor.tools.apt import AptSettings
+    from envdoctor.tools.cargo import CargoSettings
     from envdoctor.tools.conda import CondaSettings
     from envdoctor.tools.docker import DockerSettings
+    from envdoctor.tools.git import GitSettings
+    from envdoctor.tools.go import GoSettings
     from envdoctor.tools.hf import HfSettings
     from envdoctor.tools.modelscope import ModelscopeSettings
+    from envdoctor.tools.npm import NpmSettings
     from envdoctor.tools.pip import PipSettings
     from envdoctor.tools.sysctl import SysctlSettings
     from envdoctor.tools.uv import UvSettings
@@ -88,6 +93,11 @@ class Profile:
     hf: HfSettings | None = None
     modelscope: ModelscopeSettings | None = None
     sysctl: SysctlSettings | None = None
+    apt: AptSettings | None = None
+    npm: NpmSettings | None = None
+    go: GoSettings | None = None
+    cargo: CargoSettings | None = None
+    git: GitSettings | None = None
 
     @property
     def targets(self) -> tuple[TargetName, ...]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["mask_conda_url", "mask_line", "mask_url", "scrub"]
+__all__ = ["mask_conda_url", "mask_line", "mask_secret_value", "mask_url", "scrub"]
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
 _USERINFO = re.compile(r"(?<=//)[^/\s?#@\"'<>]+@")
 _CONDA_TOKEN = re.compile(r"/t/[^/]+")
+_SECRET_KEY = re.compile(
+    r"(?i)(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|secret|extraheader)\s*$"
+)
 
 
 def mask_url(url: str) -> str:
@@ -53,3 +56,15 @@ def scrub(text: str) -> str:
 def mask_conda_url(url: str) -> str:
     """A conda channel URL with credentials and any ``/t/<token>`` segment masked."""
     return _CONDA_TOKEN.sub("/t/***", mask_url(url))
+
+
+def mask_secret_value(line: str) -> str:
+    """``line`` with the value of a credential assignment shown as ``***``: npmrc's
+    ``//host/:_authToken=...``, ``_auth``, ``_password``, a TOML ``token = "..."``, git's
+    ``extraheader = ...``; any other line unchanged."""
+    key, sep, value = line.partition("=")
+    if not sep or not value.strip() or not _SECRET_KEY.search(key):
+        return line
+    if value.strip().startswith("${") and value.strip().endswith("}"):
+        return line  # a variable reference, not the secret itself
+    return f"{key}{sep}{' ' if value.startswith(' ') else ''}***"

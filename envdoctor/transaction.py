@@ -67,7 +67,7 @@ from envdoctor.journal import (
     write_manifest,
 )
 from envdoctor.journal import recover as recover_journal
-from envdoctor.redact import mask_conda_url
+from envdoctor.redact import mask_conda_url, mask_secret_value
 from envdoctor.safewrite import (
     TEMP_MARKER,
     WRITTEN_MEANWHILE,
@@ -735,8 +735,9 @@ def unified_diff(change: FileChange, mask: Callable[[str], str] | None = mask_co
     without them, and a last line without a newline is marked as git marks it.  ``mask``
     rewrites every URL on a line: the default, :func:`~envdoctor.redact.mask_conda_url`,
     shows ``https://user:secret@host`` as ``https://***:***@host`` and a conda token
-    ``https://host/t/<token>/channel`` as ``https://host/t/***/channel``; None shows lines
-    as they are.  Empty when nothing changes.
+    ``https://host/t/<token>/channel`` as ``https://host/t/***/channel``, and the value of a
+    credential assignment (an npmrc ``_authToken``) as ``***``; None shows lines as they are.
+    Empty when nothing changes.
     """
     name = change.display.lstrip("/")
     fromfile = "/dev/null" if change.old is None else f"a/{name}"
@@ -751,7 +752,7 @@ def unified_diff(change: FileChange, mask: Callable[[str], str] | None = mask_co
             continue
         text = line[:-1] if line.endswith("\n") else line
         text = text[:-1] if text.endswith("\r") else text
-        out.append(text if mask is None else _mask_urls(text, mask))
+        out.append(text if mask is None else mask_secret_value(_mask_urls(text, mask)))
         if not line.endswith("\n"):
             out.append("\\ No newline at end of file")
     return "".join(f"{line}\n" for line in out)

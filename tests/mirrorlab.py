@@ -429,6 +429,9 @@ class MirrorServer(_LoopbackServer):
         if path.endswith("/") and "/simple/" in path:
             project = path.rstrip("/").rsplit("/", 1)[-1]
             return 200, {"Content-Type": "text/html"}, _simple_page(project, self.body_bytes)
+        other = _other_client(path, self.body_bytes)
+        if other is not None:
+            return other
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
 
     def _send_body(self, conn: socket.socket, body: bytes | int) -> None:
@@ -915,3 +918,25 @@ def mirror_lab(lab_pki: LabPKI) -> Iterator[MirrorLab]:
     """A fresh lab; every server, proxy and hanging connection is released afterwards."""
     with MirrorLab(lab_pki) as lab:
         yield lab
+
+
+def _other_client(path: str, large_size: int) -> tuple[int, dict[str, str], bytes] | None:
+    """The first requests of apt, npm, Go, cargo's sparse index and git's smart HTTP, and
+    their large bodies."""
+    text = {"Content-Type": "text/plain"}
+    if path.endswith("/InRelease"):
+        date = time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime())
+        return 200, text, f"Origin: Lab\nSuite: stable\nDate: {date}\n".encode()
+    if path.endswith(("/Packages.xz", ".tgz", ".zip", "/sy/n/syn")):
+        return 200, {"Content-Type": "application/octet-stream"}, b"\0" * large_size
+    if path.endswith("/@v/list"):
+        return 200, text, b"v0.20.0\nv0.21.0\n"
+    if path.endswith("/config.json"):
+        return 200, {"Content-Type": "application/json"}, b'{"dl": "https://lab.invalid/dl"}'
+    if path.endswith("/info/refs"):
+        kind = {"Content-Type": "application/x-git-upload-pack-advertisement"}
+        return 200, kind, b"001e# service=git-upload-pack\n0000"
+    if path.endswith("/lodash"):
+        document = {"name": "lodash", "dist-tags": {"latest": "4.17.21"}, "versions": {}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(document).encode()
+    return None

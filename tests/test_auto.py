@@ -25,7 +25,9 @@ from envdoctor.tools.docker import DOCKER_HUB, DockerSettings
 from tests.mirrorlab import MirrorLab
 from tests.test_mirrors import lab_context, user_profile
 
-ALL = ("pip", "uv", "conda", "docker", "hf", "modelscope")
+ALL = ("pip", "uv", "conda", "docker", "hf", "modelscope", "apt", "npm", "go", "cargo", "git")
+SUFFIX = {"pip": "/simple", "uv": "/simple", "apt": "/debian", "npm": "/npm", "go": "/go"}
+SUFFIX |= {"cargo": "/cargo", "git": "/hf"}
 MiB = 1024 * 1024
 
 
@@ -182,6 +184,11 @@ def _lab_profile(ctx: Context, name: str, url: str, tables: tuple[str, ...] = AL
         "docker": f'[docker]\nregistry-mirrors = ["{url}"]\n',
         "hf": f'[hf]\nendpoint = "{url}"\n[hf.env]\nHF_HUB_DISABLE_XET = "1"\n',
         "modelscope": f'[modelscope]\ndomain = "{host}"\n',
+        "apt": f'[apt]\ndebian = "{url}/debian"\n',
+        "npm": f'[npm]\nregistry = "{url}/npm/"\n',
+        "go": f'[go]\nproxy = "{url}/go"\n',
+        "cargo": f'[cargo]\nindex = "sparse+{url}/cargo/"\n',
+        "git": f'[git]\nhuggingface = "{url}/hf"\n',
     }
     user_profile(ctx, name, "".join(text[t] for t in tables))
 
@@ -204,15 +211,16 @@ def _winner_url(choice: AutoChoice, target: str) -> str | None:
 
 
 def test_the_fastest_healthy_lab_mirror_wins_every_target(tmp_path: Path, mirror_lab: MirrorLab):
-    slow = mirror_lab.add("slow", delay_ms=90)
-    medium = mirror_lab.add("medium", delay_ms=45)
+    # Far apart: eleven targets measured at once on two CPUs add tens of ms of jitter.
+    slow = mirror_lab.add("slow", delay_ms=160)
+    medium = mirror_lab.add("medium", delay_ms=80)
     fast = mirror_lab.add("fast", delay_ms=5)
     ctx = lab_context(tmp_path, mirror_lab, dict.fromkeys(ALL, slow))
     _lab_profile(ctx, "lab-medium", medium)
     _lab_profile(ctx, "lab-fast", fast)
     profile, choice = _auto(ctx)
     for target in ALL:
-        expected = f"{fast}/simple" if target in ("pip", "uv") else fast
+        expected = fast + SUFFIX.get(target, "")
         assert _winner_url(choice, target) == expected, choice.get(target)
         item = choice.get(target)
         assert item is not None and item.runner_up is not None

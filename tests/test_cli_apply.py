@@ -135,6 +135,12 @@ def test_env_prints_the_last_applied_profile_or_the_one_named(image):
         "export HF_HUB_DISABLE_XET=1",
         "export MODELSCOPE_DOMAIN=www.modelscope.cn",
         "export MODELSCOPE_ENDPOINT=https://www.modelscope.cn",
+        "export npm_config_registry=https://registry.npmmirror.com/",
+        "export GOPROXY=https://goproxy.cn,direct",
+        "export GOSUMDB='sum.golang.org https://goproxy.cn/sumdb/sum.golang.org'",
+        "export GIT_CONFIG_COUNT=1",
+        "export GIT_CONFIG_KEY_0=url.https://hf-mirror.com/.insteadOf",
+        "export GIT_CONFIG_VALUE_0=https://huggingface.co/",
     ]
     out = run(image, "env", "--profile", "global", "--shell", "dockerfile")
     assert 'ENV HF_ENDPOINT="https://huggingface.co"' in out.stdout

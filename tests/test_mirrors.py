@@ -33,6 +33,21 @@ def lab_context(tmp_path: Path, lab: MirrorLab, urls: dict[str, str], **env: str
     docker = tmp_path / "etc" / "docker"
     docker.mkdir(parents=True, exist_ok=True)
     (docker / "daemon.json").write_text(json.dumps({"registry-mirrors": [urls["docker"]]}))
+    cargo_home = tmp_path / "cargo"
+    cargo_home.mkdir(exist_ok=True)
+    (cargo_home / "config.toml").write_text(
+        '[source.crates-io]\nreplace-with = "lab"\n\n'
+        f'[source.lab]\nregistry = "sparse+{urls.get("cargo", urls["pip"])}/cargo/"\n'
+    )
+    sources = tmp_path / "etc" / "apt" / "sources.list.d"
+    sources.mkdir(parents=True, exist_ok=True)
+    (sources / "debian.sources").write_text(
+        f"Types: deb\nURIs: {urls.get('apt', urls['pip'])}/debian\nSuites: bookworm\n"
+        "Components: main\n"
+    )
+    gitconfig = tmp_path / "gitconfig"
+    hub = urls.get("git", urls["hf"])
+    gitconfig.write_text(f'[url "{hub}/hf/"]\n\tinsteadOf = https://huggingface.co/\n')
     environ = {
         **lab.env,
         "XDG_CONFIG_HOME": str(home / ".config"),
@@ -41,6 +56,10 @@ def lab_context(tmp_path: Path, lab: MirrorLab, urls: dict[str, str], **env: str
         "CONDARC": str(condarc),
         "HF_ENDPOINT": urls["hf"],
         "MODELSCOPE_DOMAIN": urls["modelscope"].removeprefix("https://"),
+        "npm_config_registry": f"{urls.get('npm', urls['pip'])}/npm/",
+        "GOPROXY": f"{urls.get('go', urls['pip'])}/go",
+        "CARGO_HOME": str(cargo_home),
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
         **env,
     }
     return Context.for_root(tmp_path, home=home, env=environ)
@@ -55,7 +74,10 @@ def user_profile(ctx: Context, name: str, text: str) -> None:
 @pytest.fixture
 def lab_urls(mirror_lab: MirrorLab) -> dict[str, str]:
     fast = mirror_lab.add("fast", delay_ms=5)
-    return dict.fromkeys(("pip", "uv", "conda", "docker", "hf", "modelscope"), fast)
+    return dict.fromkeys(
+        ("pip", "uv", "conda", "docker", "hf", "modelscope", "apt", "npm", "go", "cargo", "git"),
+        fast,
+    )
 
 
 def test_canonical_spellings_of_one_mirror_agree():
@@ -148,6 +170,11 @@ def test_check_network_ok_when_the_configured_mirror_is_fine(tmp_path, mirror_la
         "mirror docker",
         "mirror hf",
         "mirror modelscope",
+        "mirror apt",
+        "mirror npm",
+        "mirror go",
+        "mirror cargo",
+        "mirror git",
     ]
     for result in results:
         assert result.status is Status.OK, result.summary
@@ -186,14 +213,17 @@ def test_check_network_warns_when_the_profile_has_a_much_faster_mirror(
 
 def test_check_network_with_no_answers_finishes_within_its_deadline(tmp_path, mirror_lab):
     hole = mirror_lab.blackhole_url("https")
-    urls = dict.fromkeys(("pip", "uv", "conda", "docker", "hf", "modelscope"), hole)
+    urls = dict.fromkeys(
+        ("pip", "uv", "conda", "docker", "hf", "modelscope", "apt", "npm", "go", "cargo", "git"),
+        hole,
+    )
     urls["hf"] = mirror_lab.refused_url("https")
     ctx = lab_context(tmp_path, mirror_lab, urls)
     ctx = Context(root=ctx.root, home=ctx.home, env=ctx.env, cwd=ctx.cwd, timeout=1.0)
     start = time.monotonic()
     results = network.run(ctx, CheckOptions())
     assert time.monotonic() - start < 2.0
-    assert len(results) == 6
+    assert len(results) == 11
     for result in results:
         assert result.status is Status.WARN
         reason = result.details["mirrors"][0]["measurement"]["outcome"]

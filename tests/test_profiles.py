@@ -197,6 +197,13 @@ def test_endpoints_list_one_url_per_target_and_mirror(ctx):
         Endpoint("conda", "https://mirrors.tuna.tsinghua.edu.cn/anaconda/pkgs/main", "cn-tsinghua"),
         Endpoint("hf", "https://hf-mirror.com", "cn-tsinghua"),
         Endpoint("modelscope", "https://www.modelscope.cn", "cn-tsinghua"),
+        Endpoint("apt", "https://mirrors.tuna.tsinghua.edu.cn/debian", "cn-tsinghua"),
+        Endpoint("apt", "https://mirrors.tuna.tsinghua.edu.cn/ubuntu", "cn-tsinghua"),
+        Endpoint("apt", "https://mirrors.tuna.tsinghua.edu.cn/ubuntu-ports", "cn-tsinghua"),
+        Endpoint("npm", "https://registry.npmmirror.com/", "cn-tsinghua"),
+        Endpoint("go", "https://goproxy.cn", "cn-tsinghua"),
+        Endpoint("cargo", "https://mirrors.tuna.tsinghua.edu.cn/crates.io-index", "cn-tsinghua"),
+        Endpoint("git", "https://hf-mirror.com", "cn-tsinghua"),
     ]
     docker = [e.url for e in endpoints(get_profile(ctx, "cn-docker-proxies"))]
     assert len(docker) == 4
@@ -720,6 +727,13 @@ table_values: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     },
     "modelscope": {"domain": st.one_of(st.sampled_from(["www.modelscope.cn"]), urls)},
     "sysctl": {key: sysctl_values for key in SYSCTL_KEYS},
+    "apt": {key: urls for key in ("debian", "debian-security", "ubuntu", "ubuntu-ports")},
+    "npm": {"registry": urls},
+    "go": {"proxy": urls, "sumdb": urls},
+    "cargo": {
+        "index": st.one_of(urls, urls.map(lambda url: f"sparse+{url}")),
+    },
+    "git": {"huggingface": urls},
 }
 
 

@@ -40,7 +40,20 @@ if TYPE_CHECKING:
     from envdoctor.profiles import Profile
     from envdoctor.results import TargetPlan
 
-ToolName = Literal["pip", "uv", "conda", "docker", "hf", "modelscope", "sysctl"]
+ToolName = Literal[
+    "pip",
+    "uv",
+    "conda",
+    "docker",
+    "hf",
+    "modelscope",
+    "sysctl",
+    "apt",
+    "npm",
+    "go",
+    "cargo",
+    "git",
+]
 TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
 """Every tool, in the order they are shown (and a profile's tables are listed)."""
 
@@ -167,10 +180,15 @@ def pull_path(base_url: str, name: str) -> PullPath:
 
 
 if TYPE_CHECKING:
+    from envdoctor.tools import apt as apt
+    from envdoctor.tools import cargo as cargo
     from envdoctor.tools import conda as conda
     from envdoctor.tools import docker as docker
+    from envdoctor.tools import git as git
+    from envdoctor.tools import go as go
     from envdoctor.tools import hf as hf
     from envdoctor.tools import modelscope as modelscope
+    from envdoctor.tools import npm as npm
     from envdoctor.tools import pip as pip
     from envdoctor.tools import sysctl as sysctl
     from envdoctor.tools import uv as uv
@@ -183,4 +201,9 @@ if TYPE_CHECKING:
         "hf": hf,
         "modelscope": modelscope,
         "sysctl": sysctl,
+        "apt": apt,
+        "npm": npm,
+        "go": go,
+        "cargo": cargo,
+        "git": git,
     }

@@ -1194,6 +1194,7 @@ def test_configured_mirrors_on_a_mirrored_machine(tmp_path: Path) -> None:
         "docker": ["https://docker.1ms.run"],
         "hf": ["https://hf-mirror.com"],
         "modelscope": ["https://www.modelscope.cn"],
+        **UPSTREAM_OTHERS,
     }
 
 
@@ -1206,7 +1207,18 @@ def test_configured_mirrors_upstream_defaults(tmp_path: Path) -> None:
         "docker": [],
         "hf": ["https://huggingface.co"],
         "modelscope": ["https://www.modelscope.cn"],
+        **UPSTREAM_OTHERS,
     }
+
+
+UPSTREAM_OTHERS = {
+    "npm": ["https://registry.npmjs.org"],
+    "go": ["https://proxy.golang.org"],
+    "cargo": ["https://index.crates.io"],
+    "git": ["https://huggingface.co"],
+}
+"""npm, Go, cargo and git with nothing configured (git only where it is installed; apt has
+no /etc/apt in these roots)."""
 
 
 SECRET = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._~", min_size=4, max_size=20)
