@@ -33,7 +33,8 @@ from envdoctor.planning import plan as plan_target
 from envdoctor.profiles import Profile
 from envdoctor.results import TargetPlan
 from envdoctor.tools import pip as pip_target
-from envdoctor.tools.pip import PipConfigParser, PipSettings, pip_option_name
+from envdoctor.tools.pip import PipSettings
+from envdoctor.tools.pip_config import PipConfigParser, pip_option_name
 
 DATA = Path(__file__).parent / "data" / "pip"
 MIRROR = "https://mirrors.example.edu.cn/pypi/web/simple"
