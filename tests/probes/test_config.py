@@ -25,7 +25,7 @@ from envdoctor.shellenv import render_sh
 TUNA_PYPI = "https://mirrors.tuna.tsinghua.edu.cn/pypi/web/simple"
 TUNA_CONDA = "https://mirrors.tuna.tsinghua.edu.cn/anaconda"
 SECRET = "s3cretPW"
-ROWS = ("pip", "uv", "conda", "docker", "hf", "modelscope", "proxy")
+ROWS = ("pip", "uv", "conda", "docker", "hf", "modelscope", "npm", "go", "cargo", "git", "proxy")
 
 
 def write(path: Path, text: str) -> Path:
@@ -534,7 +534,8 @@ def test_remedies_are_commands_that_parse(tmp_path: Path) -> None:
             assert all(name in TARGET_NAMES for name in parsed.params["only"])
             assert parsed.params["scope"] in (None, "user", "system")
             targets.update(parsed.params["only"])
-    assert targets == {"pip", "uv", "conda", "env", "docker"}
+    # the new tools drift from the profile too: each remedy names its own apply target
+    assert targets == {"pip", "uv", "conda", "env", "docker", "npm", "go", "cargo", "git"}
 
 
 def test_cancelled_run_stops_early(tmp_path: Path) -> None:
