@@ -193,6 +193,9 @@ HOSTILE = [
     ("conda", ("channels: " + "[" * 300 + "]" * 300 + "\n").encode(), "more than 100 deep"),
     ("conda", (BILLION_LAUGHS + "channels: *i\n").encode(), "alias bomb"),
     ("conda", b'channels: ["\\ud800"]\n', "lone surrogate"),
+    ("docker", b'{"a":' + b"[" * 1000 + b"]" * 1000 + b"}", "more than 100 deep"),
+    ("docker", b'{"a":' + b"1" * 4301 + b"}", "4300 digits"),
+    ("docker", b'{"registry-mirrors": ["\\ud800"]}', "lone surrogate"),
     ("uv", b"a = " + b"[" * 1000 + b"]" * 1000 + b"\n", "deep"),
     ("uv", b"# x\rnative-tls = true\r", "invalid TOML"),
 ]
@@ -344,7 +347,24 @@ def _conda_text(draw: st.DrawFn) -> str:
     return body
 
 
-_TEXT = {"pip": _pip_text, "uv": _uv_text, "conda": _conda_text}
+def _docker_text(draw: st.DrawFn) -> str:
+    hostile = draw(
+        st.sampled_from(["plain", "deep", "surrogate", "duplicate-key", "huge-int", "junk"])
+    )
+    if hostile == "deep":
+        return '{"x": ' + _nested(draw(st.integers(50, 1200)), "json") + "}"
+    if hostile == "surrogate":
+        return '{"x": "\\udfff"}'
+    if hostile == "duplicate-key":
+        return '{"debug": true, "debug": false}'
+    if hostile == "huge-int":
+        return '{"x": ' + "7" * draw(st.integers(4290, 4400)) + "}"
+    if hostile == "junk":
+        return '{"debug": true}' + draw(st.text(max_size=20))
+    return '{"debug": true}'
+
+
+_TEXT = {"pip": _pip_text, "uv": _uv_text, "conda": _conda_text, "docker": _docker_text}
 
 
 @st.composite

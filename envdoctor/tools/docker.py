@@ -47,6 +47,7 @@ from envdoctor.checkup import (
     tool_details,
 )
 from envdoctor.configfiles import (
+    MAX_NESTING,
     ConfigProblem,
     Setting,
     Source,
@@ -56,6 +57,7 @@ from envdoctor.configfiles import (
     normalise_endpoint,
     read_existing,
     read_text,
+    structure_problem,
 )
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
@@ -74,6 +76,13 @@ from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import docker_daemon, docker_pull
 
 _DOCKER_DEFAULT = Source("default", "dockerd")
+
+
+def json_refusal(exc: RecursionError | ValueError) -> str:
+    """Why Python's JSON parser gave up on a file that is not malformed as such."""
+    if isinstance(exc, RecursionError):
+        return f"refused: nests arrays or objects more than {MAX_NESTING} deep"
+    return f"refused: {str(exc).split(';')[0]}"  # "Exceeds the limit (4300 digits)..."
 
 
 def _docker_load(path: Path, problems: list[ConfigProblem]) -> dict[str, object] | None:
@@ -102,6 +111,13 @@ def _docker_load(path: Path, problems: list[ConfigProblem]) -> dict[str, object]
                 str(path), exc.lineno, f"invalid JSON ({exc.msg}): dockerd refuses to start"
             )
         )
+        return None
+    except (RecursionError, ValueError) as exc:
+        problems.append(ConfigProblem(str(path), None, f"{json_refusal(exc)}: not read"))
+        return None
+    problem = structure_problem(data)
+    if problem is not None:
+        problems.append(ConfigProblem(str(path), None, f"refused: {problem}: not read"))
         return None
     if not isinstance(data, dict):
         problems.append(
@@ -294,6 +310,17 @@ def _parse(old: bytes, display: str) -> tuple[dict[str, Any], bool]:
             f"({exc.msg}); dockerd refuses to start with it",
             f"Fix or move {display}, then run apply again.",
         ) from exc
+    except (RecursionError, ValueError) as exc:
+        raise EnvdoctorError(
+            f"docker: {display}: {json_refusal(exc)}; envdoctor does not edit it",
+            f"Fix or move {display}, then run apply again.",
+        ) from None
+    problem = structure_problem(data)
+    if problem is not None:
+        raise EnvdoctorError(
+            f"docker: {display}: refused: {problem}; envdoctor does not edit it",
+            f"Fix or move {display}, then run apply again.",
+        )
     if not isinstance(data, dict):
         raise EnvdoctorError(
             f"docker: {display} line 1: not a JSON object; dockerd refuses to start with it",
