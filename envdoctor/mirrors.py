@@ -31,6 +31,8 @@ TARGETS: tuple[str, ...] = (
     "uv",
     "conda",
     "docker",
+    "containerd",
+    "podman",
     "hf",
     "modelscope",
     "apt",

@@ -25,6 +25,8 @@ TARGET_NAMES: tuple[str, ...] = (
     "uv",
     "conda",
     "docker",
+    "containerd",
+    "podman",
     "sysctl",
     "apt",
     "npm",

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from envdoctor.tools.hf import HfSettings
     from envdoctor.tools.modelscope import ModelscopeSettings
     from envdoctor.tools.npm import NpmSettings
+    from envdoctor.tools.oci_mirrors import RegistryMirrors
     from envdoctor.tools.pip import PipSettings
     from envdoctor.tools.sysctl import SysctlSettings
     from envdoctor.tools.uv import UvSettings
@@ -90,6 +91,8 @@ class Profile:
     uv: UvSettings | None = None
     conda: CondaSettings | None = None
     docker: DockerSettings | None = None
+    containerd: RegistryMirrors | None = None
+    podman: RegistryMirrors | None = None
     hf: HfSettings | None = None
     modelscope: ModelscopeSettings | None = None
     sysctl: SysctlSettings | None = None

@@ -168,7 +168,16 @@ def test_conda_only_where_a_base_is_verified(ctx):
 def test_docker_proxies_are_opt_in_and_carry_nothing_else(ctx):
     profile = get_profile(ctx, "cn-docker-proxies")
     assert profile.opt_in
-    assert profile.targets == ("docker",)
+    assert profile.targets == ("docker", "containerd", "podman")
+    assert profile.containerd == profile.podman
+    assert profile.containerd and profile.containerd.mirrored == [
+        "docker.io",
+        "ghcr.io",
+        "registry.k8s.io",
+        "quay.io",
+        "nvcr.io",
+        "gcr.io",
+    ]
     assert profile.docker and profile.docker.registry_mirrors == (
         "https://docker.1ms.run",
         "https://docker.m.daocloud.io",
@@ -205,8 +214,9 @@ def test_endpoints_list_one_url_per_target_and_mirror(ctx):
         Endpoint("cargo", "https://mirrors.tuna.tsinghua.edu.cn/crates.io-index", "cn-tsinghua"),
         Endpoint("git", "https://hf-mirror.com", "cn-tsinghua"),
     ]
-    docker = [e.url for e in endpoints(get_profile(ctx, "cn-docker-proxies"))]
-    assert len(docker) == 4
+    proxies = endpoints(get_profile(ctx, "cn-docker-proxies"))
+    assert len([e for e in proxies if e.target == "docker"]) == 4
+    assert len([e for e in proxies if e.target == "containerd"]) == 9
     assert not [e for e in endpoints(get_profile(ctx, "global")) if e.target == "docker"]
 
 
@@ -721,6 +731,17 @@ table_values: dict[str, dict[str, st.SearchStrategy[Any]]] = {
         "custom-channels": st.lists(st.sampled_from(["conda-forge", "pytorch", "a/b"])),
     },
     "docker": {"registry-mirrors": st.lists(urls, max_size=3)},
+    "containerd": {
+        "mirrors": st.dictionaries(
+            st.sampled_from(["docker.io", "ghcr.io", "Quay.io", "index.docker.io", "a b"]),
+            st.lists(urls, max_size=2),
+        )
+    },
+    "podman": {
+        "mirrors": st.dictionaries(
+            st.sampled_from(["docker.io", "nvcr.io", "x:5000"]), st.lists(urls, max_size=2)
+        )
+    },
     "hf": {
         "endpoint": urls,
         "env": st.dictionaries(st.sampled_from(["HF_HUB_DISABLE_XET", "HF_X", "PATH"]), plain_text),

@@ -45,6 +45,8 @@ ToolName = Literal[
     "uv",
     "conda",
     "docker",
+    "containerd",
+    "podman",
     "hf",
     "modelscope",
     "sysctl",
@@ -183,6 +185,7 @@ if TYPE_CHECKING:
     from envdoctor.tools import apt as apt
     from envdoctor.tools import cargo as cargo
     from envdoctor.tools import conda as conda
+    from envdoctor.tools import containerd as containerd
     from envdoctor.tools import docker as docker
     from envdoctor.tools import git as git
     from envdoctor.tools import go as go
@@ -190,6 +193,7 @@ if TYPE_CHECKING:
     from envdoctor.tools import modelscope as modelscope
     from envdoctor.tools import npm as npm
     from envdoctor.tools import pip as pip
+    from envdoctor.tools import podman as podman
     from envdoctor.tools import sysctl as sysctl
     from envdoctor.tools import uv as uv
 
@@ -198,6 +202,8 @@ if TYPE_CHECKING:
         "uv": uv,
         "conda": conda,
         "docker": docker,
+        "containerd": containerd,
+        "podman": podman,
         "hf": hf,
         "modelscope": modelscope,
         "sysctl": sysctl,

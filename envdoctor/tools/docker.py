@@ -255,6 +255,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
             "that starts with one"
         )
     notes.extend(_config_file_notes(ctx, options.scope, path))
+    notes.extend(_unmirrored_notes(ctx, profile))
     if options.scope == "user":
         notes.append(
             f"{display} is rootless Docker's file; the system daemon reads {SYSTEM_FILE} "
@@ -270,6 +271,21 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     if old is not None or new is not None:
         changes = (FileChange(NAME, path, display, old, new, mode=0o644, owner=_owner(options)),)
     return TargetPlan(NAME, changes=changes, notes=tuple(notes))
+
+
+def _unmirrored_notes(ctx: Context, profile: Profile) -> list[str]:
+    """Registries the profile mirrors for containerd/podman that dockerd cannot use."""
+    from envdoctor.tools import containerd, oci_mirrors, podman
+
+    if containerd.installed(ctx) or containerd.k3s_installed(ctx) or podman.installed(ctx):
+        return []
+    others = oci_mirrors.unmirrored_for_dockerd([profile.containerd, profile.podman])
+    if not others:
+        return []
+    return [
+        f"{', '.join(others)} stay unmirrored for dockerd: registry-mirrors covers Docker Hub "
+        "only (containerd or podman, not installed here, would use the profile's mirrors)"
+    ]
 
 
 def mirror_problem(mirror: str) -> str | None:

@@ -1,0 +1,451 @@
+"""containerd (kubelet, nerdctl, ctr) and k3s: registry mirrors in ``hosts.toml``.
+
+containerd reads a registry's mirrors from ``<config_path>/<registry>/hosts.toml``
+(``server`` plus ``[host."<mirror>"]`` tables with ``capabilities = ["pull", "resolve"]``),
+but its CRI plugin (what kubelet uses) reads that directory only when ``config_path`` is set
+in ``/etc/containerd/config.toml`` (containerd 1.x leaves it empty).  So a plan writes one
+``hosts.toml`` per registry of the profile under ``/etc/containerd/certs.d`` (or the first
+directory ``config_path`` already names) and sets ``config_path`` when it is not set, with
+tomlkit so every other byte of ``config.toml`` stays (:mod:`~envdoctor.tools.containerd_files`).
+The deprecated ``registry.mirrors`` table is never written: the CRI plugin refuses to load
+when it is set together with ``config_path``, so a plan stops and says how to move it.
+
+hosts.toml is read at every pull (no restart); config.toml only when containerd starts, so a
+changed config.toml needs ``systemctl restart containerd`` (running containers keep running:
+their shims stay).  envdoctor never restarts containerd itself: ``--reload`` says this.
+``ctr`` reads no config at all: ``ctr image pull --hosts-dir /etc/containerd/certs.d``.
+
+k3s runs its own containerd and writes its hosts.toml files from
+``/etc/rancher/k3s/registries.yaml`` at start: when k3s is installed the plan edits that file
+(ruamel.yaml, comments kept), and k3s needs a restart to read it.
+
+System scope only: containerd's files are system-wide.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from envdoctor.checkup import Checkup, Row, add_problems, drift, source_text, tool_details
+from envdoctor.configfiles import (
+    ConfigProblem,
+    Setting,
+    Source,
+    ToolConfig,
+    decode_utf8,
+    normalise_endpoint,
+    read_existing,
+    read_text,
+)
+from envdoctor.context import Context
+from envdoctor.errors import EnvdoctorError
+from envdoctor.net.session import PullPath
+from envdoctor.planning import ApplyOptions
+from envdoctor.profile_checks import ProfileFile
+from envdoctor.profiles import Profile
+from envdoctor.redact import mask_url
+from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import containerd_files as files
+from envdoctor.tools import docker, oci_mirrors
+from envdoctor.tools.oci_mirrors import RegistryMirrors
+
+NAME = "containerd"
+TITLE = "containerd"
+TABLE_KEYS = oci_mirrors.TABLE_KEYS
+REQUIRED = ("mirrors", '[containerd.mirrors] "docker.io" = ["https://..."]')
+
+CONFIG_TOML = "/etc/containerd/config.toml"
+SOCKET = "/run/containerd/containerd.sock"
+K3S_REGISTRIES = "/etc/rancher/k3s/registries.yaml"
+RESTART = "sudo systemctl restart containerd"
+_DEFAULT = Source("default", "containerd")
+
+
+# --- where containerd is --------------------------------------------------------------
+
+
+def _on_path(ctx: Context, program: str) -> bool:
+    if ctx.root == Path("/"):
+        return shutil.which(program, path=ctx.env.get("PATH")) is not None
+    dirs = [d for d in ctx.env.get("PATH", "").split(":") if d.startswith("/")]
+    return any(ctx.path(d).joinpath(program).is_file() for d in dirs)
+
+
+def installed(ctx: Context) -> bool:
+    """A standalone containerd: its binary, its socket or ``/etc/containerd``."""
+    return (
+        _on_path(ctx, "containerd")
+        or ctx.path(SOCKET).exists()
+        or ctx.path("/etc/containerd").is_dir()
+    )
+
+
+def k3s_installed(ctx: Context) -> bool:
+    return _on_path(ctx, "k3s") or ctx.path("/etc/rancher/k3s").is_dir()
+
+
+# --- its profile table ----------------------------------------------------------------
+
+
+def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
+    return oci_mirrors.check_table(file, NAME, table)
+
+
+def settings(table: Mapping[str, Any]) -> RegistryMirrors:
+    return oci_mirrors.settings(table)
+
+
+def settings_json(value: RegistryMirrors) -> dict[str, Any]:
+    return oci_mirrors.settings_json(value)
+
+
+def settings_toml(value: RegistryMirrors) -> Any:
+    return oci_mirrors.settings_toml(value)
+
+
+def endpoints(value: RegistryMirrors) -> list[str]:
+    return oci_mirrors.endpoints(value)
+
+
+# --- what it really uses --------------------------------------------------------------
+
+
+def _load_config(
+    ctx: Context, problems: list[ConfigProblem], files_read: list[str]
+) -> files.ContainerdConfig:
+    path = ctx.path(CONFIG_TOML)
+    text = read_text(path, problems)
+    if text is None:
+        return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
+    files_read.append(str(path))
+    try:
+        return files.read_config(files.parse_toml(text, CONFIG_TOML))
+    except EnvdoctorError as exc:
+        problems.append(ConfigProblem(str(path), None, exc.message.partition(": ")[2]))
+        return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
+
+
+def hosts_dir(ctx: Context, config: files.ContainerdConfig) -> Path:
+    """Where this plan writes hosts.toml: the first ``config_path`` directory, or the
+    default ``/etc/containerd/certs.d``."""
+    dirs = files.hosts_dirs(config)
+    return ctx.path(dirs[0] if dirs else files.DEFAULT_HOSTS_DIR)
+
+
+def resolve(ctx: Context) -> ToolConfig | None:
+    """config.toml's ``config_path``, every ``hosts.toml`` it leads to and k3s's
+    ``registries.yaml``; None when neither containerd nor k3s is on this machine."""
+    if not installed(ctx) and not k3s_installed(ctx):
+        return None
+    problems: list[ConfigProblem] = []
+    files_read: list[str] = []
+    settings_: dict[str, Setting] = {}
+    config = _load_config(ctx, problems, files_read)
+    section = f'plugins."{config.plugin}".registry'
+    config_source = Source("file", str(ctx.path(CONFIG_TOML)), section)
+    settings_["config_path"] = Setting(
+        "config_path", config.config_path, config_source if config.config_path else _DEFAULT
+    )
+    settings_["legacy_mirrors"] = Setting(
+        "legacy_mirrors",
+        config.legacy_mirrors,
+        config_source if config.legacy_mirrors else _DEFAULT,
+    )
+    dirs = files.hosts_dirs(config) or [files.DEFAULT_HOSTS_DIR]
+    for directory in dirs:
+        base = ctx.path(directory)
+        try:
+            registries = sorted(p for p in base.iterdir() if p.is_dir())
+        except OSError:
+            continue
+        for registry_dir in registries:
+            hosts_path = registry_dir / "hosts.toml"
+            text = read_text(hosts_path, problems)
+            if text is None:
+                continue
+            files_read.append(str(hosts_path))
+            try:
+                _, hosts = files.hosts_of(text)
+            except Exception as exc:  # noqa: BLE001 - tomlkit raises several types
+                problems.append(
+                    ConfigProblem(str(hosts_path), None, f"invalid TOML ({exc}): pulls fail")
+                )
+                continue
+            name = f"mirrors.{registry_dir.name}"
+            if name in settings_:
+                continue  # the first directory that has the registry wins
+            urls = tuple(mask_url(h) for h, caps in hosts if "pull" in caps)
+            settings_[name] = Setting(name, urls, Source("file", str(hosts_path)))
+    if k3s_installed(ctx):
+        path = ctx.path(K3S_REGISTRIES)
+        text = read_text(path, problems)
+        if text is not None:
+            files_read.append(str(path))
+            try:
+                found = files.k3s_mirrors(text)
+            except Exception as exc:  # noqa: BLE001 - ruamel raises several types
+                problems.append(ConfigProblem(str(path), None, f"invalid YAML ({exc})"))
+                found = {}
+            for registry, endpoints_ in found.items():
+                name = f"k3s.mirrors.{registry}"
+                settings_[name] = Setting(
+                    name,
+                    tuple(mask_url(u) for u in endpoints_),
+                    Source("file", str(path), "mirrors"),
+                )
+    return ToolConfig(NAME, settings_, problems, files_read)
+
+
+def mirrors(config: ToolConfig) -> list[str]:
+    """Every mirror of every registry, hosts.toml and registries.yaml alike."""
+    urls: list[str] = []
+    for name, setting in config.settings.items():
+        if name.startswith(("mirrors.", "k3s.mirrors.")):
+            urls += cast("tuple[str, ...]", setting.value)
+    return urls
+
+
+def canonical(url: str) -> str:
+    return normalise_endpoint(url)
+
+
+def effective_mirrors(config: ToolConfig, prefix: str = "mirrors.") -> dict[str, list[str]]:
+    return {
+        name.removeprefix(prefix): [normalise_endpoint(u) for u in cast("tuple[str, ...]", s.value)]
+        for name, s in config.settings.items()
+        if name.startswith(prefix)
+    }
+
+
+# --- its traps ------------------------------------------------------------------------
+
+
+def _process_start(ctx: Context, pid: int) -> float | None:
+    """When a process started (seconds since the epoch), from /proc/<pid>/stat."""
+    import os
+
+    try:
+        stat = ctx.path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        boot = ctx.path("/proc/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    btime = next((line.split()[1] for line in boot.splitlines() if line.startswith("btime")), None)
+    if len(fields) < 20 or btime is None:
+        return None
+    ticks = int(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100
+    return int(btime) + int(fields[19]) / ticks
+
+
+def running(ctx: Context, program: str = "containerd") -> list[int]:
+    """Pids of running ``program`` processes (by their argv[0]) in ``ctx.path("/proc")``."""
+    found: list[int] = []
+    try:
+        entries = list(ctx.path("/proc").iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if Path(argv0.decode("utf-8", "replace")).name == program:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def stale_daemon(ctx: Context, path: Path, program: str = "containerd") -> int | None:
+    """The pid of a running ``program`` that started before ``path`` was last changed."""
+    try:
+        changed = path.stat().st_mtime
+    except OSError:
+        return None
+    for pid in running(ctx, program):
+        started = _process_start(ctx, pid)
+        if started is not None and started < changed:
+            return pid
+    return None
+
+
+def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) -> Row | None:
+    config = configs.get(NAME)
+    if config is None:
+        return None
+    remedies = checkup.remedies
+    apply = remedies.apply(NAME, system=True)
+    config_path = cast("str", config.value("config_path"))
+    hosts = effective_mirrors(config)
+    k3s = effective_mirrors(config, "k3s.mirrors.")
+    parts = [
+        f"{registry} -> {', '.join(urls) or 'no mirror'} "
+        f"({source_text(ctx, config.settings['mirrors.' + registry].source)})"
+        for registry, urls in hosts.items()
+    ]
+    parts += [
+        f"k3s {registry} -> {', '.join(urls) or 'no mirror'}" for registry, urls in k3s.items()
+    ]
+    summary = "; ".join(parts) if parts else "no registry mirror: each registry directly"
+    details = tool_details(ctx, config)
+    details["hosts_toml"] = hosts
+    details["k3s"] = k3s
+    row = Row(NAME, summary, details)
+    add_problems(row, ctx, config)
+    legacy = cast("tuple[str, ...]", config.value("legacy_mirrors"))
+    if legacy:
+        table = f"{config.settings['legacy_mirrors'].source.section}.mirrors"
+        message = f"{CONFIG_TOML} sets the deprecated {table} ({', '.join(legacy)}): " + (
+            "with config_path also set the CRI plugin refuses to load"
+            if config_path
+            else "config_path cannot be used while it is there"
+        )
+        remedy = (
+            f"move each registry to {files.DEFAULT_HOSTS_DIR}/<registry>/hosts.toml, delete the "
+            f"mirrors table, then {RESTART}"
+        )
+        (row.fail if config_path else row.warn)(message, remedy)
+    if installed(ctx) and hosts and not config_path:
+        row.warn(
+            f"config_path is not set in {CONFIG_TOML}: the CRI plugin (kubelet) ignores "
+            f"{files.DEFAULT_HOSTS_DIR}; only ctr --hosts-dir and nerdctl read it",
+            apply or f'set config_path = "{files.DEFAULT_HOSTS_DIR}" in the registry table',
+        )
+    pid = stale_daemon(ctx, ctx.path(CONFIG_TOML))
+    if pid is not None:
+        row.warn(
+            f"the running containerd (pid {pid}) started before {CONFIG_TOML} was last "
+            "changed: it still uses the old settings",
+            f"{RESTART} (running containers keep running)",
+        )
+    k3s_pid = stale_daemon(ctx, ctx.path(K3S_REGISTRIES), "k3s")
+    if k3s_pid is not None:
+        row.warn(
+            f"k3s (pid {k3s_pid}) started before {K3S_REGISTRIES} was last changed",
+            "sudo systemctl restart k3s",
+        )
+    profile = remedies.profile
+    if profile is not None and profile.containerd is not None:
+        for registry, urls in profile.containerd.registries:
+            drift(
+                row,
+                profile,
+                f"mirrors of {registry}",
+                hosts.get(registry, []),
+                [normalise_endpoint(u) for u in urls],
+                apply,
+            )
+    return row
+
+
+# --- its plan -------------------------------------------------------------------------
+
+
+def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
+    """hosts.toml per registry, config_path in config.toml, k3s's registries.yaml."""
+    table = profile.containerd
+    if table is None:
+        return TargetPlan(NAME, skipped="the profile does not set containerd")
+    standalone, k3s = installed(ctx), k3s_installed(ctx)
+    if not standalone and not k3s:
+        return TargetPlan(NAME, skipped="neither containerd nor k3s is installed")
+    if options.scope != "system":
+        return TargetPlan(
+            NAME, skipped="containerd's files are system-wide: apply with --scope system as root"
+        )
+    changes: list[FileChange] = []
+    notes: list[str] = []
+    if standalone:
+        changes += _containerd_changes(ctx, profile, table, notes)
+    if k3s:
+        path = ctx.path(K3S_REGISTRIES)
+        old = read_existing(path, K3S_REGISTRIES, NAME)
+        old_text = None if old is None else decode_utf8(old, K3S_REGISTRIES, NAME)
+        new_text = files.k3s_registries(old_text, table.registries)
+        if new_text != old_text:
+            new = None if new_text is None else new_text.encode()
+            changes.append(FileChange(NAME, path, K3S_REGISTRIES, old, new, mode=0o600))
+            notes.append(f"k3s reads {K3S_REGISTRIES} when it starts: sudo systemctl restart k3s")
+    return TargetPlan(NAME, changes=tuple(c for c in changes if c.changed), notes=tuple(notes))
+
+
+def _containerd_changes(
+    ctx: Context, profile: Profile, table: RegistryMirrors, notes: list[str]
+) -> list[FileChange]:
+    config_file = ctx.path(CONFIG_TOML)
+    old_config = read_existing(config_file, CONFIG_TOML, NAME)
+    old_text = None if old_config is None else decode_utf8(old_config, CONFIG_TOML, NAME)
+    config = (
+        files.read_config(files.parse_toml(old_text, CONFIG_TOML))
+        if old_text
+        else files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
+    )
+    if config.legacy_mirrors and table.mirrored:
+        raise EnvdoctorError(
+            f"containerd: {CONFIG_TOML} has the deprecated "
+            f'plugins."{config.plugin}".registry.mirrors table '
+            f"({', '.join(config.legacy_mirrors)}); with config_path the CRI plugin refuses "
+            "to load",
+            f"Move those mirrors to {files.DEFAULT_HOSTS_DIR}/<registry>/hosts.toml and delete "
+            "the table, or run apply with --skip containerd.",
+        )
+    changes: list[FileChange] = []
+    directory = hosts_dir(ctx, config)
+    for registry, urls in table.registries:
+        path = directory / registry / "hosts.toml"
+        display = ctx.display(path)
+        old = read_existing(path, display, NAME)
+        old_hosts = None if old is None else decode_utf8(old, display, NAME)
+        new_hosts = files.hosts_toml(old_hosts, registry, urls, profile.name)
+        if old is not None and new_hosts == old_hosts:
+            continue
+        if new_hosts is None and old is None:
+            continue
+        if old is not None and new_hosts == old_hosts and not urls:
+            notes.append(f"{display} was not written by envdoctor: left as it is")
+        new = None if new_hosts is None else new_hosts.encode()
+        changes.append(FileChange(NAME, path, display, old, new, mode=0o644))
+    if changes:
+        notes.append("containerd reads hosts.toml at every pull: no restart needed for them")
+    if table.mirrored and not config.config_path:
+        new_text = files.with_config_path(old_text, ctx.system_path(directory), CONFIG_TOML)
+        changes.append(
+            FileChange(NAME, config_file, CONFIG_TOML, old_config, new_text.encode(), mode=0o644)
+        )
+        notes.append(
+            f"config_path in {CONFIG_TOML} is read when containerd starts: {RESTART} "
+            "(envdoctor never restarts it; running containers keep running)"
+        )
+    if changes:
+        notes.append(
+            f"ctr reads no configuration: ctr image pull --hosts-dir {ctx.system_path(directory)}"
+        )
+    return changes
+
+
+def reload(ctx: Context) -> str:
+    """What ``--reload`` does for containerd: nothing, and why, in words."""
+    pid = stale_daemon(ctx, ctx.path(CONFIG_TOML))
+    if pid is not None:
+        return (
+            f"containerd (pid {pid}) reads config.toml only when it starts: run {RESTART} "
+            "(envdoctor does not restart it); hosts.toml needs no reload"
+        )
+    return "containerd reads hosts.toml at every pull: nothing to reload"
+
+
+def env_variables(profile: Profile) -> list[tuple[str, str]]:
+    return []
+
+
+def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
+    """containerd reads its mirrors from files only."""
+    return []
+
+
+def pull_path(base_url: str) -> PullPath:
+    """Docker's pull path (``/v2/``, alive on 401): containerd asks a mirror the same."""
+    return docker.pull_path(base_url)

@@ -1,0 +1,263 @@
+"""containerd and podman plans on real-world files: minimal edits, idempotence, rollback,
+and the traps the check reports."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from envdoctor import transaction
+from envdoctor.checkup import Checkup, LoginEnv, Remedies
+from envdoctor.context import Context
+from envdoctor.errors import EnvdoctorError
+from envdoctor.planning import ApplyOptions
+from envdoctor.profiles import Profile, get_profile
+from envdoctor.results import TargetPlan
+from envdoctor.tools import containerd, docker, podman
+from envdoctor.tools.oci_mirrors import RegistryMirrors
+
+DATA = Path(__file__).parent / "data" / "containerd"
+SYSTEM = ApplyOptions(scope="system")
+HUB = "https://docker.1ms.run"
+GHCR = "https://ghcr.m.daocloud.io"
+
+
+def _profile(**registries: list[str]) -> Profile:
+    table = RegistryMirrors(tuple((k.replace("_", "."), tuple(v)) for k, v in registries.items()))
+    return Profile("test", "test", Path("test.toml"), "user", containerd=table, podman=table)
+
+
+def _put(ctx: Context, system_path: str, content: str) -> Path:
+    path = ctx.path(system_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _apply(ctx: Context, plan: TargetPlan) -> str:
+    changes = [c for c in plan.changes if c.changed]
+    record = transaction.apply_changes(
+        ctx,
+        changes,
+        journal=transaction.journal_dir(ctx, "system"),
+        description="test",
+        profile="test",
+    )
+    return record.id
+
+
+def _changed_lines(old: str, new: str) -> list[str]:
+    return [
+        line
+        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "config-default-1.6.toml",
+            ['-      config_path = ""', '+      config_path = "/etc/containerd/certs.d"'],
+        ),
+        (
+            "config-nvidia-ctk.toml",
+            [
+                "+",
+                '+[plugins."io.containerd.grpc.v1.cri".registry]',
+                '+  config_path = "/etc/containerd/certs.d"',
+            ],
+        ),
+        (
+            "config-2x-excerpt.toml",
+            ["-      config_path = ''", '+      config_path = "/etc/containerd/certs.d"'],
+        ),
+    ],
+)
+def test_config_toml_changes_only_config_path_and_rolls_back(
+    ctx: Context, fixture: str, expected: list[str]
+) -> None:
+    original = (DATA / fixture).read_text(encoding="utf-8")
+    config = _put(ctx, containerd.CONFIG_TOML, original)
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB], ghcr_io=[GHCR]), SYSTEM)
+    by_display = {c.display: c for c in plan.changes}
+    change = by_display[containerd.CONFIG_TOML]
+    assert change.new is not None
+    assert _changed_lines(original, change.new.decode()) == expected
+    hub = by_display["/etc/containerd/certs.d/docker.io/hosts.toml"].new
+    assert hub is not None and b'[host."https://docker.1ms.run"]' in hub
+    assert b'server = "https://registry-1.docker.io"' in hub
+    ghcr = by_display["/etc/containerd/certs.d/ghcr.io/hosts.toml"].new
+    assert ghcr is not None and b'server = "https://ghcr.io"' in ghcr
+    assert any("systemctl restart containerd" in note for note in plan.notes)
+    assert any("no restart needed" in note for note in plan.notes)
+    apply_id = _apply(ctx, plan)
+    again = containerd.plan(ctx, _profile(docker_io=[HUB], ghcr_io=[GHCR]), SYSTEM)
+    assert again.changes == ()  # idempotent
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None
+    assert containerd.effective_mirrors(resolved) == {"docker.io": [HUB], "ghcr.io": [GHCR]}
+    transaction.rollback(ctx, transaction.journal_dir(ctx, "system"), apply_id)
+    assert config.read_text(encoding="utf-8") == original
+    assert not ctx.path("/etc/containerd/certs.d/docker.io/hosts.toml").exists()
+
+
+def test_no_config_toml_gets_a_version_2_file(ctx: Context) -> None:
+    ctx.path("/etc/containerd").mkdir(parents=True)
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    change = next(c for c in plan.changes if c.display == containerd.CONFIG_TOML)
+    assert change.old is None and change.new == (
+        b'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".registry]\n'
+        b'  config_path = "/etc/containerd/certs.d"\n'
+    )
+
+
+def test_legacy_mirrors_stop_the_plan_and_are_reported(ctx: Context) -> None:
+    _put(ctx, containerd.CONFIG_TOML, (DATA / "config-legacy-mirrors.toml").read_text())
+    with pytest.raises(EnvdoctorError, match=r"deprecated .*registry\.mirrors.*docker\.io"):
+        containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    config = containerd.resolve(ctx)
+    assert config is not None
+    checkup = Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    row = containerd.diagnose(ctx, {"containerd": config}, checkup)
+    assert row is not None
+    (finding,) = row.findings
+    assert "deprecated" in finding.message and "registry.mirrors" in finding.message
+    assert finding.remedy and "hosts.toml" in finding.remedy
+
+
+def test_check_warns_when_the_cri_plugin_ignores_certs_d(ctx: Context) -> None:
+    _put(ctx, containerd.CONFIG_TOML, (DATA / "config-default-1.6.toml").read_text())
+    _put(
+        ctx,
+        "/etc/containerd/certs.d/docker.io/hosts.toml",
+        f'server = "https://registry-1.docker.io"\n[host."{HUB}"]\n  capabilities = ["pull"]\n',
+    )
+    config = containerd.resolve(ctx)
+    assert config is not None
+    row = containerd.diagnose(
+        ctx, {"containerd": config}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None
+    assert "docker.io -> https://docker.1ms.run" in row.summary
+    assert any("config_path is not set" in f.message for f in row.findings)
+
+
+def test_a_users_hosts_toml_keeps_its_hosts_after_the_mirrors(ctx: Context) -> None:
+    ctx.path("/etc/containerd").mkdir(parents=True)
+    own = (
+        "# our registry cache\n"
+        'server = "https://registry-1.docker.io"\n\n'
+        '[host."https://cache.lab.example"]\n'
+        '  capabilities = ["pull", "resolve"]\n'
+        '  ca = "/etc/ssl/lab.pem"\n'
+    )
+    _put(ctx, "/etc/containerd/certs.d/docker.io/hosts.toml", own)
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    change = next(c for c in plan.changes if c.display.endswith("hosts.toml"))
+    assert change.new is not None
+    text = change.new.decode()
+    assert text.startswith("# our registry cache\n")
+    assert text.index(HUB) < text.index("cache.lab.example") and 'ca = "/etc/ssl/lab.pem"' in text
+
+
+def test_k3s_registries_yaml_keeps_comments(ctx: Context) -> None:
+    _put(
+        ctx,
+        containerd.K3S_REGISTRIES,
+        "# site registries\nmirrors:\n  # our own\n  lab.example:\n    endpoint:\n"
+        '      - "https://lab.example"\nconfigs: {}\n',
+    )
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    (change,) = plan.changes
+    assert change.new is not None
+    text = change.new.decode()
+    assert "# site registries" in text and "# our own" in text and "lab.example" in text
+    assert f"docker.io:\n    endpoint:\n      - {HUB}" in text
+    assert any("restart k3s" in note for note in plan.notes)
+
+
+def test_global_removes_only_envdoctors_hosts_toml(ctx: Context) -> None:
+    ctx.path("/etc/containerd").mkdir(parents=True)
+    _apply(ctx, containerd.plan(ctx, _profile(docker_io=[HUB], ghcr_io=[GHCR]), SYSTEM))
+    plan = containerd.plan(ctx, get_profile(ctx, "global"), SYSTEM)
+    removed = sorted(c.display for c in plan.changes if c.new is None)
+    assert removed == [
+        "/etc/containerd/certs.d/docker.io/hosts.toml",
+        "/etc/containerd/certs.d/ghcr.io/hosts.toml",
+    ]
+
+
+def test_dockerd_alone_is_told_which_registries_stay_unmirrored(ctx: Context) -> None:
+    profile = get_profile(ctx, "cn-docker-proxies")
+    plan = docker.plan(ctx, profile, SYSTEM)
+    (note,) = [n for n in plan.notes if "unmirrored" in n]
+    assert "ghcr.io, registry.k8s.io, quay.io, nvcr.io, gcr.io" in note
+    assert "Docker Hub only" in note
+    assert containerd.plan(ctx, profile, SYSTEM).skipped
+
+
+# --- podman ------------------------------------------------------------------------
+
+
+def test_podman_drop_in_copies_earlier_keys_and_rolls_back(ctx: Context) -> None:
+    main = (
+        "# Debian's file, trimmed\n"
+        'unqualified-search-registries = ["quay.io", "docker.io"]\n\n'
+        '[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\nblocked = false\n'
+    )
+    _put(ctx, podman.SYSTEM_FILE, main)
+    plan = podman.plan(ctx, _profile(docker_io=[HUB, "http://10.0.0.1:5000"]), SYSTEM)
+    (change,) = plan.changes
+    assert change.display == "/etc/containers/registries.conf.d/90-envdoctor.conf"
+    assert change.new is not None
+    text = change.new.decode()
+    assert 'prefix = "docker.io"' in text and "blocked = false" in text
+    assert 'location = "docker.1ms.run"' in text
+    assert 'location = "10.0.0.1:5000"\ninsecure = true' in text
+    apply_id = _apply(ctx, plan)
+    assert podman.plan(ctx, _profile(docker_io=[HUB, "http://10.0.0.1:5000"]), SYSTEM).changes == ()
+    config = podman.resolve(ctx)
+    assert config is not None
+    assert podman.mirrors(config) == [HUB, "http://10.0.0.1:5000"]
+    row = podman.diagnose(
+        ctx, {"podman": config}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None
+    assert any("puts quay.io first" in f.message for f in row.findings)
+    transaction.rollback(ctx, transaction.journal_dir(ctx, "system"), apply_id)
+    assert not ctx.path("/etc/containers/registries.conf.d/90-envdoctor.conf").exists()
+    assert ctx.path(podman.SYSTEM_FILE).read_text() == main
+
+
+def test_podman_user_file_replaces_the_system_files(ctx: Context) -> None:
+    _put(
+        ctx,
+        podman.SYSTEM_FILE,
+        '[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "sys.example"\n',
+    )
+    _put(ctx, podman.SYSTEM_DIR + "/50-site.conf", '[aliases]\npython = "quay.io/evil/python"\n')
+    config = podman.resolve(ctx)
+    assert config is not None and podman.mirrors(config) == ["https://sys.example"]
+    row = podman.diagnose(
+        ctx, {"podman": config}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None and any(
+        "alias python = quay.io/evil/python" in f.message for f in row.findings
+    )
+    user = ctx.xdg_config_home / "containers" / "registries.conf"
+    user.parent.mkdir(parents=True)
+    user.write_text('unqualified-search-registries = ["docker.io"]\n')
+    config = podman.resolve(ctx)
+    assert config is not None and podman.mirrors(config) == []  # system file and drop-ins unread
+    plan = podman.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    assert any("replaces the system files" in note for note in plan.notes)
+
+
+def test_podman_refuses_a_v1_main_file(ctx: Context) -> None:
+    _put(ctx, podman.SYSTEM_FILE, '[registries.search]\nregistries = ["docker.io"]\n')
+    with pytest.raises(EnvdoctorError, match="v1"):
+        podman.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
