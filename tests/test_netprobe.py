@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 import threading
 import time
@@ -626,7 +627,7 @@ def test_lowercase_proxy_variable_wins(mirror_lab: MirrorLab) -> None:
     assert direct.healthy and direct.proxy is None
 
 
-def test_proxies_from_env_follows_urllib() -> None:
+def test_proxies_from_env_follows_urllib(monkeypatch) -> None:
     env = {
         "HTTP_PROXY": "http://upper:1",
         "http_proxy": "http://lower:1",
@@ -641,6 +642,15 @@ def test_proxies_from_env_follows_urllib() -> None:
         "no": "example.com",
     }
     assert "http" not in proxies_from_env({"HTTP_PROXY": "http://p:1", "REQUEST_METHOD": "GET"})
+    # ... as urllib itself reads the same environment.
+    import urllib.request
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert proxies_from_env(env) == urllib.request.getproxies_environment()
     assert proxy_for("https://pypi.org/simple", env) == "http://all:1"
     assert proxy_for("http://example.com/", env) is None
     assert proxy_for("http://pypi.org/", {}) is None
