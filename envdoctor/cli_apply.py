@@ -113,7 +113,10 @@ def _select_targets(only: tuple[str, ...], skip: tuple[str, ...]) -> list[str]:
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
 @click.option("--now", is_flag=True, help="Also set the sysctl values in the running kernel.")
 @click.option(
-    "--reload", "reload_docker", is_flag=True, help="Reload dockerd (SIGHUP), never restart it."
+    "--reload",
+    "reload_docker",
+    is_flag=True,
+    help="Reload dockerd (SIGHUP), never restart it; say whether containerd needs a restart.",
 )
 @click.option(
     "--json",
@@ -304,6 +307,10 @@ def _after_apply(
             lines.append((docker.reload(ctx, scope), False))
         except EnvdoctorError as error:
             lines.append((f"--reload: {error}", True))
+        if profile.containerd is not None and scope == "system":
+            from envdoctor.tools import containerd
+
+            lines.append((f"--reload: {containerd.reload(ctx)}", False))
     return lines
 
 

@@ -223,3 +223,10 @@ def test_history_and_rollback_look_in_both_scopes(image, monkeypatch):
     assert "nothing to roll back in system scope, but the user scope has" in out.stderr
     assert f"envdoctor rollback --scope user --root {image} {records[0]['id']}" in out.stderr
     assert run_scoped(image, "rollback", *user).exit_code == 0
+
+
+def test_reload_says_what_containerd_needs(image):
+    (image / "etc" / "containerd").mkdir()  # containerd is installed in the image
+    out = run(image, "apply", "--profile", "cn-sjtu", "--only", "containerd", "--yes", "--reload")
+    assert out.exit_code == 0, out.output
+    assert "--reload: containerd reads hosts.toml at every pull: nothing to reload" in out.output

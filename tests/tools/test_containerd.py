@@ -261,3 +261,43 @@ def test_podman_refuses_a_v1_main_file(ctx: Context) -> None:
     _put(ctx, podman.SYSTEM_FILE, '[registries.search]\nregistries = ["docker.io"]\n')
     with pytest.raises(EnvdoctorError, match="v1"):
         podman.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+
+
+def _fake_containerd_process(ctx: Context, started_at: float, pid: int = 4242) -> None:
+    """A /proc under the test root with one containerd that started at ``started_at``."""
+    import os
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot = int(started_at) - 1000
+    _put(ctx, "/proc/stat", f"cpu  1 2 3 4\nbtime {boot}\n")
+    start_ticks = int((started_at - boot) * ticks)
+    fields = ["S", *["0"] * 18, str(start_ticks), "0"]  # field 22 of stat is the start time
+    _put(ctx, f"/proc/{pid}/stat", f"{pid} (containerd) {' '.join(fields)}\n")
+    ctx.path(f"/proc/{pid}/cmdline").write_bytes(b"/usr/bin/containerd\0--config\0x\0")
+
+
+@pytest.mark.parametrize("edited_after_start", [True, False])
+def test_a_containerd_started_before_the_config_edit_needs_a_restart(
+    ctx: Context, edited_after_start: bool
+) -> None:
+    import os
+
+    toml = _put(ctx, containerd.CONFIG_TOML, (DATA / "config-default-1.6.toml").read_text())
+    changed = toml.stat().st_mtime
+    _fake_containerd_process(ctx, changed - 60 if edited_after_start else changed + 60)
+    os.utime(toml, (changed, changed))
+    config = containerd.resolve(ctx)
+    assert config is not None
+    row = containerd.diagnose(
+        ctx, {"containerd": config}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None
+    stale = [f.message for f in row.findings if "pid 4242" in f.message]
+    words = containerd.reload(ctx)
+    if edited_after_start:
+        assert stale, [f.message for f in row.findings]
+        assert words.startswith("containerd (pid 4242) reads config.toml only when it starts")
+        assert containerd.RESTART in words
+    else:
+        assert stale == []
+        assert words == "containerd reads hosts.toml at every pull: nothing to reload"
