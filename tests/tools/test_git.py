@@ -156,6 +156,7 @@ def git_server(tmp_path: Path) -> Iterator[tuple[str, list[str], str]]:
     seen: list[str] = []
     handler = type("Handler", (_GitBackend,), {"root": str(root), "seen": seen})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.block_on_close = False  # a handler stuck on a dead client must not hang teardown
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -174,8 +175,13 @@ def test_git_ls_remote_of_a_hub_url_reaches_the_mirror(
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(ctx.home),
+        "GIT_CONFIG_GLOBAL": str(ctx.home / ".gitconfig"),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
+        # Without the rewrite git would go to huggingface.co: send that to a dead proxy so
+        # the test fails at once and never reaches a public host; loopback goes direct.
+        "https_proxy": "http://127.0.0.1:9",
+        "no_proxy": "127.0.0.1",
     }
     result = subprocess.run(
         ["git", "ls-remote", "https://huggingface.co/openai-community/gpt2", "HEAD"],
