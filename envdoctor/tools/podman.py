@@ -130,20 +130,11 @@ def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
     return oci_mirrors.check_table(file, NAME, table)
 
 
-def settings(table: Mapping[str, Any]) -> RegistryMirrors:
-    return oci_mirrors.settings(table)
-
-
-def settings_json(value: RegistryMirrors) -> dict[str, Any]:
-    return oci_mirrors.settings_json(value)
-
-
-def settings_toml(value: RegistryMirrors) -> Any:
-    return oci_mirrors.settings_toml(value)
-
-
-def endpoints(value: RegistryMirrors) -> list[str]:
-    return oci_mirrors.endpoints(value)
+# The registry table is the same for containerd and podman (envdoctor.tools.oci_mirrors).
+settings = oci_mirrors.settings
+settings_json = oci_mirrors.settings_json
+settings_toml = oci_mirrors.settings_toml
+endpoints = oci_mirrors.endpoints
 
 
 # --- what it really uses --------------------------------------------------------------
