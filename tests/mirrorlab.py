@@ -330,8 +330,10 @@ class MirrorServer(_LoopbackServer):
         trickle_interval_s: float = 1.0,
         header_count: int = 0,
         registry: Registry | None = None,
+        resolve_to: Callable[[], str] | None = None,
     ) -> None:
         self.registry = registry if registry is not None else Registry()
+        self.resolve_to = resolve_to
         self.trickle_interval_s = trickle_interval_s
         self.header_count = header_count
         self.tls = tls
@@ -362,12 +364,14 @@ class MirrorServer(_LoopbackServer):
         method, target, headers, _ = request
         entry = self.record(method, target, headers)
         try:
-            self._answer(conn, target, headers)
+            self._answer(conn, target, headers, method)
         finally:
             entry.finished = time.monotonic()
             self.untrack(conn)
 
-    def _answer(self, conn: socket.socket, target: str, request: dict[str, str]) -> None:
+    def _answer(
+        self, conn: socket.socket, target: str, request: dict[str, str], method: str = "GET"
+    ) -> None:
         if self.behaviour == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return
@@ -387,6 +391,8 @@ class MirrorServer(_LoopbackServer):
             status, headers, body = self.registry.route(self.url, target, request, self.body_bytes)
         else:
             status, headers, body = self._route(target)
+            if _is_file(target) and status == 200:
+                status, headers, body = self._file(target, request, headers, body)
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
         head += [f"X{index}: 1" for index in range(self.header_count)]
@@ -399,7 +405,31 @@ class MirrorServer(_LoopbackServer):
         if self.behaviour == "trickle-body" and isinstance(body, int):
             self._trickle(conn, _BLOCK)
             return
-        self._send_body(conn, body)
+        if method != "HEAD":
+            self._send_body(conn, body)
+
+    def _file(
+        self, target: str, request: dict[str, str], headers: dict[str, str], body: bytes | int
+    ) -> tuple[int, dict[str, str], bytes | int]:
+        """A hub's file: the headers huggingface_hub needs (``X-Repo-Commit``, ``ETag``);
+        with ``resolve_to``, a 302 to that server (the Hub's CDN redirect); a
+        ``Range: bytes=a-b`` answered with 206 and ``Content-Range``."""
+        size = _length(body)
+        etag = f'"lab-{size}"'
+        hub = {"X-Repo-Commit": _LAB_COMMIT, "ETag": etag}
+        if self.resolve_to is not None:
+            cdn = {"Location": f"{self.resolve_to()}{target}", "X-Linked-Size": str(size)}
+            return 302, {**hub, **cdn, "X-Linked-Etag": etag}, b""
+        headers = {**headers, **hub, "Accept-Ranges": "bytes"}
+        wanted = request.get("range", "")
+        start_s, _, end_s = wanted.removeprefix("bytes=").partition("-")
+        if wanted.startswith("bytes=") and start_s.isdigit() and size:
+            start = int(start_s)
+            end = min(int(end_s), size - 1) if end_s.isdigit() else size - 1
+            if start <= end:
+                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+                return 206, headers, end - start + 1
+        return 200, headers, body
 
     def _trickle(self, conn: socket.socket, data: bytes) -> None:
         for index in range(len(data)):
@@ -445,6 +475,14 @@ class MirrorServer(_LoopbackServer):
                     return
             conn.sendall(piece)
             sent += len(piece)
+
+
+_LAB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _is_file(target: str) -> bool:
+    path = urlsplit(target).path
+    return "/resolve/" in path or (path.startswith("/api/v1/models/") and path.endswith("/repo"))
 
 
 def _length(body: bytes | int) -> int:
@@ -807,6 +845,7 @@ class MirrorLab:
         trickle_interval_s: float = 1.0,
         header_count: int = 0,
         registry: Registry | None = None,
+        resolve_to: str | None = None,
     ) -> str:
         """Start a mirror and return its base URL (``https://127.0.0.1:<port>``).
 
@@ -819,7 +858,11 @@ class MirrorLab:
         ``cert`` picks the server certificate; ``trickle_interval_s`` paces the
         ``trickle-*`` behaviours; ``header_count`` adds that many header lines to every
         answer (http.client refuses more than 100); ``registry`` makes it a registry
-        serving a real small image (see :class:`Registry`).
+        serving a real small image (see :class:`Registry`); ``resolve_to`` (another
+        server's name) makes it a hub whose file answers (``/resolve/``, ModelScope's
+        ``/repo``) are 302s to the same path there, as the Hub sends LFS files to
+        its CDN.  File answers carry ``X-Repo-Commit`` and ``ETag`` (huggingface_hub
+        needs both) and honour ``Range: bytes=a-b`` with a 206.
         """
         if name in self.servers:
             raise ValueError(f"lab mirror {name!r} exists")
@@ -840,6 +883,11 @@ class MirrorLab:
             trickle_interval_s=trickle_interval_s,
             header_count=header_count,
             registry=registry,
+            resolve_to=(
+                None
+                if resolve_to is None
+                else functools.partial(lambda n: self.servers[n].url, resolve_to)
+            ),
         )
         self.servers[name] = server
         if body_bytes <= 64 * 1024 * 1024:

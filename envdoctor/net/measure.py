@@ -175,7 +175,13 @@ def _run_measure(
         )
     if found is not None:
         found.append(large)
-    return dataclasses.replace(measured, pull_url=mask_url(large.url), pull_file=large.what)
+    return dataclasses.replace(
+        measured,
+        pull_url=mask_url(large.url),
+        pull_file=large.what,
+        pull_hops=large.hops,
+        pull_finding=large.finding,
+    )
 
 
 def fetch_with(session: Session) -> Fetch:

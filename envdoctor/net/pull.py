@@ -67,6 +67,11 @@ class LargeFile:
     headers: tuple[tuple[str, str], ...] = ()
     authorization: str | None = None
     """Never shown: a token from the registry's realm."""
+    hops: tuple[str, ...] = ()
+    """``host[:port]`` of every redirect target on the way to :attr:`url`, in order."""
+    finding: str | None = None
+    """In plain words, when the bytes come from elsewhere than the mirror: ``large files
+    from this mirror come from <host>``, with what changes that path and what does not."""
 
 
 FindLargeFile = Callable[[Fetch], LargeFile]

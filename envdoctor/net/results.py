@@ -109,6 +109,12 @@ class Measurement:
     by its steps after the first answer; throughput times it."""
     pull_file: str | None = None
     """That file in words: ``layer sha256:3f57d9401f8d of library/busybox:latest``."""
+    pull_hops: tuple[str, ...] = ()
+    """``host[:port]`` of every redirect on the way to :attr:`pull_url` (a hub's
+    ``resolve`` sending the file to a CDN)."""
+    pull_finding: str | None = None
+    """``large files from this mirror come from <host>`` and what changes that, when the
+    pull path ends on another host than the mirror."""
     ip_families: tuple[str, ...] = ()
     """``IPv4``/``IPv6``: the families connections were made over."""
     dual_stack: str | None = None
@@ -134,7 +140,7 @@ class Measurement:
             value = getattr(self, item.name)
             if item.name == "samples":
                 value = [sample.to_json() for sample in value]
-            elif item.name in ("redirects", "ip_families"):
+            elif item.name in ("redirects", "ip_families", "pull_hops"):
                 value = list(value)
             elif isinstance(value, Outcome):
                 value = value.value

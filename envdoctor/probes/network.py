@@ -51,6 +51,8 @@ def timing(measurement: Measurement) -> str:
         text += f" ({low * 1000:.0f}-{high * 1000:.0f} ms)"
     if measurement.final_host and measurement.redirects:
         text += f", served by {measurement.final_host}"
+    if measurement.pull_finding:
+        text += f"; {measurement.pull_finding}"
     return text
 
 

@@ -6,6 +6,7 @@ request that exercises an endpoint and the ``[hf]`` table of a profile.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from envdoctor.profile_checks import (
 )
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
+from envdoctor.tools import hf_pull
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -303,6 +305,9 @@ def pull_path(base_url: str) -> PullPath:
         f"{base}/api/models/{HF_PROBE_MODEL}",
         f"{base}/{HF_PROBE_MODEL}/resolve/main/{HF_LARGE_FILE}",
         proxy_rules="httpx",  # huggingface_hub 1.0 and later: httpx, not requests
+        large_file=functools.partial(
+            hf_pull.find_hf_file, base, HF_PROBE_MODEL, "main", HF_LARGE_FILE
+        ),
     )
 
 

@@ -6,6 +6,7 @@ sets (written by :mod:`envdoctor.shellenv`), the request that exercises a domain
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from envdoctor.profile_checks import (
 )
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
+from envdoctor.tools import hf_pull
 
 MODELSCOPE_DEFAULT_DOMAIN = "www.modelscope.cn"
 
@@ -236,6 +238,9 @@ def pull_path(base_url: str) -> PullPath:
         f"{base}/api/v1/models/{MODELSCOPE_PROBE_MODEL}",
         f"{base}/api/v1/models/{MODELSCOPE_PROBE_MODEL}/repo"
         f"?Revision=master&FilePath={MODELSCOPE_LARGE_FILE}",
+        large_file=functools.partial(
+            hf_pull.find_modelscope_file, base, MODELSCOPE_PROBE_MODEL, MODELSCOPE_LARGE_FILE
+        ),
     )
 
 

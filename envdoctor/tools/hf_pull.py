@@ -1,0 +1,102 @@
+"""Where a model hub's large file really comes from: the Hugging Face hub's ``resolve``
+and ModelScope's file endpoint, redirects followed hop by hop.
+
+huggingface_hub (``file_download.get_hf_file_metadata``) sends ``HEAD
+<endpoint>/<repo>/resolve/<revision>/<file>`` with its ``User-Agent`` and
+``Accept-Encoding: identity``, stops at a redirect to another host (a CDN's signed URL)
+and then GETs that location without the token.  The bytes come from the last hop, not
+from ``HF_ENDPOINT``: a mirror that answers the API and redirects ``resolve`` to the
+upstream's CDN is a mirror the 15 GB pull never touches.  This module asks the same
+question with a ``GET`` and ``Range: bytes=0-0`` (the same redirects, one byte of body)
+and names the host at the end.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
+from envdoctor.net.results import host_port
+from envdoctor.redact import mask_url
+
+HF_HUB_VERSION = "2.4.0"
+"""The huggingface_hub version whose headers :data:`HF_HEADERS` copies."""
+
+HF_HEADERS: tuple[tuple[str, str], ...] = (
+    (
+        "User-Agent",
+        f"unknown/None; hf_hub/{HF_HUB_VERSION}; python/{platform.python_version()}",
+    ),
+    ("Accept-Encoding", "identity"),
+)
+"""What ``build_hf_headers`` sends without a token or library name, plus the
+``Accept-Encoding: identity`` that ``get_hf_file_metadata`` adds."""
+
+HF_REMEDY = (
+    "this is huggingface_hub's plain HTTP download (HF_HUB_DISABLE_XET=1, or hf_xet not "
+    "installed; with hf_xet a Xet-backed file comes from the Xet storage the hub names "
+    "instead). HF_ENDPOINT picks only the first host, and HF_HUB_DISABLE_XET=1 does not "
+    "change where the mirror redirects: to download from one host, pick a mirror whose "
+    "resolve does not redirect elsewhere"
+)
+MODELSCOPE_REMEDY = (
+    "MODELSCOPE_DOMAIN picks only the first host; where the file then comes from is the "
+    "mirror's redirect: to download from one host, pick a mirror whose file endpoint "
+    "does not redirect elsewhere"
+)
+
+
+def find_hf_file(base_url: str, repo: str, revision: str, filename: str, fetch: Fetch) -> LargeFile:
+    """huggingface_hub's ``resolve`` of ``repo``'s ``filename`` on ``base_url`` (an
+    ``HF_ENDPOINT``): the file at the end of the redirects, or :class:`PullRefused`."""
+    base = base_url.strip().rstrip("/")
+    url = f"{base}/{repo}/resolve/{revision}/{filename}"
+    return find_file(url, f"{repo}/{filename}", HF_HEADERS, HF_REMEDY, fetch)
+
+
+def find_modelscope_file(base_url: str, model: str, filename: str, fetch: Fetch) -> LargeFile:
+    """The ModelScope SDK's file endpoint
+    (``/api/v1/models/<model>/repo?Revision=master&FilePath=<file>``) on ``base_url``:
+    the file at the end of the redirects, or :class:`PullRefused`."""
+    base = base_url.strip().rstrip("/")
+    url = f"{base}/api/v1/models/{model}/repo?Revision=master&FilePath={filename}"
+    return find_file(url, f"{model}/{filename}", (), MODELSCOPE_REMEDY, fetch)
+
+
+def find_file(
+    url: str, shown: str, headers: tuple[tuple[str, str], ...], remedy: str, fetch: Fetch
+) -> LargeFile:
+    """GET ``url`` with ``headers`` and ``Range: bytes=0-0``, redirects followed: a
+    :class:`LargeFile` at the final URL (so throughput times the host the bytes come
+    from), its hops, and the finding when that host is not the mirror's."""
+    answer = fetch(url, (*headers, ("Range", "bytes=0-0")), None)
+    if not 200 <= answer.status < 300 or answer.is_html:
+        raise PullRefused(_refusal(answer, shown), answer.status)
+    mirror, final = host_port(url), host_port(answer.url)
+    finding = None
+    if final != mirror:
+        chain = " -> ".join((mirror, *answer.redirects))
+        finding = f"large files from this mirror come from {final} ({chain}); {remedy}"
+    return LargeFile(
+        url=answer.url,
+        what=_what(shown, answer),
+        # the download GET (``http_get``) sends the User-Agent, not ``identity``
+        headers=tuple(item for item in headers if item[0] != "Accept-Encoding"),
+        hops=answer.redirects,
+        finding=finding,
+    )
+
+
+def _what(shown: str, answer: Answer) -> str:
+    total = answer.headers.get("content-range", "").rpartition("/")[2]
+    if total.isdigit():
+        return f"{shown} ({int(total) / 1e6:.1f} MB)"
+    return shown
+
+
+def _refusal(answer: Answer, shown: str) -> str:
+    where = mask_url(answer.url)
+    if answer.is_html:
+        return f"answers the API but serves an HTML page for {shown} ({where})"
+    words = f"HTTP {answer.status} {answer.reason}".rstrip()
+    return f"answers the API but refuses the file {shown}: {words} ({where})"

@@ -1,0 +1,133 @@
+"""The hub's pull path: resolve followed to the host the bytes come from, judged by
+huggingface_hub's own hf_hub_download against the lab hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from envdoctor.cli import cli
+from envdoctor.context import Context
+from envdoctor.net.measure import measure_all
+from envdoctor.probes.network import timing
+from envdoctor.tools import hf, hf_pull, modelscope
+from tests.mirrorlab import MirrorLab
+from tests.test_mirrors import lab_context
+
+
+def test_hub_redirecting_resolve_names_the_cdn_and_times_it(mirror_lab: MirrorLab) -> None:
+    cdn = mirror_lab.add("cdn", body_bytes=2**40, rate_bps=8e6)
+    hub = mirror_lab.add("hub", resolve_to="cdn")
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1, throughput=True)[0]
+    cdn_host = cdn.removeprefix("https://")
+    assert result.healthy, result.reason
+    assert result.pull_hops == (cdn_host,)
+    assert result.pull_url is not None and result.pull_url.startswith(f"{cdn}/openai-community/")
+    assert result.pull_finding is not None
+    assert f"large files from this mirror come from {cdn_host}" in result.pull_finding
+    assert "HF_HUB_DISABLE_XET=1 does not change where the mirror redirects" in result.pull_finding
+    assert result.pull_finding in timing(result)
+    assert result.to_json()["pull_hops"] == [cdn_host]
+    # throughput timed the CDN: its GET without Range is the download
+    cdn_gets = [r for r in mirror_lab.server("cdn").records if "range" not in r.headers]
+    assert cdn_gets, result.throughput_reason
+    assert result.throughput_bytes_per_s is not None, result.throughput_reason
+
+
+def test_hub_serving_its_own_files_has_no_finding(mirror_lab: MirrorLab) -> None:
+    hub = mirror_lab.add("hub")
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.healthy, result.reason
+    assert result.pull_finding is None and result.pull_hops == ()
+    assert result.pull_url == f"{hub}/openai-community/gpt2/resolve/main/model.safetensors"
+
+
+def test_modelscope_redirect_is_named(mirror_lab: MirrorLab) -> None:
+    cdn = mirror_lab.add("oss")
+    hub = mirror_lab.add("ms", resolve_to="oss")
+    result = measure_all([modelscope.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.healthy, result.reason
+    assert result.pull_finding is not None
+    assert f"come from {cdn.removeprefix('https://')}" in result.pull_finding
+    assert "MODELSCOPE_DOMAIN picks only the first host" in result.pull_finding
+
+
+def test_hub_refusing_the_file_is_a_named_failure(mirror_lab: MirrorLab) -> None:
+    cdn = mirror_lab.add("cdn", status=403)
+    hub = mirror_lab.add("hub", resolve_to="cdn", body_bytes=300_000)
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert not result.healthy
+    assert "refuses the file openai-community/gpt2/model.safetensors: HTTP 403" in result.reason
+    assert cdn in result.reason
+
+
+_CLIENT = """
+import sys
+from huggingface_hub import hf_hub_download
+print(hf_hub_download("openai-community/gpt2", "model.safetensors", cache_dir=sys.argv[1]))
+"""
+
+
+def test_hf_hub_download_lands_where_envdoctor_says(mirror_lab: MirrorLab, tmp_path: Path) -> None:
+    pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
+    cdn = mirror_lab.add("cdn", body_bytes=300_000)
+    hub = mirror_lab.add("hub", resolve_to="cdn", body_bytes=300_000)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")},
+        **mirror_lab.env,
+        "REQUESTS_CA_BUNDLE": mirror_lab.env["SSL_CERT_FILE"],
+        "HF_ENDPOINT": hub,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_OFFLINE": "0",
+        "HF_HOME": str(tmp_path / "home"),
+        "NO_PROXY": "*",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _CLIENT, str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Path(done.stdout.strip().splitlines()[-1]).stat().st_size == 300_000
+    hub_seen = [(r.method, r.target) for r in mirror_lab.server("hub").records]
+    cdn_seen = [(r.method, r.target) for r in mirror_lab.server("cdn").records]
+    resolve = "/openai-community/gpt2/resolve/main/model.safetensors"
+    # the client asked the hub only for metadata, and took the bytes from the CDN
+    assert ("HEAD", resolve) in hub_seen and ("GET", resolve) not in hub_seen, hub_seen
+    assert ("GET", resolve) in cdn_seen, cdn_seen
+    head = next(r for r in mirror_lab.server("hub").records if r.method == "HEAD")
+    client_ua, client_encoding = head.headers["user-agent"], head.headers["accept-encoding"]
+    sent = dict(hf_pull.HF_HEADERS)
+    assert client_ua.startswith(sent["User-Agent"]), client_ua
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.pull_finding is not None
+    assert result.pull_hops[-1] == cdn.removeprefix("https://")
+    assert f"come from {cdn.removeprefix('https://')}" in result.pull_finding
+    ours = [r for r in mirror_lab.server("hub").records if r.target == resolve][-1]
+    assert ours.headers["accept-encoding"] == client_encoding == "identity"
+
+
+def test_mirrors_command_shows_where_large_files_come_from(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cdn = mirror_lab.add("cdn")
+    hub = mirror_lab.add("hub", resolve_to="cdn")
+    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "docker", "modelscope")}
+    ctx = lab_context(tmp_path, mirror_lab, {**urls, "hf": hub})
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    found = f"large files from this mirror come from {cdn.removeprefix('https://')}"
+    plain = CliRunner().invoke(cli, ["mirrors", "--target", "hf", "--no-throughput"])
+    assert found in plain.stdout.splitlines()[0], plain.output
+    data = CliRunner().invoke(cli, ["mirrors", "--target", "hf", "--no-throughput", "--json"])
+    (target,) = json.loads(data.stdout)["targets"]
+    (mirror,) = [m for m in target["mirrors"] if m["url"] == hub]
+    assert found in json.dumps(mirror)
