@@ -13,24 +13,52 @@ and names the host at the end.
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
+import uuid
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
 from envdoctor.net.results import host_port
 from envdoctor.redact import mask_url
 
 HF_HUB_VERSION = "2.4.0"
-"""The huggingface_hub version whose headers :data:`HF_HEADERS` copies."""
+"""The huggingface_hub version whose headers :func:`hf_headers` copies; its
+``User-Agent`` names the installed version instead, when there is one."""
 
-HF_HEADERS: tuple[tuple[str, str], ...] = (
-    (
-        "User-Agent",
-        f"unknown/None; hf_hub/{HF_HUB_VERSION}; python/{platform.python_version()}",
-    ),
-    ("Accept-Encoding", "identity"),
-)
-"""What ``build_hf_headers`` sends without a token or library name, plus the
-``Accept-Encoding: identity`` that ``get_hf_file_metadata`` adds."""
+
+def hf_headers() -> tuple[tuple[str, str], ...]:
+    """What ``build_hf_headers`` sends without a token or library name
+    (``unknown/None; hf_hub/<version>; python/<version>``), plus the
+    ``Accept-Encoding: identity`` that ``get_hf_file_metadata`` adds."""
+    try:
+        version = importlib.metadata.version("huggingface_hub")
+    except importlib.metadata.PackageNotFoundError:
+        version = HF_HUB_VERSION
+    agent = f"unknown/None; hf_hub/{version}; python/{platform.python_version()}"
+    return (("User-Agent", agent), ("Accept-Encoding", "identity"))
+
+
+MODELSCOPE_VERSION = "1.40.2"
+"""The modelscope SDK whose file download :func:`modelscope_headers` copies."""
+
+
+def modelscope_headers() -> tuple[tuple[str, str], ...]:
+    """``ModelScopeConfig.get_user_agent()`` (modelscope 1.40: its version, Python, a
+    session id, the platform, ``env/custom``, ``user/unknown``) and the ``X-Request-ID``
+    that ``http_get_model_file`` adds to each file GET."""
+    agent = "; ".join(
+        (
+            f"modelscope/{MODELSCOPE_VERSION}",
+            f"python/{platform.python_version()}",
+            f"session_id/{uuid.uuid4().hex}",
+            f"platform/{platform.platform()}",
+            f"processor/{platform.processor()}",
+            "env/custom",
+            "user/unknown",
+        )
+    )
+    return (("User-Agent", agent), ("X-Request-ID", uuid.uuid4().hex))
+
 
 HF_REMEDY = (
     "this is huggingface_hub's plain HTTP download (HF_HUB_DISABLE_XET=1, or hf_xet not "
@@ -51,7 +79,7 @@ def find_hf_file(base_url: str, repo: str, revision: str, filename: str, fetch: 
     ``HF_ENDPOINT``): the file at the end of the redirects, or :class:`PullRefused`."""
     base = base_url.strip().rstrip("/")
     url = f"{base}/{repo}/resolve/{revision}/{filename}"
-    return find_file(url, f"{repo}/{filename}", HF_HEADERS, HF_REMEDY, fetch)
+    return find_file(url, f"{repo}/{filename}", hf_headers(), HF_REMEDY, fetch)
 
 
 def find_modelscope_file(base_url: str, model: str, filename: str, fetch: Fetch) -> LargeFile:
@@ -60,7 +88,7 @@ def find_modelscope_file(base_url: str, model: str, filename: str, fetch: Fetch)
     the file at the end of the redirects, or :class:`PullRefused`."""
     base = base_url.strip().rstrip("/")
     url = f"{base}/api/v1/models/{model}/repo?Revision=master&FilePath={filename}"
-    return find_file(url, f"{model}/{filename}", (), MODELSCOPE_REMEDY, fetch)
+    return find_file(url, f"{model}/{filename}", modelscope_headers(), MODELSCOPE_REMEDY, fetch)
 
 
 def find_file(

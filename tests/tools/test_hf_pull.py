@@ -56,6 +56,11 @@ def test_modelscope_redirect_is_named(mirror_lab: MirrorLab) -> None:
     assert result.pull_finding is not None
     assert f"come from {cdn.removeprefix('https://')}" in result.pull_finding
     assert "MODELSCOPE_DOMAIN picks only the first host" in result.pull_finding
+    (asked,) = [
+        r for r in mirror_lab.server("ms").records if r.target.endswith("model.safetensors")
+    ]
+    assert asked.headers["user-agent"].startswith("modelscope/")  # the SDK's, not ours
+    assert "x-request-id" in asked.headers
 
 
 def test_hub_refusing_the_file_is_a_named_failure(mirror_lab: MirrorLab) -> None:
@@ -106,7 +111,7 @@ def test_hf_hub_download_lands_where_envdoctor_says(mirror_lab: MirrorLab, tmp_p
     assert ("GET", resolve) in cdn_seen, cdn_seen
     head = next(r for r in mirror_lab.server("hub").records if r.method == "HEAD")
     client_ua, client_encoding = head.headers["user-agent"], head.headers["accept-encoding"]
-    sent = dict(hf_pull.HF_HEADERS)
+    sent = dict(hf_pull.hf_headers())
     assert client_ua.startswith(sent["User-Agent"]), client_ua
     result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
     assert result.pull_finding is not None
