@@ -38,17 +38,20 @@ def hf_headers() -> tuple[tuple[str, str], ...]:
     return (("User-Agent", agent), ("Accept-Encoding", "identity"))
 
 
-MODELSCOPE_VERSION = "1.40.2"
-"""The modelscope SDK whose file download :func:`modelscope_headers` copies."""
+MODELSCOPE_HUB_VERSION = "0.5.1"
+"""The modelscope_hub library whose file download :func:`modelscope_headers` copies:
+the ``modelscope`` SDK (1.40) delegates its downloads to it."""
 
 
 def modelscope_headers() -> tuple[tuple[str, str], ...]:
-    """``ModelScopeConfig.get_user_agent()`` (modelscope 1.40: its version, Python, a
-    session id, the platform, ``env/custom``, ``user/unknown``) and the ``X-Request-ID``
-    that ``http_get_model_file`` adds to each file GET."""
+    """``_build_download_headers`` of modelscope_hub 0.5.1: its ``build_user_agent``
+    (its version, Python, a session id, the platform, ``env/custom``, ``user/unknown``),
+    a fresh ``snapshot-identifier`` and ``Accept-Encoding: identity``.  It adds
+    ``x-aliyun-region-id`` only inside Alibaba Cloud (a detected region), which can make
+    the mirror redirect to an internal OSS host instead; that is not asked here."""
     agent = "; ".join(
         (
-            f"modelscope/{MODELSCOPE_VERSION}",
+            f"modelscope_hub/{MODELSCOPE_HUB_VERSION}",
             f"python/{platform.python_version()}",
             f"session_id/{uuid.uuid4().hex}",
             f"platform/{platform.platform()}",
@@ -57,7 +60,11 @@ def modelscope_headers() -> tuple[tuple[str, str], ...]:
             "user/unknown",
         )
     )
-    return (("User-Agent", agent), ("X-Request-ID", uuid.uuid4().hex))
+    return (
+        ("User-Agent", agent),
+        ("snapshot-identifier", uuid.uuid4().hex),
+        ("Accept-Encoding", "identity"),
+    )
 
 
 HF_REMEDY = (
@@ -79,7 +86,10 @@ def find_hf_file(base_url: str, repo: str, revision: str, filename: str, fetch: 
     ``HF_ENDPOINT``): the file at the end of the redirects, or :class:`PullRefused`."""
     base = base_url.strip().rstrip("/")
     url = f"{base}/{repo}/resolve/{revision}/{filename}"
-    return find_file(url, f"{repo}/{filename}", hf_headers(), HF_REMEDY, fetch)
+    headers = hf_headers()
+    # the download GET (``http_get``) sends the User-Agent, not ``identity``
+    download = tuple(item for item in headers if item[0] != "Accept-Encoding")
+    return find_file(url, f"{repo}/{filename}", headers, HF_REMEDY, fetch, download)
 
 
 def find_modelscope_file(base_url: str, model: str, filename: str, fetch: Fetch) -> LargeFile:
@@ -92,11 +102,17 @@ def find_modelscope_file(base_url: str, model: str, filename: str, fetch: Fetch)
 
 
 def find_file(
-    url: str, shown: str, headers: tuple[tuple[str, str], ...], remedy: str, fetch: Fetch
+    url: str,
+    shown: str,
+    headers: tuple[tuple[str, str], ...],
+    remedy: str,
+    fetch: Fetch,
+    download: tuple[tuple[str, str], ...] | None = None,
 ) -> LargeFile:
     """GET ``url`` with ``headers`` and ``Range: bytes=0-0``, redirects followed: a
     :class:`LargeFile` at the final URL (so throughput times the host the bytes come
-    from), its hops, and the finding when that host is not the mirror's."""
+    from, asked with ``download`` or else ``headers``), its hops, and the finding when
+    that host is not the mirror's."""
     answer = fetch(url, (*headers, ("Range", "bytes=0-0")), None)
     if not 200 <= answer.status < 300 or answer.is_html:
         raise PullRefused(_refusal(answer, shown), answer.status)
@@ -108,8 +124,7 @@ def find_file(
     return LargeFile(
         url=answer.url,
         what=_what(shown, answer),
-        # the download GET (``http_get``) sends the User-Agent, not ``identity``
-        headers=tuple(item for item in headers if item[0] != "Accept-Encoding"),
+        headers=headers if download is None else download,
         hops=answer.redirects,
         finding=finding,
     )

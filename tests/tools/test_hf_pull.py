@@ -59,8 +59,8 @@ def test_modelscope_redirect_is_named(mirror_lab: MirrorLab) -> None:
     (asked,) = [
         r for r in mirror_lab.server("ms").records if r.target.endswith("model.safetensors")
     ]
-    assert asked.headers["user-agent"].startswith("modelscope/")  # the SDK's, not ours
-    assert "x-request-id" in asked.headers
+    assert asked.headers["user-agent"].startswith("modelscope_hub/")  # the SDK's, not ours
+    assert "snapshot-identifier" in asked.headers
 
 
 def test_hub_refusing_the_file_is_a_named_failure(mirror_lab: MirrorLab) -> None:
