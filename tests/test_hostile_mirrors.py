@@ -101,7 +101,9 @@ def test_the_trust_store_is_built_once_per_run(
     def slow_store(*args: Any, **kwargs: Any) -> ssl.SSLContext:
         with lock:
             calls.append(time.monotonic())
-        time.sleep(0.03)  # what loading the system store costs
+        # What loading the store costs, made long enough that ten TLS handshakes at once on
+        # two loaded CPUs stay well under it: only a store load inside a sample reaches it.
+        time.sleep(0.2)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ssl, "create_default_context", slow_store)
@@ -109,6 +111,6 @@ def test_the_trust_store_is_built_once_per_run(
     results = measure_all(paths, env={"SSL_CERT_FILE": str(ca_file)}, samples=1)
     assert all(result.healthy for result in results), [r.reason for r in results]
     assert len(calls) == 1
-    # Built before the samples: no sample's TLS phase holds the 30 ms load.
+    # Built before the samples: no sample's TLS phase holds the 200 ms load.
     tls = [result.tls_s for result in results]
-    assert all(value is not None and value < 0.03 for value in tls), tls
+    assert all(value is not None and value < 0.2 for value in tls), tls
