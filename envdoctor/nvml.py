@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 # nvmlReturn_t codes.
 _NOT_SUPPORTED = 3
@@ -309,6 +309,9 @@ class _GpuUnusable(Exception):
     """Raised while reading a GPU that turned out to be lost."""
 
 
+_Read = TypeVar("_Read", "GpuInfo", "GpuSample")
+
+
 class _Reader:
     """Reads fields one at a time, so one unsupported field costs only that field."""
 
@@ -336,13 +339,19 @@ class _Reader:
             return None
 
     def gpu(self, index: int) -> GpuInfo | LostGpu:
+        return self._read_gpu(index, self._gpu)
+
+    def _read_gpu(
+        self, index: int, build: Callable[[int, Any, dict[str, str]], _Read]
+    ) -> _Read | LostGpu:
+        """``build(index, handle, errors)`` for one GPU; a GPU that is gone is a LostGpu."""
         try:
             handle = self._nvml.nvmlDeviceGetHandleByIndex(index)
         except self._nvml.NVMLError as exc:
             return LostGpu(index, _message(exc))
         errors: dict[str, str] = {}
         try:
-            return self._gpu(index, handle, errors)
+            return build(index, handle, errors)
         except _GpuUnusable as exc:
             return LostGpu(index, str(exc))
 
@@ -408,15 +417,7 @@ class _Reader:
         )
 
     def sample(self, index: int) -> GpuSample | LostGpu:
-        try:
-            handle = self._nvml.nvmlDeviceGetHandleByIndex(index)
-        except self._nvml.NVMLError as exc:
-            return LostGpu(index, _message(exc))
-        errors: dict[str, str] = {}
-        try:
-            return self._sample(index, handle, errors)
-        except _GpuUnusable as exc:
-            return LostGpu(index, str(exc))
+        return self._read_gpu(index, self._sample)
 
     def _sample(self, index: int, handle: Any, errors: dict[str, str]) -> GpuSample:
         def read(name: str, *calls: tuple[str, tuple[Any, ...]]) -> Any:
