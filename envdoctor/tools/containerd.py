@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from envdoctor.checkup import Checkup, Row, add_problems, drift, source_text, tool_details
+from envdoctor.checkup import Checkup, Row, add_problems, source_text, tool_details
 from envdoctor.configfiles import (
     ConfigProblem,
     Setting,
@@ -320,15 +320,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
         )
     profile = remedies.profile
     if profile is not None and profile.containerd is not None:
-        for registry, urls in profile.containerd.registries:
-            drift(
-                row,
-                profile,
-                f"mirrors of {registry}",
-                hosts.get(registry, []),
-                [normalise_endpoint(u) for u in urls],
-                apply,
-            )
+        oci_mirrors.report_drift(row, profile, profile.containerd, hosts, apply)
     return row
 
 

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import tomlkit
 
+from envdoctor.checkup import Row, drift
+from envdoctor.configfiles import normalise_endpoint
 from envdoctor.profile_checks import (
     ProfileFile,
     add_allow_http,
@@ -38,6 +40,9 @@ from envdoctor.profile_checks import (
     type_name,
     valid_host_port,
 )
+
+if TYPE_CHECKING:
+    from envdoctor.profiles import Profile
 
 TABLE_KEYS = ("mirrors", "allow-http")
 REQUIRED_KEY = "mirrors"
@@ -172,3 +177,22 @@ def unmirrored_for_dockerd(profiles_tables: list[RegistryMirrors | None]) -> lis
             continue
         found += [name for name in table.mirrored if name != DOCKER_HUB]
     return list(dict.fromkeys(found))
+
+
+def report_drift(
+    row: Row,
+    profile: Profile,
+    table: RegistryMirrors,
+    have: Mapping[str, list[str]],
+    remedy: str | None,
+) -> None:
+    """A drift finding for each registry whose mirrors differ from the profile's table."""
+    for registry, urls in table.registries:
+        drift(
+            row,
+            profile,
+            f"mirrors of {registry}",
+            have.get(registry, []),
+            [normalise_endpoint(u) for u in urls],
+            remedy,
+        )

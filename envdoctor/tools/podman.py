@@ -35,7 +35,7 @@ from typing import Any, cast
 
 import tomlkit
 
-from envdoctor.checkup import Checkup, Row, add_problems, drift, source_text, tool_details
+from envdoctor.checkup import Checkup, Row, add_problems, source_text, tool_details
 from envdoctor.configfiles import (
     ConfigProblem,
     Setting,
@@ -326,15 +326,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
             )
     profile = remedies.profile
     if profile is not None and profile.podman is not None:
-        for registry, urls in profile.podman.registries:
-            drift(
-                row,
-                profile,
-                f"mirrors of {registry}",
-                effective.get(registry, []),
-                [normalise_endpoint(u) for u in urls],
-                apply,
-            )
+        oci_mirrors.report_drift(row, profile, profile.podman, effective, apply)
     return row
 
 
