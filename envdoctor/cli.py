@@ -6,7 +6,6 @@ inside the command that needs it, so ``envdoctor --help`` is instant.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import sys
@@ -205,6 +204,8 @@ def check(
         report = run_checks(
             ctx, names, options, strict=strict, on_done=progress.done if progress else None
         )
+    import dataclasses
+
     report = dataclasses.replace(report, duration=_since_process_start(report.duration))
     if as_json:
         click.echo(render_json(report))
