@@ -172,9 +172,11 @@ def measure(
     compete for bandwidth, each for ``throughput_seconds`` or its share of the time left.
     """
     requests: dict[tuple[str, str], PullPath] = {}
+    key_of: dict[int, tuple[str, str]] = {}  # id(candidate) -> its request
     for candidate in candidates:
         path = tools.pull_path(candidate.url, candidate.target)
-        requests.setdefault((candidate.url, path.kind), path)
+        key_of[id(candidate)] = (candidate.url, path.kind)
+        requests.setdefault(key_of[id(candidate)], path)
     ordered = list(requests)
     deadline = timeout
     icmp_results: dict[str, tuple[float | None, str]] = {}
@@ -199,7 +201,7 @@ def measure(
             continue
         entries = {}
         for candidate in mine:
-            measured = by_request[(candidate.url, tools.pull_path(candidate.url, target).kind)]
+            measured = by_request[key_of[id(candidate)]]
             host = _host(candidate.url)
             rtt, method = icmp_results.get(host, (None, None))
             entries[id(measured)] = Entry(candidate, measured, rtt, method)
