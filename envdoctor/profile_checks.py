@@ -11,17 +11,13 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from envdoctor.errors import EnvdoctorError
-
-if TYPE_CHECKING:
-    pass
-
 
 _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
 
