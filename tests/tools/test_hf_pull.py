@@ -130,9 +130,13 @@ def test_mirrors_command_shows_where_large_files_come_from(
     ctx = lab_context(tmp_path, mirror_lab, {**urls, "hf": hub})
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
     found = f"large files from this mirror come from {cdn.removeprefix('https://')}"
-    plain = CliRunner().invoke(cli, ["mirrors", "--target", "hf", "--no-throughput"])
+    plain = CliRunner().invoke(
+        cli, ["mirrors", "--target", "hf", "--no-throughput", "--timeout", "20"]
+    )
     assert found in plain.stdout.splitlines()[0], plain.output
-    data = CliRunner().invoke(cli, ["mirrors", "--target", "hf", "--no-throughput", "--json"])
+    data = CliRunner().invoke(
+        cli, ["mirrors", "--target", "hf", "--no-throughput", "--json", "--timeout", "20"]
+    )
     (target,) = json.loads(data.stdout)["targets"]
     (mirror,) = [m for m in target["mirrors"] if m["url"] == hub]
     assert found in json.dumps(mirror)
