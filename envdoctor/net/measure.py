@@ -53,6 +53,7 @@ from envdoctor.net.pull import (
     Answer,
     Fetch,
     FindLargeFile,
+    Freshness,
     LargeFile,
     PullRefused,
 )
@@ -175,12 +176,25 @@ def _run_measure(
         )
     if found is not None:
         found.append(large)
-    return dataclasses.replace(
+    measured = dataclasses.replace(
         measured,
         pull_url=mask_url(large.url),
         pull_file=large.what,
         pull_hops=large.hops,
         pull_finding=large.finding,
+    )
+    return with_freshness(measured, large.freshness)
+
+
+def with_freshness(measured: Measurement, freshness: Freshness | None) -> Measurement:
+    """``measured`` with what ``freshness`` says of the mirror's lag (unchanged if None)."""
+    if freshness is None:
+        return measured
+    return dataclasses.replace(
+        measured,
+        freshness=freshness.words,
+        lag_s=freshness.lag_s,
+        serials_behind=freshness.serials_behind,
     )
 
 

@@ -58,6 +58,18 @@ class PullRefused(Exception):
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How current a mirror is, as far as its content or its site says."""
+
+    words: str
+    """``behind pypi.org by 12 serials (numpy)``, ``last synced 5 h ago``, ``current``."""
+    lag_s: float | None = None
+    """A known lower bound of how far behind the mirror is, in seconds; None: unknown."""
+    serials_behind: int | None = None
+    """PyPI-style indexes: the upstream's serial for the probe project minus the mirror's."""
+
+
+@dataclass(frozen=True)
 class LargeFile:
     """The file a pull really downloads, and how to ask for it."""
 
@@ -72,6 +84,9 @@ class LargeFile:
     finding: str | None = None
     """In plain words, when the bytes come from elsewhere than the mirror: ``large files
     from this mirror come from <host>``, with what changes that path and what does not."""
+    freshness: Freshness | None = None
+    """What the pull steps learnt of the mirror's lag (a simple page's serial, a
+    repodata's ``Last-Modified``), when they learnt anything."""
 
 
 FindLargeFile = Callable[[Fetch], LargeFile]

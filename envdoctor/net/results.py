@@ -121,6 +121,13 @@ class Measurement:
     """A finding of its own when one family failed and the other worked (``IPv6 to
     <host> is broken ...``): the mirror is healthy, but clients differ in how they fall
     back."""
+    freshness: str | None = None
+    """How current the mirror is, in words (``behind pypi.org by 12 serials``, ``last
+    synced 5 h ago``); None when neither the content nor the site says."""
+    lag_s: float | None = None
+    """A known lower bound of how far behind the mirror is, in seconds."""
+    serials_behind: int | None = None
+    """PyPI-style indexes: how many serials the mirror's probe page is behind upstream."""
 
     @property
     def healthy(self) -> bool:
