@@ -27,6 +27,10 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
+MIRRORS_SCHEMA_VERSION = 2
+"""``mirrors --json``: ``envdoctor/schema/mirrors-v2.json``.  Version 2 added the real
+pull path, dual-stack and freshness fields to each measurement and kept every field of 1."""
+
 
 class _Group(click.Group):
     """Maps errors to exit codes in one place: 2 for user errors, 3 for bugs.
@@ -340,7 +344,7 @@ def mirrors(
         speed = measure_bandwidth(timeout=timeout)
     if as_json:
         document = {
-            "schema_version": 1,
+            "schema_version": MIRRORS_SCHEMA_VERSION,
             "targets": [ranking.to_json() for ranking in rankings],
             "bandwidth": speed.to_json() if speed else None,
             "pick": choice.to_json() if choice else None,

@@ -21,7 +21,9 @@ from envdoctor.probes import Probe, load
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""``check --json``: ``envdoctor/schema/check-v2.json``.  Version 2 describes the network
+results' mirrors (pull path, dual-stack and freshness fields) and kept every field of 1."""
 
 # Exit codes, documented in the README.
 EXIT_OK = 0

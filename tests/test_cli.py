@@ -13,7 +13,7 @@ from envdoctor.cli import cli
 from envdoctor.results import Status
 from tests.fake_probes import install, reporting, result
 
-SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v1.json").read_text())
+SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v2.json").read_text())
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from envdoctor.cli import cli
 from envdoctor.context import Context
 from tests.test_mirrors import lab_context, user_profile
 
-SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v1.json").read_text())
+SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v2.json").read_text())
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v1.json").read_text())
+SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v2.json").read_text())
 
 
 def envdoctor(*args: str, cwd: Path, env: dict[str, str] | None = None):

@@ -44,6 +44,8 @@ def test_wheel_ships_the_profiles_and_the_json_schema(tmp_path):
     (wheel,) = tmp_path.glob("envdoctor-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "envdoctor/schema/check-v1.json" in names
+    assert "envdoctor/schema/check-v2.json" in names
+    assert "envdoctor/schema/mirrors-v2.json" in names
     assert "envdoctor/py.typed" in names
     shipped = {Path(p).name for p in (ROOT / "profiles").glob("*.toml")}
     packaged = {Path(n).name for n in names if n.startswith("envdoctor/shipped_profiles/")}

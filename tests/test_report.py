@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from envdoctor.context import Context
 from envdoctor.engine import Report, run_checks
+from envdoctor.net.results import Measurement, Outcome
 from envdoctor.planning import ApplyOptions
 from envdoctor.planning import plan as plan_target
 from envdoctor.profiles import get_profile
@@ -28,7 +29,7 @@ from envdoctor.report import (
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status, TargetPlan
 
-SCHEMA = Path(__file__).parent.parent / "envdoctor" / "schema" / "check-v1.json"
+SCHEMA = Path(__file__).parent.parent / "envdoctor" / "schema" / "check-v2.json"
 SECRET = "s3cr3t-token"
 ZONE = timezone(timedelta(hours=8), "CST")
 
@@ -50,12 +51,13 @@ def mirror(url: str, ttfb: float | None, *, configured: bool = False, outcome: s
         "url": url,
         "profiles": ["cn-tsinghua"],
         "configured": configured,
-        "measurement": {
-            "url": url,
-            "outcome": outcome,
-            "reason": "ok" if outcome == "ok" else "HTTP 500 Internal Server Error",
-            "ttfb_s": ttfb,
-        },
+        "measurement": Measurement(
+            url=url,
+            kind="pip",
+            outcome=Outcome(outcome),
+            reason="ok" if outcome == "ok" else "HTTP 500 Internal Server Error",
+            ttfb_s=ttfb,
+        ).to_json(),
         "icmp_rtt_s": None,
         "icmp_method": None,
     }

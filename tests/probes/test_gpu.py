@@ -482,7 +482,7 @@ def test_mig_mode(ctx, monkeypatch, mig, shown):
 # Shapes of the output ---------------------------------------------------------------------
 
 _SCHEMA = json.loads(
-    (Path(envdoctor.__file__).parent / "schema" / "check-v1.json").read_text(encoding="utf-8")
+    (Path(envdoctor.__file__).parent / "schema" / "check-v2.json").read_text(encoding="utf-8")
 )
 RESULT_SCHEMA = jsonschema.Draft202012Validator(
     {"$defs": _SCHEMA["$defs"], "$ref": "#/$defs/result"}

@@ -98,7 +98,7 @@ ansible_facts:
   contains:
     envdoctor_check:
       description:
-        - The C(envdoctor check --json) document (schema C(envdoctor/schema/check-v1.json)),
+        - The C(envdoctor check --json) document (schema C(envdoctor/schema/check-v2.json)),
           with the machine facts, every result with its status, summary and remedy, and the
           summary.
       type: dict
