@@ -222,6 +222,7 @@ def _pick_one(target: str, ranking: Ranking | None) -> TargetChoice:
     if not healthy:
         why = "; ".join(f"{e.candidate.url}: {e.measurement.reason}" for e in failed)
         return TargetChoice(target, None, None, f"no candidate answered: {why}")
+    healthy, stale_note = _without_stale(healthy)
     rates = [
         e.measurement.throughput_bytes_per_s
         for e in healthy
@@ -236,7 +237,7 @@ def _pick_one(target: str, ranking: Ranking | None) -> TargetChoice:
     ordered = sorted(scored, key=lambda e: scores[id(e)] or 0.0)
     fastest = ordered[0]
     configured = next((e for e in ordered if e.candidate.configured), None)
-    tail = _failed_note(failed)
+    tail = stale_note + _failed_note(failed)
     if (
         configured is not None
         and configured is not fastest
@@ -251,6 +252,35 @@ def _pick_one(target: str, ranking: Ranking | None) -> TargetChoice:
     lead = "fastest, configured now" if fastest.candidate.configured else "fastest"
     second = f"runner-up {_figures(runner_up)}" if runner_up else "the only one that answered"
     return TargetChoice(target, fastest, runner_up, f"{lead}: {_figures(fastest)}; {second}{tail}")
+
+
+STALE_AFTER_S = 24 * 3600.0
+"""A mirror known to be further behind than this is not picked while a fresher one
+answers (its ``lag_s``: from its content, or from its site's sync status)."""
+
+
+def _stale(entry: Entry) -> bool:
+    lag = entry.measurement.lag_s
+    return lag is not None and lag > STALE_AFTER_S
+
+
+def _without_stale(healthy: list[Entry]) -> tuple[list[Entry], str]:
+    """The healthy mirrors not known to be over a day behind, and a note naming the
+    skipped ones; when every one is, all of them, with a warning in the note."""
+    stale = [e for e in healthy if _stale(e)]
+    if not stale:
+        return healthy, ""
+    named = ", ".join(f"{e.candidate.url}: {_behind(e)}" for e in stale)
+    if len(stale) == len(healthy):
+        return healthy, f"; warning: every mirror that answered is over a day behind ({named})"
+    return [e for e in healthy if not _stale(e)], f"; skipped {named}"
+
+
+def _behind(entry: Entry) -> str:
+    from envdoctor.net.sync_status import ago
+
+    lag = entry.measurement.lag_s or 0.0
+    return f"{ago(lag).removesuffix(' ago')} behind"
 
 
 def _tied(fastest: Entry, other: Entry, fast_score: float, other_score: float) -> bool:

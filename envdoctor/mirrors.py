@@ -17,9 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from envdoctor import tools
 from envdoctor.net.icmp import icmp_rtt
-from envdoctor.net.measure import measure_all, rank
+from envdoctor.net.measure import measure_all, rank, with_freshness
+from envdoctor.net.pull import Freshness
 from envdoctor.net.results import Measurement
 from envdoctor.net.session import PullPath
+from envdoctor.net.sync_status import (
+    SITES,
+    SiteStatus,
+    combine,
+    fetch_documents,
+    site_for,
+    site_freshness,
+)
 from envdoctor.tools.docker import DOCKER_HUB
 
 if TYPE_CHECKING:
@@ -163,6 +172,7 @@ def measure(
     throughput: bool = False,
     throughput_seconds: float = 1.0,
     icmp: bool = True,
+    sync_sites: Sequence[SiteStatus] | None = None,
 ) -> list[Ranking]:
     """Measure each distinct URL once (pip and uv often share one), rank per target.
 
@@ -170,7 +180,12 @@ def measure(
     on every read whatever a server does.  Latency of all mirrors runs concurrently; with
     ``throughput`` the healthy mirrors are then downloaded one at a time so they do not
     compete for bandwidth, each for ``throughput_seconds`` or its share of the time left.
+    Then the sites of the healthy mirrors that publish their sync status
+    (``sync_sites``, default :data:`~envdoctor.net.sync_status.SITES`) are asked, one
+    request per document, concurrently, in what is left of the deadline
+    (:func:`with_site_status`).
     """
+    started = time.monotonic()
     requests: dict[tuple[str, str], PullPath] = {}
     key_of: dict[int, tuple[str, str]] = {}  # id(candidate) -> its request
     for candidate in candidates:
@@ -191,6 +206,12 @@ def measure(
         throughput_seconds=throughput_seconds,
         cancel=ctx.cancel,
     )
+    measurements = with_site_status(
+        ctx,
+        measurements,
+        deadline=started + timeout,
+        sites=SITES if sync_sites is None else sync_sites,
+    )
     if icmp_thread is not None:
         icmp_thread.join(max(0.0, min(timeout, 2.0)))
     by_request = dict(zip(ordered, measurements, strict=True))
@@ -208,6 +229,58 @@ def measure(
         ranked = rank(entry.measurement for entry in entries.values())
         rankings.append(Ranking(target, tuple(entries[id(m)] for m in ranked)))
     return rankings
+
+
+def with_site_status(
+    ctx: Context,
+    measurements: Sequence[Measurement],
+    *,
+    deadline: float,
+    sites: Sequence[SiteStatus] = SITES,
+) -> list[Measurement]:
+    """``measurements`` with what their sites say of their sync (see
+    :mod:`envdoctor.net.sync_status`), combined with what their pull steps found.
+
+    Only healthy mirrors on a site in ``sites`` are looked up, each document once,
+    concurrently, and never past ``deadline`` (a ``time.monotonic()`` value): a status
+    URL that does not answer in time leaves those mirrors' freshness as it was.  A
+    mirror is looked up by its configured URL, else by the host that answered it (a
+    redirector's campus mirror).
+    """
+    wanted: dict[int, tuple[str, SiteStatus]] = {}
+    for index, measured in enumerate(measurements):
+        if not measured.healthy:
+            continue
+        for url in (measured.base_url or measured.url, measured.final_url):
+            site = site_for(url, sites) if url else None
+            if url and site is not None:
+                wanted[index] = (url, site)
+                break
+    if not wanted or deadline - time.monotonic() < MIN_STATUS_S:
+        return list(measurements)
+    documents = fetch_documents(
+        [site for _, site in wanted.values()],
+        env=ctx.env,
+        deadline=deadline,
+        timeout=max(MIN_STATUS_S, deadline - time.monotonic()),
+        cancel=ctx.cancel,
+    )
+    now = time.time()
+    updated = list(measurements)
+    for index, (url, _) in wanted.items():
+        measured = measurements[index]
+        said = site_freshness(url, documents, sites, now)
+        if said is None:
+            continue
+        tool = None
+        if measured.freshness is not None:
+            tool = Freshness(measured.freshness, measured.lag_s, measured.serials_behind)
+        updated[index] = with_freshness(measured, combine(tool, said))
+    return updated
+
+
+MIN_STATUS_S = 0.2
+"""Less time than this left before the deadline: the sites' sync status is not asked."""
 
 
 def _host(url: str) -> str:

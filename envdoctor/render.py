@@ -296,6 +296,8 @@ def render_mirrors(
                         )
                 if measurement.proxy:
                     result.append(f"\n  via proxy {measurement.proxy}", style="dim")
+                if measurement.freshness:
+                    result.append(f"\n  freshness: {measurement.freshness}", style="dim")
                 if entry.icmp_method:
                     result.append(f"\n  {_icmp_text(entry)}", style="dim")
             rate = measurement.throughput_bytes_per_s
@@ -365,6 +367,8 @@ def _render_mirrors_plain(
                 lines.append(f"{'':14}{', '.join(phases)}")
             if measurement.proxy:
                 lines.append(f"{'':14}via proxy {measurement.proxy}")
+            if measurement.freshness:
+                lines.append(f"{'':14}freshness: {measurement.freshness}")
             if entry.icmp_method:
                 lines.append(f"{'':14}{_icmp_text(entry)}")
     if bandwidth is not None:

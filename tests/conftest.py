@@ -15,4 +15,11 @@ def ctx(tmp_path: Path) -> Context:
     return Context.for_root(tmp_path, home=home, env={"XDG_CONFIG_HOME": str(home / ".config")})
 
 
+@pytest.fixture(autouse=True)
+def _no_public_apt_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """apt's pull step compares a mirror's InRelease with the archive's own host: never
+    in tests (a test names a lab upstream itself)."""
+    monkeypatch.setattr("envdoctor.tools.apt.UPSTREAMS", {})
+
+
 pytest_plugins = ["tests.mirrorlab"]

@@ -334,6 +334,10 @@ class MirrorServer(_LoopbackServer):
     ) -> None:
         self.registry = registry if registry is not None else Registry()
         self.resolve_to = resolve_to
+        self.files: dict[str, tuple[int, dict[str, str], bytes | int]] = {}
+        """Paths answered as given (:meth:`MirrorLab.serve`), before any other route."""
+        self.hang_paths: set[str] = set()
+        """Paths never answered: the request is read, then nothing until the lab stops."""
         self.trickle_interval_s = trickle_interval_s
         self.header_count = header_count
         self.tls = tls
@@ -377,7 +381,7 @@ class MirrorServer(_LoopbackServer):
             return
         if self.behaviour == "close":
             return
-        if self.behaviour == "hang":
+        if self.behaviour == "hang" or urlsplit(target).path in self.hang_paths:
             self.stop.wait()
             return
         # The delay sits after the request is read and before the status line: it is
@@ -439,6 +443,9 @@ class MirrorServer(_LoopbackServer):
 
     def _route(self, target: str) -> tuple[int, dict[str, str], bytes | int]:
         path = urlsplit(target).path
+        if path in self.files:
+            status, headers, body = self.files[path]
+            return status, dict(headers), body
         if self.redirect_to is not None:
             return 302, {"Location": self.redirect_to() + target}, b""
         if self.status is not None:
@@ -897,6 +904,26 @@ class MirrorLab:
     def server(self, name: str) -> MirrorServer:
         return self.servers[name]
 
+    def serve(
+        self,
+        name: str,
+        path: str,
+        body: bytes | int = b"",
+        *,
+        status: int = 200,
+        content_type: str = "application/json",
+        hang: bool = False,
+    ) -> str:
+        """Answer ``path`` on mirror ``name`` with ``body`` (bytes, or a size of filler)
+        and ``status``, or never (``hang``): a site's ``/static/tunasync.json``, an
+        ``InRelease`` with a given ``Date:`` (:func:`inrelease`).  Returns its URL."""
+        server = self.servers[name]
+        if hang:
+            server.hang_paths.add(path)
+        else:
+            server.files[path] = (status, {"Content-Type": content_type}, body)
+        return server.url + path
+
     def add_proxy(self, name: str = "proxy", *, auth: tuple[str, str] | None = None) -> str:
         """Start a forward proxy and return its URL (no credentials in it)."""
         proxy = LabProxy(name, self.stop, auth)
@@ -966,6 +993,12 @@ def mirror_lab(lab_pki: LabPKI) -> Iterator[MirrorLab]:
     """A fresh lab; every server, proxy and hanging connection is released afterwards."""
     with MirrorLab(lab_pki) as lab:
         yield lab
+
+
+def inrelease(date: datetime.datetime, suite: str = "stable") -> bytes:
+    """An (unsigned) ``InRelease`` of ``suite`` whose ``Date:`` is ``date`` (UTC)."""
+    stamp = date.astimezone(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S UTC")
+    return f"Origin: Lab\nLabel: Lab\nSuite: {suite}\nCodename: {suite}\nDate: {stamp}\n".encode()
 
 
 def _other_client(path: str, large_size: int) -> tuple[int, dict[str, str], bytes] | None:

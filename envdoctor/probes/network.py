@@ -53,7 +53,22 @@ def timing(measurement: Measurement) -> str:
         text += f", served by {measurement.final_host}"
     if measurement.pull_finding:
         text += f"; {measurement.pull_finding}"
+    fresh = brief_freshness(measurement)
+    if fresh:
+        text += f"; {fresh}"
     return text
+
+
+_UNKNOWN_FRESHNESS = ("sync status unknown", "Release date unknown", "Release date not compared")
+
+
+def brief_freshness(measurement: Measurement) -> str | None:
+    """How current the mirror is, when known (``last synced 5 h ago``): what it is
+    unknown for is left to ``-v`` and ``--json``."""
+    words = measurement.freshness
+    if not words or (measurement.lag_s is None and words.startswith(_UNKNOWN_FRESHNESS)):
+        return None
+    return words
 
 
 def _ms(seconds: float) -> str:

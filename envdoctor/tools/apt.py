@@ -16,6 +16,8 @@ warning.  :func:`release_lag_s` compares a mirror's ``Date:`` with the upstream'
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +38,9 @@ from envdoctor.configfiles import (
     read_text,
 )
 from envdoctor.context import Context
+from envdoctor.net.pull import Answer, Fetch, LargeFile
+from envdoctor.net.pull import Freshness as PullFreshness
+from envdoctor.net.results import ProbeFailure
 from envdoctor.net.session import PullPath
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import (
@@ -379,18 +384,121 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return None if config is None else _apt_row(ctx, config, checkup.remedies)
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(
+    base_url: str, options: object | None = None, *, upstream: str | None = None
+) -> PullPath:
     """apt's first request to an archive, ``dists/<suite>/InRelease`` (of the current
-    stable release, or Ubuntu's current LTS), and the ``main`` ``Packages.xz`` to time."""
+    stable release, or Ubuntu's current LTS), and the ``main`` ``Packages.xz`` to time.
+
+    Its pull step fetches the mirror's ``InRelease`` and the upstream's (``upstream``, an
+    archive base URL; default the archive's own, :data:`UPSTREAMS`) and compares their
+    ``Date:`` fields (:func:`release_lag_s`); the upstream's is fetched once per run.
+    ``options`` (a :class:`~envdoctor.tools.PullOptions`) offer apt nothing to choose."""
     base = base_url.strip().rstrip("/")
     archive = _archive_of_base(base) or "debian"
     suite = _SUITE_FOR_PROBE.get(archive, "noble" if archive.startswith("ubuntu") else "stable")
     if archive == "ubuntu-security":
         suite = "noble-security"
     arch = "arm64" if archive == "ubuntu-ports" else "amd64"
-    return PullPath(
-        base_url,
-        NAME,
-        f"{base}/dists/{suite}/InRelease",
-        f"{base}/dists/{suite}/main/binary-{arch}/Packages.xz",
-    )
+    release = f"{base}/dists/{suite}/InRelease"
+    packages = f"{base}/dists/{suite}/main/binary-{arch}/Packages.xz"
+    origin = (upstream or UPSTREAMS.get(archive) or "").strip().rstrip("/")
+    upstream_release = f"{origin}/dists/{suite}/InRelease"
+
+    def steps(fetch: Fetch) -> LargeFile:
+        what = f"main Packages.xz of {suite}"
+        if not origin:
+            return LargeFile(packages, what)
+        if canonical(origin) == canonical(base):
+            return LargeFile(packages, what, freshness=PullFreshness("the upstream itself", 0.0))
+        return LargeFile(
+            packages, what, freshness=_release_freshness(fetch, release, upstream_release)
+        )
+
+    return PullPath(base_url, NAME, release, packages, large_file=steps)
+
+
+UPSTREAMS: dict[str, str] = {
+    "debian": "https://deb.debian.org/debian",
+    "debian-security": "https://deb.debian.org/debian-security",
+    "ubuntu": "http://archive.ubuntu.com/ubuntu",
+    "ubuntu-security": "http://security.ubuntu.com/ubuntu",
+    "ubuntu-ports": "http://ports.ubuntu.com/ubuntu-ports",
+}
+"""Each archive's own host, whose ``InRelease`` a mirror's is compared with (the
+Debian CDN serves ``debian-security`` too; Ubuntu's archive answers over plain http).
+An archive missing here is compared with nothing (the test suite empties it, so that no
+test reaches a public host)."""
+
+UPSTREAM_TTL_S = 60.0
+"""How long one upstream ``InRelease`` answers every mirror's comparison: one run."""
+
+
+class _OncePerRun:
+    """The upstream's answer, fetched by the first mirror that needs it; the others wait
+    for that fetch instead of making their own (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, threading.Event, list[Answer | str]]] = {}
+
+    def get(self, url: str, fetch: Fetch) -> Answer | str:
+        """The answer for ``url``, or why there is none, in words."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(url)
+            mine = entry is None or now - entry[0] > UPSTREAM_TTL_S
+            if mine:
+                entry = (now, threading.Event(), [])
+                self._entries[url] = entry
+        assert entry is not None
+        _, done, slot = entry
+        if mine:
+            try:
+                slot.append(fetch(url, (), None))
+            except ProbeFailure as failure:
+                slot.append(failure.reason)
+            except Exception as exc:  # noqa: BLE001 - the upstream must not fail the mirror
+                slot.append(repr(exc))
+            finally:
+                done.set()
+        elif not done.wait(UPSTREAM_TTL_S):
+            return "no answer in time"
+        return slot[0] if slot else "no answer in time"
+
+
+_UPSTREAM_RELEASES = _OncePerRun()
+
+
+def _release_freshness(fetch: Fetch, release: str, upstream_release: str) -> PullFreshness:
+    upstream_host = urlsplit(upstream_release).hostname or upstream_release
+    try:
+        mine = fetch(release, (), None)
+    except ProbeFailure as failure:
+        return PullFreshness(f"Release date unknown: {failure.reason}")
+    if not 200 <= mine.status < 300:
+        return PullFreshness(f"Release date unknown: HTTP {mine.status} for its InRelease")
+    theirs = _UPSTREAM_RELEASES.get(upstream_release, fetch)
+    if isinstance(theirs, str):
+        return PullFreshness(f"Release date not compared: {upstream_host}: {theirs}")
+    if not 200 <= theirs.status < 300:
+        return PullFreshness(
+            f"Release date not compared: {upstream_host} answered HTTP {theirs.status}"
+        )
+    mirror_text = mine.body.decode("utf-8", "replace")
+    lag = release_lag_s(mirror_text, theirs.body.decode("utf-8", "replace"))
+    if lag is None:
+        if inrelease_date(mirror_text) is None:
+            return PullFreshness("Release date unknown: its InRelease has no Date")
+        return PullFreshness(f"Release date not compared: {upstream_host}'s InRelease has no Date")
+    if lag < 60:
+        return PullFreshness(f"Release as recent as {upstream_host}'s", lag)
+    return PullFreshness(f"Release {_duration(lag)} older than {upstream_host}'s", lag)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.1f} days"

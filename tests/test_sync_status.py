@@ -1,0 +1,350 @@
+"""Freshness from mirror sites' sync status (tunasync, MirrorZ) and from apt's InRelease,
+and ``auto`` passing over a mirror known to be a day behind: on the lab."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from envdoctor.auto import pick
+from envdoctor.context import Context
+from envdoctor.mirrors import Candidate, measure
+from envdoctor.net.measure import measure_all
+from envdoctor.net.pull import Answer, Freshness
+from envdoctor.net.sync_status import (
+    Document,
+    SiteStatus,
+    combine,
+    freshness_of,
+    job_for,
+    parse,
+    site_for,
+)
+from envdoctor.tools import apt
+from tests.mirrorlab import MirrorLab, inrelease
+
+DAY = 86400.0
+NOW = 1_800_000_000.0
+
+
+def _answer(body: object, status: int = 200) -> Answer:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Answer("https://site/status.json", status, "OK", {}, raw)
+
+
+TUNA = SiteStatus(
+    ("mirrors.example",), "https://mirrors.example/static/tunasync.json", "tunasync", "test"
+)
+MZ = SiteStatus(("mz.example",), "https://mz.example/mirrorz.json", "mirrorz", "test")
+
+
+def _job(name: str, status: str, synced_ago: float | None, **extra: object) -> dict[str, object]:
+    job: dict[str, object] = {"name": name, "status": status, "upstream": "rsync://x/"}
+    if synced_ago is not None:
+        job["last_update_ts"] = int(time.time() - synced_ago)
+        job["last_ended_ts"] = int(time.time() - min(synced_ago, 3600))
+    return {**job, **extra}
+
+
+# --- parsing, no network ------------------------------------------------------------
+
+
+def test_tunasync_jobs_map_by_first_path_segment_and_say_how_old():
+    doc = parse(
+        TUNA,
+        _answer(
+            [
+                {"name": "pypi", "status": "success", "last_update_ts": int(NOW - 5 * 3600)},
+                {
+                    "name": "anaconda",
+                    "status": "failed",
+                    "last_update_ts": int(NOW - 3 * DAY),
+                    "last_ended_ts": int(NOW - 7200),
+                },
+                {"name": "docker-ce", "status": "syncing", "last_update_ts": 0},
+            ]
+        ),
+    )
+    assert doc.problem is None
+    pypi = job_for("https://mirrors.example/pypi/web/simple", doc)
+    assert pypi is not None and pypi.name == "pypi"
+    said = freshness_of(pypi, doc, NOW)
+    assert said.words == "last synced 5 h ago (tunasync: success)"
+    assert said.lag_s == pytest.approx(5 * 3600)
+    conda = job_for("https://mirrors.example/anaconda/pkgs/main", doc)
+    assert conda is not None
+    words = freshness_of(conda, doc, NOW).words
+    assert words.startswith("last successful sync 3 days ago, the last run failed 2 h ago")
+    docker = job_for("https://mirrors.example/docker-ce", doc)
+    assert docker is not None
+    assert freshness_of(docker, doc, NOW).lag_s is None  # never synced: unknown, said so
+    assert job_for("https://mirrors.example/pypi-extra/simple", doc) is None  # a boundary
+    assert job_for("https://mirrors.example/ubuntu", doc) is None
+
+
+def test_mirrorz_status_strings_give_the_last_success():
+    doc = parse(
+        MZ,
+        _answer(
+            {
+                "site": {"abbr": "MZ"},
+                "mirrors": [
+                    {
+                        "cname": "PyPI",
+                        "url": "/pypi",
+                        "status": f"S{int(NOW - 600)}X{int(NOW + 60)}",
+                    },
+                    {
+                        "cname": "Debian",
+                        "url": "/debian",
+                        "status": f"F{int(NOW - 60)}O{int(NOW - 2 * DAY)}",
+                    },
+                    {
+                        "cname": "Ubuntu",
+                        "url": "/ubuntu",
+                        "status": f"Y{int(NOW - 60)}O{int(NOW - 7200)}",
+                    },
+                    {"cname": "AUR", "url": "https://aur.mz.example", "status": "U"},
+                ],
+            }
+        ),
+    )
+    pypi = job_for("https://mz.example/pypi/simple", doc)
+    assert pypi is not None and freshness_of(pypi, doc, NOW).lag_s == pytest.approx(600)
+    debian = job_for("https://mz.example/debian", doc)
+    assert debian is not None
+    said = freshness_of(debian, doc, NOW)
+    assert said.lag_s == pytest.approx(2 * DAY) and "the last run failed" in said.words
+    ubuntu = job_for("https://mz.example/ubuntu/", doc)
+    assert ubuntu is not None and freshness_of(ubuntu, doc, NOW).lag_s == pytest.approx(7200)
+    aur = job_for("https://aur.mz.example/packages", doc)
+    assert aur is not None and aur.status == "unknown"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b'{"mirrors": 3}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'"text"',
+        json.dumps([{"name": 5}, "x", {"name": "pypi", "last_update_ts": "yesterday"}]).encode(),
+    ],
+)
+def test_a_malformed_document_is_unknown_never_a_crash(body):
+    for site in (TUNA, MZ):
+        doc = parse(site, _answer(body))
+        job = job_for("https://mirrors.example/pypi/simple", doc)
+        if job is not None:  # a job with nothing usable: no lag
+            assert freshness_of(job, doc, NOW).lag_s is None
+        else:
+            assert doc.problem or not doc.jobs
+
+
+def test_combine_keeps_the_precise_lag_and_both_words():
+    tool = Freshness("behind pypi.org by 12 serials (numpy)", 30.0, 12)
+    site = Freshness("last synced 5 h ago (tunasync: success)", 5 * 3600.0)
+    both = combine(tool, site)
+    assert both is not None
+    assert both.lag_s == 30.0 and both.serials_behind == 12
+    assert both.words == f"{tool.words}; site: {site.words}"
+    unknown = combine(Freshness("Release date not compared: x: timeout"), site)
+    assert unknown is not None and unknown.lag_s == 5 * 3600.0
+    assert combine(None, site) == site and combine(tool, None) == tool
+
+
+def test_the_known_sites_cover_the_shipped_university_mirrors():
+    assert site_for("https://mirrors.tuna.tsinghua.edu.cn/pypi/web/simple") is not None
+    assert site_for("https://mirror.nju.edu.cn/anaconda") is not None
+    assert site_for("https://mirrors.aliyun.com/pypi/simple") is None  # publishes none known
+
+
+# --- the lab: a run with sites' status documents ----------------------------------
+
+
+def _ctx(tmp_path: Path, lab: MirrorLab) -> Context:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return Context.for_root(tmp_path, home=home, env={**lab.env, "XDG_CONFIG_HOME": str(home)})
+
+
+def _site(lab: MirrorLab, name: str, path: str = "/static/tunasync.json") -> SiteStatus:
+    url = lab.server(name).url
+    return SiteStatus((url.split("//", 1)[1],), url + path, "tunasync", "lab")
+
+
+def _apt(url: str) -> Candidate:
+    """A mirror whose site's job is ``debian`` (apt's pull path: no tool of its own to
+    compare with here, so what freshness it gets comes from the site)."""
+    return Candidate("apt", f"{url}/debian", ("lab",))
+
+
+def _entry(rankings, url):
+    (ranking,) = rankings
+    return next(e for e in ranking.entries if e.candidate.url == url)
+
+
+def test_fresh_stale_and_failed_jobs_reach_the_measurement(tmp_path, mirror_lab):
+    fresh = mirror_lab.add("fresh", body_bytes=64 * 1024)
+    stale = mirror_lab.add("stale", body_bytes=64 * 1024)
+    failed = mirror_lab.add("failed", body_bytes=64 * 1024)
+    mirror_lab.serve(
+        "fresh", "/static/tunasync.json", json.dumps([_job("debian", "success", 600)]).encode()
+    )
+    mirror_lab.serve(
+        "stale", "/static/tunasync.json", json.dumps([_job("debian", "success", 2 * DAY)]).encode()
+    )
+    mirror_lab.serve(
+        "failed", "/static/tunasync.json", json.dumps([_job("debian", "failed", 3 * DAY)]).encode()
+    )
+    sites = [_site(mirror_lab, n) for n in ("fresh", "stale", "failed")]
+    candidates = [_apt(fresh), _apt(stale), _apt(failed)]
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab), candidates, samples=1, timeout=8, icmp=False, sync_sites=sites
+    )
+    a, b, c = (_entry(rankings, cand.url).measurement for cand in candidates)
+    assert a.healthy and a.freshness == "last synced 10 min ago (tunasync: success)"
+    assert a.lag_s is not None and 500 < a.lag_s < 1200
+    assert b.lag_s is not None and b.lag_s > DAY and "2 days ago" in (b.freshness or "")
+    assert (
+        c.freshness is not None
+        and "last successful sync 3 days ago, the last run failed" in c.freshness
+    )
+    assert c.to_json()["lag_s"] == c.lag_s  # --json carries it
+    for server in ("fresh", "stale", "failed"):  # one status request per site, no more
+        paths = [r.target for r in mirror_lab.server(server).records]
+        assert paths.count("/static/tunasync.json") == 1
+
+
+@pytest.mark.parametrize("body", [b"{broken", 3 * 1024 * 1024])
+def test_a_malformed_or_huge_status_document_leaves_freshness_unknown(tmp_path, mirror_lab, body):
+    url = mirror_lab.add("m", body_bytes=64 * 1024)
+    mirror_lab.serve("m", "/static/tunasync.json", body)
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab),
+        [_apt(url)],
+        samples=1,
+        timeout=8,
+        icmp=False,
+        sync_sites=[_site(mirror_lab, "m")],
+    )
+    measured = _entry(rankings, _apt(url).url).measurement
+    assert measured.healthy
+    assert measured.lag_s is None
+    assert (measured.freshness or "").startswith("sync status unknown")
+
+
+def test_a_hanging_status_url_does_not_hold_the_run_past_its_deadline(tmp_path, mirror_lab):
+    url = mirror_lab.add("m", body_bytes=64 * 1024)
+    status = mirror_lab.add("status-site")
+    mirror_lab.serve("status-site", "/static/tunasync.json", hang=True)
+    site = SiteStatus((url.split("//", 1)[1],), status + "/static/tunasync.json", "tunasync", "lab")
+    started = time.monotonic()
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab), [_apt(url)], samples=1, timeout=3, icmp=False, sync_sites=[site]
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 3 + 2.5  # the deadline, with room for a loaded machine
+    measured = _entry(rankings, _apt(url).url).measurement
+    assert measured.healthy and measured.lag_s is None
+    assert [r.target for r in mirror_lab.server("status-site").records] == ["/static/tunasync.json"]
+
+
+def test_auto_skips_a_mirror_a_day_behind_and_says_so(tmp_path, mirror_lab):
+    fast = mirror_lab.add("fast", body_bytes=64 * 1024)
+    slow = mirror_lab.add("slow", delay_ms=150, body_bytes=64 * 1024)
+    mirror_lab.serve(
+        "fast", "/static/tunasync.json", json.dumps([_job("debian", "success", 30 * 3600)]).encode()
+    )
+    mirror_lab.serve(
+        "slow", "/static/tunasync.json", json.dumps([_job("debian", "success", 300)]).encode()
+    )
+    sites = [_site(mirror_lab, "fast"), _site(mirror_lab, "slow")]
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab),
+        [_apt(fast), _apt(slow)],
+        samples=2,
+        timeout=8,
+        icmp=False,
+        sync_sites=sites,
+    )
+    choice = pick(rankings, targets=["apt"]).get("apt")
+    assert choice is not None and choice.winner is not None
+    assert choice.winner.candidate.url == _apt(slow).url
+    assert f"skipped {_apt(fast).url}: 30 h behind" in choice.reason
+
+
+def test_when_every_mirror_is_stale_the_best_is_picked_with_a_warning(tmp_path, mirror_lab):
+    fast = mirror_lab.add("fast", body_bytes=64 * 1024)
+    slow = mirror_lab.add("slow", delay_ms=150, body_bytes=64 * 1024)
+    for name in ("fast", "slow"):
+        mirror_lab.serve(
+            name, "/static/tunasync.json", json.dumps([_job("debian", "success", 2 * DAY)]).encode()
+        )
+    sites = [_site(mirror_lab, "fast"), _site(mirror_lab, "slow")]
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab),
+        [_apt(fast), _apt(slow)],
+        samples=2,
+        timeout=8,
+        icmp=False,
+        sync_sites=sites,
+    )
+    choice = pick(rankings, targets=["apt"]).get("apt")
+    assert choice is not None and choice.winner is not None
+    assert choice.winner.candidate.url == _apt(fast).url
+    assert "warning: every mirror that answered is over a day behind" in choice.reason
+
+
+# --- apt: the mirror's InRelease Date against the upstream's -----------------------
+
+
+def _utc(hours_ago: float) -> datetime.datetime:
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return now - datetime.timedelta(hours=hours_ago)
+
+
+def test_apt_lag_compares_release_dates_and_asks_the_upstream_once(tmp_path, mirror_lab):
+    upstream = mirror_lab.add("upstream", tls=False)
+    behind = mirror_lab.add("behind")
+    current = mirror_lab.add("current")
+    mirror_lab.serve(
+        "upstream", "/debian/dists/stable/InRelease", inrelease(_utc(0)), content_type="text/plain"
+    )
+    mirror_lab.serve(
+        "behind", "/debian/dists/stable/InRelease", inrelease(_utc(5)), content_type="text/plain"
+    )
+    mirror_lab.serve(
+        "current", "/debian/dists/stable/InRelease", inrelease(_utc(0)), content_type="text/plain"
+    )
+    paths = [
+        apt.pull_path(f"{behind}/debian", upstream=f"{upstream}/debian"),
+        apt.pull_path(f"{current}/debian", upstream=f"{upstream}/debian"),
+    ]
+    late, fine = measure_all(paths, env=mirror_lab.env, samples=1, timeout=5, deadline_s=8)
+    assert late.healthy and fine.healthy
+    assert late.freshness == "Release 5 h older than 127.0.0.1's"
+    assert late.lag_s == pytest.approx(5 * 3600, abs=120)
+    assert fine.freshness == "Release as recent as 127.0.0.1's" and fine.lag_s is not None
+    assert fine.lag_s < 60
+    asked = [r.target for r in mirror_lab.server("upstream").records]
+    assert asked.count("/debian/dists/stable/InRelease") == 1
+
+
+def test_apt_with_a_dead_upstream_stays_healthy_and_says_it_did_not_compare(tmp_path, mirror_lab):
+    mirror = mirror_lab.add("m")
+    path = apt.pull_path(f"{mirror}/debian", upstream=f"{mirror_lab.refused_url()}/debian")
+    (measured,) = measure_all([path], env=mirror_lab.env, samples=1, timeout=3, deadline_s=5)
+    assert measured.healthy
+    assert measured.lag_s is None
+    assert (measured.freshness or "").startswith("Release date not compared: 127.0.0.1")
+
+
+def test_document_problem_is_unknown_words():
+    doc = Document(TUNA, problem="x")
+    assert doc.jobs == ()
