@@ -323,8 +323,8 @@ def test_apt_lag_compares_release_dates_and_asks_the_upstream_once(tmp_path, mir
         "current", "/debian/dists/stable/InRelease", inrelease(_utc(0)), content_type="text/plain"
     )
     paths = [
-        apt.pull_path(f"{behind}/debian", upstream=f"{upstream}/debian"),
-        apt.pull_path(f"{current}/debian", upstream=f"{upstream}/debian"),
+        apt.pull_path_against(f"{behind}/debian", f"{upstream}/debian"),
+        apt.pull_path_against(f"{current}/debian", f"{upstream}/debian"),
     ]
     late, fine = measure_all(paths, env=mirror_lab.env, samples=1, timeout=5, deadline_s=8)
     assert late.healthy and fine.healthy
@@ -338,7 +338,7 @@ def test_apt_lag_compares_release_dates_and_asks_the_upstream_once(tmp_path, mir
 
 def test_apt_with_a_dead_upstream_stays_healthy_and_says_it_did_not_compare(tmp_path, mirror_lab):
     mirror = mirror_lab.add("m")
-    path = apt.pull_path(f"{mirror}/debian", upstream=f"{mirror_lab.refused_url()}/debian")
+    path = apt.pull_path_against(f"{mirror}/debian", f"{mirror_lab.refused_url()}/debian")
     (measured,) = measure_all([path], env=mirror_lab.env, samples=1, timeout=3, deadline_s=5)
     assert measured.healthy
     assert measured.lag_s is None

@@ -384,16 +384,20 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return None if config is None else _apt_row(ctx, config, checkup.remedies)
 
 
-def pull_path(
-    base_url: str, options: object | None = None, *, upstream: str | None = None
-) -> PullPath:
+def pull_path(base_url: str, options: object | None = None) -> PullPath:
+    """apt's pull path for ``base_url``, compared with the archive's own host
+    (:func:`pull_path_against`); ``options`` (a :class:`~envdoctor.tools.PullOptions`)
+    offer apt nothing to choose."""
+    return pull_path_against(base_url, None)
+
+
+def pull_path_against(base_url: str, upstream: str | None) -> PullPath:
     """apt's first request to an archive, ``dists/<suite>/InRelease`` (of the current
     stable release, or Ubuntu's current LTS), and the ``main`` ``Packages.xz`` to time.
 
     Its pull step fetches the mirror's ``InRelease`` and the upstream's (``upstream``, an
     archive base URL; default the archive's own, :data:`UPSTREAMS`) and compares their
-    ``Date:`` fields (:func:`release_lag_s`); the upstream's is fetched once per run.
-    ``options`` (a :class:`~envdoctor.tools.PullOptions`) offer apt nothing to choose."""
+    ``Date:`` fields (:func:`release_lag_s`); the upstream's is fetched once per run."""
     base = base_url.strip().rstrip("/")
     archive = _archive_of_base(base) or "debian"
     suite = _SUITE_FOR_PROBE.get(archive, "noble" if archive.startswith("ubuntu") else "stable")
