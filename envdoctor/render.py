@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from envdoctor.bandwidth import Bandwidth
     from envdoctor.engine import Report
     from envdoctor.mirrors import Entry, Ranking
+    from envdoctor.net.results import Measurement
 
 _BADGES: dict[Status, tuple[str, str]] = {
     Status.OK: ("✓ ok", "green"),
@@ -298,15 +299,16 @@ def render_mirrors(
                     result.append(f"\n  via proxy {measurement.proxy}", style="dim")
                 if measurement.freshness:
                     result.append(f"\n  freshness: {measurement.freshness}", style="dim")
+                for line in _parallel_lines(measurement):
+                    result.append(f"\n  {line}", style="dim")
                 if entry.icmp_method:
                     result.append(f"\n  {_icmp_text(entry)}", style="dim")
-            rate = measurement.throughput_bytes_per_s
             table.add_row(
                 str(index),
                 mirror,
                 Text(", ".join(entry.candidate.profiles) or "-"),
                 result,
-                Text(format_rate(rate) if rate is not None else "-"),
+                Text(_plain_rate(entry)),
             )
         console.print(table)
         console.print()
@@ -369,6 +371,7 @@ def _render_mirrors_plain(
                 lines.append(f"{'':14}via proxy {measurement.proxy}")
             if measurement.freshness:
                 lines.append(f"{'':14}freshness: {measurement.freshness}")
+            lines.extend(f"{'':14}{line}" for line in _parallel_lines(measurement))
             if entry.icmp_method:
                 lines.append(f"{'':14}{_icmp_text(entry)}")
     if bandwidth is not None:
@@ -381,8 +384,28 @@ def _plain_mirror(entry: Entry) -> str:
 
 
 def _plain_rate(entry: Entry) -> str:
+    """``4.0 MiB/s``, or with parallel connections ``4.0 MiB/s, 8x 19.0 MiB/s``."""
     rate = entry.measurement.throughput_bytes_per_s
-    return format_rate(rate) if rate is not None else "-"
+    if rate is None:
+        return "-"
+    text = format_rate(rate)
+    parallel = [pair for pair in entry.measurement.throughput_by_connections if pair[0] > 1]
+    if parallel:
+        count, most = max(parallel)
+        text += f", {count}x {format_rate(most)}"
+    return text
+
+
+def _parallel_lines(measurement: Measurement) -> list[str]:
+    """``-v``: Range support, the parallel verdict and its remedy."""
+    lines = []
+    if measurement.range_support is not None:
+        lines.append(f"Range: {'yes' if measurement.range_support else 'no'}")
+    if measurement.parallel_verdict:
+        lines.append(f"parallel: {measurement.parallel_verdict}")
+    if measurement.parallel_remedy:
+        lines.append(f"remedy: {measurement.parallel_remedy}")
+    return lines
 
 
 def _plain_status(entry: Entry) -> str:

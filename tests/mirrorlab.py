@@ -331,7 +331,13 @@ class MirrorServer(_LoopbackServer):
         header_count: int = 0,
         registry: Registry | None = None,
         resolve_to: Callable[[], str] | None = None,
+        total_rate_bps: float | None = None,
+        ranges: bool = True,
     ) -> None:
+        self.total_rate_bps = total_rate_bps
+        self.ranges = ranges
+        self._bucket_lock = threading.Lock()
+        self._bucket_at = 0.0
         self.registry = registry if registry is not None else Registry()
         self.resolve_to = resolve_to
         self.files: dict[str, tuple[int, dict[str, str], bytes | int]] = {}
@@ -425,15 +431,10 @@ class MirrorServer(_LoopbackServer):
             cdn = {"Location": f"{self.resolve_to()}{target}", "X-Linked-Size": str(size)}
             return 302, {**hub, **cdn, "X-Linked-Etag": etag}, b""
         headers = {**headers, **hub, "Accept-Ranges": "bytes"}
-        wanted = request.get("range", "")
-        start_s, _, end_s = wanted.removeprefix("bytes=").partition("-")
-        if wanted.startswith("bytes=") and start_s.isdigit() and size:
-            start = int(start_s)
-            end = min(int(end_s), size - 1) if end_s.isdigit() else size - 1
-            if start <= end:
-                headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-                return 206, headers, end - start + 1
-        return 200, headers, body
+        if not self.ranges:
+            del headers["Accept-Ranges"]
+            return 200, headers, body
+        return _ranged(request, headers, body)
 
     def _trickle(self, conn: socket.socket, data: bytes) -> None:
         for index in range(len(data)):
@@ -472,7 +473,8 @@ class MirrorServer(_LoopbackServer):
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
 
     def _send_body(self, conn: socket.socket, body: bytes | int) -> None:
-        chunk = max(1024, int(self.rate_bps / 100)) if self.rate_bps else 64 * 1024
+        rates = [rate for rate in (self.rate_bps, self.total_rate_bps) if rate]
+        chunk = max(1024, int(min(rates) / 100)) if rates else 64 * 1024
         started = time.monotonic()
         sent = 0
         for piece in _pieces(body, chunk):
@@ -480,8 +482,35 @@ class MirrorServer(_LoopbackServer):
                 wait = started + sent / self.rate_bps - time.monotonic()
                 if wait > 0 and self.stop.wait(wait):
                     return
+            if self.total_rate_bps:
+                # One token bucket for every connection: their sum is paced, not each.
+                with self._bucket_lock:
+                    slot = max(time.monotonic(), self._bucket_at)
+                    self._bucket_at = slot + len(piece) / self.total_rate_bps
+                wait = slot - time.monotonic()
+                if wait > 0 and self.stop.wait(wait):
+                    return
             conn.sendall(piece)
             sent += len(piece)
+
+
+def _ranged(
+    request: dict[str, str], headers: dict[str, str], body: bytes | int
+) -> tuple[int, dict[str, str], bytes | int]:
+    """``Range: bytes=a-b`` (or ``a-``) answered with 206 and ``Content-Range``, as nginx
+    and object stores do; anything else with the whole body."""
+    size = _length(body)
+    wanted = request.get("range", "")
+    start_s, _, end_s = wanted.removeprefix("bytes=").partition("-")
+    if wanted.startswith("bytes=") and start_s.isdigit() and size:
+        start = int(start_s)
+        end = min(int(end_s), size - 1) if end_s.isdigit() else size - 1
+        if start <= end:
+            headers = {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}
+            if isinstance(body, bytes):
+                return 206, headers, body[start : end + 1]
+            return 206, headers, end - start + 1
+    return 200, headers, body
 
 
 _LAB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -586,9 +615,7 @@ class Registry:
         if reference == image.config_digest:
             return 200, {"Content-Type": "application/octet-stream"}, image.config
         if reference == image.layer_digest:
-            if request.get("range") == "bytes=0-0":
-                return 206, {"Content-Range": f"bytes 0-0/{body_bytes}"}, _BLOCK[:1]
-            return 200, {"Content-Type": "application/octet-stream"}, body_bytes
+            return _ranged(request, {"Content-Type": "application/octet-stream"}, body_bytes)
         return 404, json_type, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}'
 
 
@@ -853,6 +880,8 @@ class MirrorLab:
         header_count: int = 0,
         registry: Registry | None = None,
         resolve_to: str | None = None,
+        total_rate_bps: float | None = None,
+        ranges: bool = True,
     ) -> str:
         """Start a mirror and return its base URL (``https://127.0.0.1:<port>``).
 
@@ -869,7 +898,11 @@ class MirrorLab:
         server's name) makes it a hub whose file answers (``/resolve/``, ModelScope's
         ``/repo``) are 302s to the same path there, as the Hub sends LFS files to
         its CDN.  File answers carry ``X-Repo-Commit`` and ``ETag`` (huggingface_hub
-        needs both) and honour ``Range: bytes=a-b`` with a 206.
+        needs both) and honour ``Range: bytes=a-b`` with a 206.  ``rate_bps`` limits
+        each connection (a per-connection limited server: more connections help);
+        ``total_rate_bps`` limits the sum over all of them (one token bucket: more
+        connections do not help); ``ranges=False`` ignores ``Range`` and answers 200
+        with the whole file.
         """
         if name in self.servers:
             raise ValueError(f"lab mirror {name!r} exists")
@@ -895,6 +928,8 @@ class MirrorLab:
                 if resolve_to is None
                 else functools.partial(lambda n: self.servers[n].url, resolve_to)
             ),
+            total_rate_bps=total_rate_bps,
+            ranges=ranges,
         )
         self.servers[name] = server
         if body_bytes <= 64 * 1024 * 1024:

@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from envdoctor.net.parallel import CONNECTIONS, add_parallel
 from envdoctor.net.proxy import ProxyRules
 from envdoctor.net.pull import (
     ANSWER_BODY_BYTES,
@@ -581,6 +583,11 @@ def _add_throughput(
         for large, path in zip(large_files, mirrors, strict=True)
     ]
     waiting = sum(1 for i in order if results[i].healthy and urls[i] is not None)
+
+    def session_until(path: PullPath, ends: float) -> Session:
+        stops = (cancel,) if cancel else ()
+        return Session(path.kind, timeout, env, resolver, ends, stops, proxy_rules=path.proxy_rules)
+
     for index in order:
         result = results[index]
         if not result.healthy:
@@ -597,10 +604,13 @@ def _add_throughput(
             updated[index] = dataclasses.replace(result, throughput_reason="cancelled")
             continue
         # Each download gets its share of what is left (room to connect included), so
-        # the run ends by the deadline however many mirrors there are.
+        # the run ends by the deadline however many mirrors there are; a mirror whose
+        # parallel connections are timed too splits its share in three windows.
         share = (deadline - time.monotonic()) / max(1, waiting)
+        slot_ends = time.monotonic() + share
         waiting -= 1
-        window = min(seconds, share * 0.8)
+        parallel = mirrors[index].parallel_advice is not None
+        window = min(seconds, share * 0.8 / (1 + len(CONNECTIONS) if parallel else 1))
         if window < MIN_WINDOW_S:
             updated[index] = dataclasses.replace(
                 result, throughput_reason="not measured: no time left before the deadline"
@@ -617,6 +627,17 @@ def _add_throughput(
         updated[index] = dataclasses.replace(
             result, throughput_bytes_per_s=measured.bytes_per_s, throughput_reason=reason
         )
+        if parallel:
+            updated[index] = add_parallel(
+                updated[index],
+                mirrors[index],
+                url,
+                large,
+                min(deadline, slot_ends),
+                functools.partial(session_until, mirrors[index]),
+                window,
+                cancel,
+            )
     return updated
 
 

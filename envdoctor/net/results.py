@@ -128,10 +128,32 @@ class Measurement:
     """A known lower bound of how far behind the mirror is, in seconds."""
     serials_behind: int | None = None
     """PyPI-style indexes: how many serials the mirror's probe page is behind upstream."""
+    range_support: bool | None = None
+    """The large file's final host answers ``Range: bytes=0-0`` with 206 and a valid
+    ``Content-Range``; None: not checked, or no usable answer."""
+    pull_size: int | None = None
+    """The large file's size in bytes, from ``Content-Range`` (or ``Content-Length``)."""
+    throughput_by_connections: tuple[tuple[int, float], ...] = ()
+    """``(connections, aggregate bytes/s)``: 1 connection, then 4 and 8 parallel ranges
+    of the same file, as far as they were measured."""
+    parallel_verdict: str | None = None
+    """``per-connection limited: ...``, ``more connections do not help ...``, ``no
+    Range support: one connection only``, or why parallel connections were not tested."""
+    parallel_remedy: str | None = None
+    """The client's knob for parallel downloads, when more connections helped."""
 
     @property
     def healthy(self) -> bool:
         return self.outcome is Outcome.OK
+
+    @property
+    def parallel_gain(self) -> float | None:
+        """The best parallel rate over one connection's, when both were measured."""
+        rates = dict(self.throughput_by_connections)
+        single = rates.pop(1, None)
+        if not single or not rates:
+            return None
+        return max(rates.values()) / single
 
     @property
     def final_host(self) -> str | None:
@@ -149,6 +171,8 @@ class Measurement:
                 value = [sample.to_json() for sample in value]
             elif item.name in ("redirects", "ip_families", "pull_hops"):
                 value = list(value)
+            elif item.name == "throughput_by_connections":
+                value = {str(count): rate for count, rate in value}
             elif isinstance(value, Outcome):
                 value = value.value
             data[item.name] = value

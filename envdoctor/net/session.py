@@ -87,6 +87,11 @@ class PullPath:
     a named failure, and the file found is what throughput times."""
     proxy_rules: ProxyRules = "requests"
     """Whose ``*_proxy`` rules the tool's client follows (:mod:`envdoctor.net.proxy`)."""
+    parallel_advice: str | None = None
+    """The client's knob for parallel downloads, in words (``HF_XET_HIGH_PERFORMANCE=1``):
+    given, the large file's Range support and 1 vs 4 and 8 connections are measured, and
+    this is the remedy when more connections help."""
+
 
 
 _TRUST_LOCK = threading.Lock()

@@ -24,6 +24,7 @@ System scope only: containerd's files are system-wide.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -430,5 +431,6 @@ def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
 
 
 def pull_path(base_url: str) -> PullPath:
-    """Docker's pull path (``/v2/``, alive on 401): containerd asks a mirror the same."""
-    return docker.pull_path(base_url)
+    """Docker's pull path (``/v2/``, alive on 401): containerd asks a mirror the same
+    (without dockerd's parallel-download knob, which is not containerd's)."""
+    return dataclasses.replace(docker.pull_path(base_url), parallel_advice=None)

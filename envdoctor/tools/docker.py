@@ -599,6 +599,14 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _docker_row(ctx, configs[NAME], checkup.remedies)
 
 
+PARALLEL_ADVICE = (
+    'dockerd fetches up to "max-concurrent-downloads" layers at once (daemon.json, '
+    "default 3), each layer over one connection: raising it speeds up images with many "
+    "layers, not one large layer; for a single large blob, aria2c -x 8 -s 8 splits it"
+)
+"""Checked against dockerd's documented daemon.json keys (``max-concurrent-downloads``)."""
+
+
 def pull_path(base_url: str) -> PullPath:
     """``/v2/``, the version check ``docker pull`` starts with (200, or 401 with a token
     challenge, on a live registry), then the rest of ``docker pull`` for
@@ -618,6 +626,7 @@ def pull_path_for(base_url: str, image: str) -> PullPath:
         ALIVE_STATUSES,
         large_file=functools.partial(docker_pull.find_layer, base, image),
         proxy_rules="go",  # dockerd's Go net/http; the proxy is in dockerd's environment
+        parallel_advice=PARALLEL_ADVICE,
     )
 
 

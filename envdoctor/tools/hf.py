@@ -294,6 +294,17 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _hf_row(ctx, configs[NAME], checkup.remedies, checkup.login)
 
 
+PARALLEL_ADVICE = (
+    "huggingface_hub's plain HTTP download (a mirror's resolve, HF_HUB_DISABLE_XET=1) reads "
+    "each file over one connection; HF_XET_HIGH_PERFORMANCE=1 and "
+    "HF_XET_NUM_CONCURRENT_RANGE_GETS=N raise only hf_xet's parallel ranges from Xet "
+    "storage, not from this host. For one large file from here, use aria2c -x 8 -s 8 "
+    "<resolve URL>; hf download --max-workers 8 (the default) fetches 8 files at once"
+)
+"""Checked against huggingface_hub 2.4 (``file_download.http_get`` sends ``Range`` only to
+resume; ``constants.HF_XET_HIGH_PERFORMANCE``) and hf_xet's documented variables."""
+
+
 def pull_path(base_url: str) -> PullPath:
     """``base_url`` is an ``HF_ENDPOINT``: the hub API's model info of
     :data:`HF_PROBE_MODEL` (``snapshot_download`` first asks the same API, with a
@@ -308,6 +319,7 @@ def pull_path(base_url: str) -> PullPath:
         large_file=functools.partial(
             hf_pull.find_hf_file, base, HF_PROBE_MODEL, "main", HF_LARGE_FILE
         ),
+        parallel_advice=PARALLEL_ADVICE,
     )
 
 

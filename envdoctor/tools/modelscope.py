@@ -224,6 +224,19 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _modelscope_row(ctx, configs[NAME], checkup.remedies, checkup.login)
 
 
+PARALLEL_ADVICE = (
+    "set MODELSCOPE_DOWNLOAD_PARALLEL_WORKERS=8 (default 1; modelscope before 1.40 reads "
+    "MODELSCOPE_DOWNLOAD_PARALLELS): the SDK then splits each file over "
+    "MODELSCOPE_DOWNLOAD_PARALLEL_THRESHOLD_MB (default 500) into that many parallel ranges"
+)
+"""Checked against modelscope_hub 0.5.1 ``constants.DOWNLOAD_PARALLELS`` (capped at 16 in
+``_download``), which modelscope 1.40 downloads with."""
+
+PARALLEL_WORKERS = 8
+"""What ``--profile auto`` sets ``MODELSCOPE_DOWNLOAD_PARALLEL_WORKERS`` to where more
+connections were measured to help."""
+
+
 def pull_path(base_url: str) -> PullPath:
     """``base_url`` is a ``MODELSCOPE_DOMAIN`` (a bare host; ``https://`` is added as the
     SDK does) or a URL: ``/api/v1/models/<owner>/<name>``, the SDK's
@@ -241,6 +254,7 @@ def pull_path(base_url: str) -> PullPath:
         large_file=functools.partial(
             hf_pull.find_modelscope_file, base, MODELSCOPE_PROBE_MODEL, MODELSCOPE_LARGE_FILE
         ),
+        parallel_advice=PARALLEL_ADVICE,
     )
 
 

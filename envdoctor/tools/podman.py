@@ -27,6 +27,7 @@ common name elsewhere, and ``mirror-by-digest-only``, which skips mirrors for ta
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -451,5 +452,6 @@ def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
 
 
 def pull_path(base_url: str) -> PullPath:
-    """Docker's pull path (``/v2/``, alive on 401): containers/image asks the same."""
-    return docker.pull_path(base_url)
+    """Docker's pull path (``/v2/``, alive on 401): containers/image asks the same
+    (without dockerd's parallel-download knob, which is not podman's)."""
+    return dataclasses.replace(docker.pull_path(base_url), parallel_advice=None)

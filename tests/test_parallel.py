@@ -1,0 +1,135 @@
+"""Range support and 1 vs 4 and 8 parallel connections, against lab hubs that limit each
+connection, limit the total, or ignore ``Range``."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from envdoctor.net.measure import measure_all
+from envdoctor.net.parallel import check_range, verdict
+from envdoctor.net.results import Measurement
+from envdoctor.net.session import Session
+from envdoctor.tools import hf
+from envdoctor.units import MiB
+from tests.mirrorlab import MirrorLab
+
+ENDLESS = 2**40
+
+
+def measure_hub(lab: MirrorLab, base: str, *, deadline_s: float = 8.0) -> Measurement:
+    [result] = measure_all(
+        [hf.pull_path(base)],
+        env=lab.env,
+        samples=1,
+        timeout=5.0,
+        deadline_s=deadline_s,
+        throughput=True,
+        throughput_seconds=1.0,
+    )
+    assert result.healthy, result.reason
+    return result
+
+
+def test_a_per_connection_limited_hub_gains_from_more_connections(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("slow-lanes", rate_bps=1 * MiB, body_bytes=ENDLESS)
+    result = measure_hub(mirror_lab, base)
+    assert result.range_support is True
+    rates = dict(result.throughput_by_connections)
+    assert set(rates) == {1, 4, 8}, result.parallel_verdict
+    assert rates[8] > 3 * rates[1], rates  # 8x in theory; the machine is loaded
+    assert (result.parallel_verdict or "").startswith("per-connection limited: 1 connection ")
+    assert result.parallel_remedy is not None and "aria2c -x 8 -s 8" in result.parallel_remedy
+    assert result.parallel_gain is not None and result.parallel_gain >= 1.5
+    # Disjoint ranges of the one file, each asked once per run.
+    ranges = [r.headers.get("range") for r in mirror_lab.server("slow-lanes").records]
+    split = [value for value in ranges if value and value != "bytes=0-0"]
+    assert len(set(split)) == len(split) == 4 + 8
+
+
+def test_a_hub_limited_in_total_gains_nothing(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("one-pipe", total_rate_bps=4 * MiB, body_bytes=ENDLESS)
+    result = measure_hub(mirror_lab, base)
+    assert result.range_support is True
+    rates = dict(result.throughput_by_connections)
+    assert rates[8] < 1.5 * rates[1], rates
+    assert (result.parallel_verdict or "").startswith("more connections do not help")
+    assert result.parallel_remedy is None
+
+
+def test_a_hub_without_range_support_is_one_connection_only(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("whole", rate_bps=4 * MiB, body_bytes=ENDLESS, ranges=False)
+    result = measure_hub(mirror_lab, base)
+    assert result.range_support is False
+    assert result.parallel_verdict == "no Range support: one connection only"
+    assert [count for count, _ in result.throughput_by_connections] == []
+    assert result.throughput_bytes_per_s is not None
+    data = result.to_json()
+    assert json.loads(json.dumps(data))["range_support"] is False
+
+
+def test_a_small_file_is_too_small_to_split(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("small", rate_bps=1 * MiB, body_bytes=512 * 1024)
+    result = measure_hub(mirror_lab, base)
+    assert result.range_support is True
+    assert result.pull_size == 512 * 1024
+    assert (result.parallel_verdict or "").startswith("too small to test parallel connections")
+
+
+def test_a_stalled_range_does_not_outlast_the_deadline(
+    mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = mirror_lab.add("stalls", rate_bps=2 * MiB, body_bytes=ENDLESS)
+    server = mirror_lab.server("stalls")
+    send = server._send_body
+    lock = threading.Lock()
+    ranges_seen = [0]
+
+    def sometimes_stall(conn: object, body: bytes | int) -> None:
+        if isinstance(body, int) and 1 < body < ENDLESS:
+            with lock:
+                ranges_seen[0] += 1
+                stall = ranges_seen[0] % 2 == 0
+            if stall:  # headers sent, then nothing: a stalled connection
+                mirror_lab.stop.wait()
+                return
+        send(conn, body)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server, "_send_body", sometimes_stall)
+    started = time.monotonic()
+    [result] = measure_all(
+        [hf.pull_path(base)],
+        env=mirror_lab.env,
+        samples=1,
+        timeout=30.0,  # only the deadline can end the stalled reads
+        deadline_s=3.0,
+        throughput=True,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0 + 1.5, elapsed
+    assert result.healthy, result.reason
+    assert result.parallel_verdict is not None
+
+
+def test_range_check_reads_the_total_size_from_content_range(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("sized", body_bytes=5 * MiB)
+    session = Session("hf", 5.0, mirror_lab.env, socket.getaddrinfo, None, ())
+    checked = check_range(f"{base}/m/resolve/main/f.bin", session)
+    assert (checked.supported, checked.size) == (True, 5 * MiB)
+    mirror_lab.add("ignores", body_bytes=5 * MiB, ranges=False)
+    url = mirror_lab.server("ignores").url + "/m/resolve/main/f.bin"
+    assert check_range(url, session).supported is False
+
+
+def test_verdict_words() -> None:
+    words, limited = verdict(4 * MiB, [(4, 15 * MiB), (8, 19 * MiB)])
+    assert limited
+    assert words == "per-connection limited: 1 connection 4.0 MiB/s, 8 connections 19.0 MiB/s"
+    words, limited = verdict(10 * MiB, [(4, 11 * MiB), (8, 9 * MiB)])
+    assert not limited and words is not None
+    assert words.startswith("more connections do not help (link or server limit)")
+    assert verdict(None, [(4, 1.0)]) == (None, False)
