@@ -4,7 +4,13 @@ and ``auto`` passing over a mirror known to be a day behind: on the lab."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -348,3 +354,87 @@ def test_apt_with_a_dead_upstream_stays_healthy_and_says_it_did_not_compare(tmp_
 def test_document_problem_is_unknown_words():
     doc = Document(TUNA, problem="x")
     assert doc.jobs == ()
+
+
+# --- apt-get as the judge: it reads the same Date field ------------------------------
+
+
+def _gpg(gnupg: Path, *args: str, data: bytes | None = None) -> bytes:
+    env = {**os.environ, "GNUPGHOME": str(gnupg)}
+    done = subprocess.run(
+        ["gpg", "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
+        input=data,
+        capture_output=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def _apt_wait_s(message: str) -> float:
+    """Seconds in apt's ``invalid for another 1d 4h 59min 50s``."""
+    found = re.search(r"invalid for another ((?:\d+\s*(?:d|h|min|s)\s*)+)", message)
+    assert found, message
+    units = {"d": 86400, "h": 3600, "min": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)\s*(d|h|min|s)", found[1]))
+
+
+@pytest.mark.skipif(
+    shutil.which("apt-get") is None or shutil.which("gpg") is None,
+    reason="apt-get and gpg are needed to judge the InRelease Date",
+)
+def test_apt_get_reads_the_date_envdoctor_compares(tmp_path, mirror_lab):
+    """The upstream's InRelease is dated 5 h ahead of the mirror's (in the future, so
+    that apt, told to check dates, refuses it and says by how much): envdoctor's lag of
+    the mirror and apt's wait for the upstream's file come from the same field."""
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir(mode=0o700)
+    try:
+        _gpg(gnupg, "--quick-gen-key", "Lab <lab@example.invalid>", "ed25519", "sign", "never")
+        key = tmp_path / "lab.gpg"
+        key.write_bytes(_gpg(gnupg, "--export"))
+        upstream = mirror_lab.add("upstream", tls=False)
+        mirror = mirror_lab.add("mirror", tls=False)
+        ahead = _utc(-5)
+        # apt checks the hashes section before the dates: one (empty) index in it.
+        empty = hashlib.sha256(b"").hexdigest()
+        hashes = f"SHA256:\n {empty} 0 main/binary-amd64/Packages\n".encode()
+        for name, date in (("upstream", ahead), ("mirror", _utc(0))):
+            signed = _gpg(gnupg, "--clearsign", data=inrelease(date) + hashes)
+            mirror_lab.serve(
+                name, "/debian/dists/stable/InRelease", signed, content_type="text/plain"
+            )
+    finally:
+        subprocess.run(
+            ["gpgconf", "--kill", "gpg-agent"],
+            env={**os.environ, "GNUPGHOME": str(gnupg)},
+            check=False,
+            capture_output=True,
+        )
+    path = apt.pull_path_against(f"{mirror}/debian", f"{upstream}/debian")
+    (measured,) = measure_all([path], env=mirror_lab.env, samples=1, timeout=5, deadline_s=8)
+    assert measured.lag_s is not None and measured.freshness == "Release 5 h older than 127.0.0.1's"
+
+    root = tmp_path / "apt"
+    for sub in ("state/lists/partial", "cache/archives/partial", "etc"):
+        (root / sub).mkdir(parents=True)
+    sources = root / "etc" / "sources.list"
+    sources.write_text(f"deb [signed-by={key}] {upstream}/debian stable main\n")
+    options = {
+        "Dir::State": root / "state",
+        "Dir::Cache": root / "cache",
+        "Dir::Etc::sourcelist": sources,
+        "Dir::Etc::sourceparts": "/nonexistent",
+        "Dir::Etc::trusted": "/nonexistent",
+        "Dir::Etc::trustedparts": "/nonexistent",
+        "Debug::NoLocking": "1",
+        "APT::Sandbox::User": pwd.getpwuid(os.getuid()).pw_name,  # no _apt user to drop to
+        "Acquire::Check-Date": "true",  # off in some images' apt.conf.d (containers)
+        "Acquire::Check-Valid-Until": "true",
+    }
+    argv = ["apt-get"] + [f"-o{name}={value}" for name, value in options.items()] + ["update"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    output = done.stdout + done.stderr
+    assert "is not valid yet" in output, output
+    assert abs(_apt_wait_s(output) - measured.lag_s) < 300
