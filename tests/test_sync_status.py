@@ -438,3 +438,59 @@ def test_apt_get_reads_the_date_envdoctor_compares(tmp_path, mirror_lab):
     output = done.stdout + done.stderr
     assert "is not valid yet" in output, output
     assert abs(_apt_wait_s(output) - measured.lag_s) < 300
+
+
+# --- what the user sees ---------------------------------------------------------------
+
+
+def test_mirrors_command_shows_and_carries_the_sites_freshness(tmp_path, mirror_lab, monkeypatch):
+    from click.testing import CliRunner
+
+    import envdoctor.mirrors as mirrors_module
+    from envdoctor.cli import cli
+    from tests.test_mirrors import lab_context, user_profile
+
+    url = mirror_lab.add("tuna-like", body_bytes=64 * 1024)
+    jobs = [_job("debian", "failed", 3 * DAY)]
+    mirror_lab.serve("tuna-like", "/static/tunasync.json", json.dumps(jobs).encode())
+    monkeypatch.setattr(mirrors_module, "SITES", (_site(mirror_lab, "tuna-like"),))
+    urls = dict.fromkeys(
+        ("pip", "uv", "conda", "docker", "hf", "modelscope", "apt", "npm", "go", "cargo", "git"),
+        url,
+    )
+    ctx = lab_context(tmp_path, mirror_lab, urls)
+    user_profile(ctx, "lab", f'[apt]\ndebian = "{url}/debian"\n')  # no shipped profile
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    args = ["mirrors", "--target", "apt", "--profile", "lab", "--no-throughput", "--timeout", "8"]
+    out = CliRunner().invoke(cli, [*args, "--json"])
+    assert out.exit_code == 0, out.output
+    (apt_target,) = json.loads(out.stdout)["targets"]
+    (measured,) = [m["measurement"] for m in apt_target["mirrors"]]
+    assert measured["lag_s"] > 3 * DAY - 600
+    assert "last successful sync 3 days ago, the last run failed" in measured["freshness"]
+    out = CliRunner().invoke(cli, args)
+    (line,) = [line for line in out.stdout.splitlines() if line.startswith("apt ")]
+    assert "ok: first byte" in line and "last successful sync 3 days ago" in line
+
+
+def test_unknown_freshness_stays_out_of_the_short_line():
+    from envdoctor.net.results import Measurement, Outcome
+    from envdoctor.probes.network import timing
+
+    base = Measurement("https://m/debian", "apt", Outcome.OK, "ok", ttfb_s=0.01)
+    known = timing(
+        base.__class__(**{**base.__dict__, "freshness": "last synced 5 h ago", "lag_s": 18000.0})
+    )
+    assert known.endswith("; last synced 5 h ago")
+    unknown = base.__class__(**{**base.__dict__, "freshness": "sync status unknown: x is not JSON"})
+    assert "unknown" not in timing(unknown)
+
+
+def test_every_known_site_is_documented_with_its_source():
+    from envdoctor.net.sync_status import SITES
+
+    readme = (Path(__file__).parent.parent / "profiles" / "README.md").read_text()
+    for site in SITES:
+        assert site.source
+        assert all(f"`{host}`" in readme for host in site.hosts), site.hosts
+        assert site.url.split("://", 1)[1].split("/", 1)[1] in readme, site.url
