@@ -107,6 +107,27 @@ def _at_least(minimum: float, value: float | None) -> float | None:
     return value
 
 
+def _image(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--image``: an image name as ``docker pull`` takes it, without a registry host."""
+    if value is None:
+        return None
+    from envdoctor.tools.docker_pull import image_problem
+
+    problem = image_problem(value)
+    if problem is not None:
+        raise UsageError(
+            f"--image {value}: {problem}",
+            "Name an image as on Docker Hub, e.g. --image library/python:3.12-slim.",
+        )
+    return value.strip()
+
+
+IMAGE_HELP = (
+    "Image to ask registry mirrors for (default: a profile's probe-image, else "
+    "library/busybox:latest)."
+)
+
+
 def _probe_names(only: Iterable[str], skip: Iterable[str]) -> list[str]:
     from envdoctor.probes import ALIASES, PROBE_NAMES
 
@@ -168,6 +189,7 @@ def cli(ctx: click.Context) -> None:
     default=None,
     help="Also measure this profile's mirrors beside the configured ones.",
 )
+@click.option("--image", metavar="REF", default=None, callback=_image, help=IMAGE_HELP)
 def check(
     as_json: bool,
     only: tuple[str, ...],
@@ -178,6 +200,7 @@ def check(
     paths: tuple[str, ...],
     timeout: float | None,
     profile: str | None,
+    image: str | None,
 ) -> None:
     """Check whether this machine is ready for AI work.
 
@@ -195,7 +218,9 @@ def check(
     from envdoctor.requirements import CheckOptions, parse_requirements
 
     names = _probe_names(only, skip)
-    options = CheckOptions(requirements=parse_requirements(require), paths=paths, profile=profile)
+    options = CheckOptions(
+        requirements=parse_requirements(require), paths=paths, profile=profile, image=image
+    )
     console = make_console(os.environ)
     ctx = Context.from_environ(timeout=timeout, console=console)
     if profile is not None:
@@ -285,6 +310,7 @@ def _check_paths(ctx: Context, paths: Iterable[str]) -> None:
 @click.option(
     "--save", metavar="NAME", default=None, help="With --pick: keep the choice as a user profile."
 )
+@click.option("--image", metavar="REF", default=None, callback=_image, help=IMAGE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the URL and phase timings used.")
 def mirrors(
@@ -297,6 +323,7 @@ def mirrors(
     bandwidth: bool,
     pick: bool,
     save: str | None,
+    image: str | None,
     as_json: bool,
     verbose: bool,
 ) -> None:
@@ -312,7 +339,7 @@ def mirrors(
     from envdoctor.mirrors import TARGETS, gather, measure
     from envdoctor.profiles import get_profiles, load_profiles
     from envdoctor.render import make_console, mirrors_summary, render_mirrors
-    from envdoctor.tools import configured_mirrors
+    from envdoctor.tools import PullOptions, configured_mirrors
 
     wanted = split_names(targets) or list(TARGETS)
     check_names("--target", wanted, TARGETS, "target")
@@ -325,7 +352,14 @@ def mirrors(
     candidates = gather(profiles=chosen, configured=configured_mirrors(ctx), targets=wanted)
     quiet = as_json or not console.is_terminal
     with nullcontext() if quiet else console.status(f"Measuring {len(candidates)} mirrors..."):
-        rankings = measure(ctx, candidates, samples=samples, timeout=timeout, throughput=throughput)
+        rankings = measure(
+            ctx,
+            candidates,
+            samples=samples,
+            timeout=timeout,
+            throughput=throughput,
+            pull=PullOptions(image=image),
+        )
     choice = None
     if save is not None and not pick:
         raise UsageError("--save stores the choice of --pick", "Add --pick.")

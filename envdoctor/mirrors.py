@@ -52,6 +52,10 @@ TARGETS: tuple[str, ...] = (
 )
 """The tools whose mirrors are measured (the kernel has none)."""
 
+OCI_TARGETS = frozenset({"docker", "containerd", "podman"})
+"""The targets measured with Docker's pull path, which a profile's ``probe-image`` and
+``--image`` choose the image of."""
+
 LATENCY_DEADLINE_S = 5.0
 """The default global deadline for measuring every mirror's latency."""
 
@@ -66,6 +70,9 @@ class Candidate:
     profiles: tuple[str, ...] = ()
     configured: bool = False
     """This is what the tool uses now."""
+    probe_image: str | None = None
+    """The image to ask this registry mirror for, from the ``[docker] probe-image`` of a
+    profile that names it (Docker, containerd and podman mirrors); None: the default."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,8 +139,11 @@ def gather(
     measure and are left out.
     """
     found: dict[tuple[str, str], tuple[list[str], bool]] = {}
+    images: dict[tuple[str, str], str] = {}  # the first profile's probe image wins
 
-    def add(target: str, url: str, profile: str | None, is_configured: bool) -> None:
+    def add(
+        target: str, url: str, profile: str | None, is_configured: bool, image: str | None = None
+    ) -> None:
         if target not in targets:
             return
         scheme, sep, _ = url.strip().partition("://")
@@ -144,20 +154,29 @@ def gather(
         if profile is not None and profile not in names:
             names.append(profile)
         found[key] = (names, was_configured or is_configured)
+        if image is not None and target in OCI_TARGETS:
+            images.setdefault(key, image)
 
     from envdoctor.profiles import endpoints
 
     for profile in profiles:
+        image = profile.docker.probe_image if profile.docker is not None else None
         for endpoint in endpoints(profile):
-            add(endpoint.target, endpoint.url, profile.name, False)
+            add(endpoint.target, endpoint.url, profile.name, False, image)
         if profile.docker is not None and not profile.docker.registry_mirrors:
-            add("docker", DOCKER_HUB, profile.name, False)
+            add("docker", DOCKER_HUB, profile.name, False, image)
     for target, urls in (configured or {}).items():
         for url in urls or ([DOCKER_HUB] if target == "docker" else []):
             add(target, url, None, True)
     order = {target: index for index, target in enumerate(TARGETS)}
     candidates = [
-        Candidate(target=target, url=url, profiles=tuple(names), configured=is_configured)
+        Candidate(
+            target=target,
+            url=url,
+            profiles=tuple(names),
+            configured=is_configured,
+            probe_image=images.get((target, url)),
+        )
         for (target, url), (names, is_configured) in found.items()
     ]
     return sorted(candidates, key=lambda c: (order.get(c.target, len(order)), not c.configured))
@@ -172,6 +191,7 @@ def measure(
     throughput: bool = False,
     throughput_seconds: float = 1.0,
     icmp: bool = True,
+    pull: tools.PullOptions | None = None,
     sync_sites: Sequence[SiteStatus] | None = None,
 ) -> list[Ranking]:
     """Measure each distinct URL once (pip and uv often share one), rank per target.
@@ -180,6 +200,8 @@ def measure(
     on every read whatever a server does.  Latency of all mirrors runs concurrently; with
     ``throughput`` the healthy mirrors are then downloaded one at a time so they do not
     compete for bandwidth, each for ``throughput_seconds`` or its share of the time left.
+    ``pull.image`` (``--image``) is the image asked of every registry mirror, over a
+    profile's ``probe-image``.
     Then the sites of the healthy mirrors that publish their sync status
     (``sync_sites``, default :data:`~envdoctor.net.sync_status.SITES`) are asked, one
     request per document, concurrently, in what is left of the deadline
@@ -189,8 +211,13 @@ def measure(
     requests: dict[tuple[str, str], PullPath] = {}
     key_of: dict[int, tuple[str, str]] = {}  # id(candidate) -> its request
     for candidate in candidates:
-        path = tools.pull_path(candidate.url, candidate.target)
-        key_of[id(candidate)] = (candidate.url, path.kind)
+        image = None
+        if candidate.target in OCI_TARGETS:
+            image = (pull.image if pull is not None else None) or candidate.probe_image
+        options = tools.PullOptions(image=image) if image is not None else None
+        path = tools.pull_path(candidate.url, candidate.target, options)
+        # one request per URL and client, and per probe image where one is named
+        key_of[id(candidate)] = (candidate.url, path.kind + (f" {image}" if image else ""))
         requests.setdefault(key_of[id(candidate)], path)
     ordered = list(requests)
     deadline = timeout

@@ -131,3 +131,6 @@ class CheckOptions:
     """Directories whose disk to test (``--path``); empty means the defaults."""
     profile: str | None = None
     """A profile whose mirrors the network check measures beside the configured ones."""
+    image: str | None = None
+    """The image the network check asks every registry mirror for (``--image``, already
+    checked); None: a profile's ``probe-image``, else the default."""

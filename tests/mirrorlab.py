@@ -607,7 +607,7 @@ class Registry:
                 return self.manifest_status, json_type, json.dumps(error).encode()
             if self.html:
                 return 200, {"Content-Type": "text/html"}, b"<!DOCTYPE html><html>hi</html>\n"
-            document = image.manifests.get(reference)
+            document = image.manifests.get("latest" if reference in self.tags else reference)
             if document is None:
                 return 404, json_type, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'
             kind_header = json.loads(document)["mediaType"]
@@ -619,6 +619,8 @@ class Registry:
         return 404, json_type, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}'
 
 
+    tags: tuple[str, ...] = ("latest",)
+    """Tags that name the image (``3.12-slim`` as well as ``latest``)."""
 @dataclass(frozen=True)
 class _Image:
     manifests: dict[str, bytes]

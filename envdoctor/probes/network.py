@@ -32,12 +32,12 @@ the best one's, and at least 100 ms longer (small absolute gaps are noise)."""
 def run(ctx: Context, options: CheckOptions) -> list[CheckResult]:
     from envdoctor.mirrors import LATENCY_DEADLINE_S, gather, measure
     from envdoctor.profiles import get_profile
-    from envdoctor.tools import configured_mirrors
+    from envdoctor.tools import PullOptions, configured_mirrors
 
     profiles = [get_profile(ctx, options.profile)] if options.profile else []
     deadline = LATENCY_DEADLINE_S if ctx.timeout is None else max(0.5, ctx.timeout * 0.8)
     candidates = gather(profiles=profiles, configured=configured_mirrors(ctx))
-    rankings = measure(ctx, candidates, timeout=deadline)
+    rankings = measure(ctx, candidates, timeout=deadline, pull=PullOptions(image=options.image))
     return [_result(ranking, options.profile) for ranking in rankings]
 
 

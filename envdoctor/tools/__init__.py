@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
 if TYPE_CHECKING:
@@ -58,6 +59,17 @@ ToolName = Literal[
 ]
 TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
 """Every tool, in the order they are shown (and a profile's tables are listed)."""
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    """What the user asked a pull path to fetch, where a tool lets them choose."""
+
+    image: str | None = None
+    """The image Docker's pull path (and containerd's, podman's) asks a registry mirror
+    for: ``--image``, else a profile's ``[docker] probe-image``; None: the default
+    (:data:`envdoctor.tools.docker_pull.PROBE_IMAGE`).  Already checked
+    (:func:`envdoctor.tools.docker_pull.image_problem`)."""
 
 
 class Tool(Protocol):
@@ -128,8 +140,9 @@ class Tool(Protocol):
         to the shell start-up files (the tool's own file does that job there)."""
         ...
 
-    def pull_path(self, base_url: str) -> PullPath | None:
-        """What the tool's client asks a mirror first, and a large body to time."""
+    def pull_path(self, base_url: str, options: PullOptions | None = None) -> PullPath | None:
+        """What the tool's client asks a mirror first, and a large body to time;
+        ``options`` is what the user chose to fetch (tools with no choice ignore it)."""
         ...
 
 
@@ -172,10 +185,10 @@ def configured_mirrors(ctx: Context) -> dict[str, list[str]]:
     return mirrors_of(resolve_all(ctx))
 
 
-def pull_path(base_url: str, name: str) -> PullPath:
+def pull_path(base_url: str, name: str, options: PullOptions | None = None) -> PullPath:
     """The pull path of tool ``name`` for ``base_url`` (a ValueError for a tool without
-    a mirror)."""
-    path = load(name).pull_path(base_url)
+    a mirror), fetching what ``options`` name."""
+    path = load(name).pull_path(base_url, options)
     if path is None:
         raise ValueError(f"{name} has no mirror to measure")
     return path

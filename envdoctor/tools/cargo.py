@@ -52,6 +52,7 @@ from envdoctor.profile_checks import ProfileFile, check_url, show, toml_table
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
+from envdoctor.tools import PullOptions
 
 NAME = "cargo"
 TITLE = "cargo (crates.io)"
@@ -387,7 +388,7 @@ PROBE_CRATE = "se/rd/serde"
 LARGE_INDEX_FILE = "sy/n/syn"
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """A sparse index's first request, ``config.json``, and a large index file (``syn``'s,
     a few hundred KiB) to time."""
     base = canonical(base_url)

@@ -543,7 +543,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _conda_row(ctx, configs[NAME], checkup.remedies)
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: object | None = None) -> PullPath:
     """``base_url`` is an Anaconda mirror base (``<b>`` with ``<b>/pkgs/main``), a
     ``<b>/cloud`` base (conda-forge) or a channel under ``/pkgs/`` or ``/cloud/``: the
     channel's ``noarch/repodata.json``, which conda downloads first.  Fetched with GET, not

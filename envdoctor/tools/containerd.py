@@ -49,8 +49,8 @@ from envdoctor.profile_checks import ProfileFile
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import PullOptions, docker, oci_mirrors
 from envdoctor.tools import containerd_files as files
-from envdoctor.tools import docker, oci_mirrors
 from envdoctor.tools.oci_mirrors import RegistryMirrors
 
 NAME = "containerd"
@@ -430,7 +430,7 @@ def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
     return []
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """Docker's pull path (``/v2/``, alive on 401): containerd asks a mirror the same
     (without dockerd's parallel-download knob, which is not containerd's)."""
-    return dataclasses.replace(docker.pull_path(base_url), parallel_advice=None)
+    return dataclasses.replace(docker.pull_path(base_url, options), parallel_advice=None)

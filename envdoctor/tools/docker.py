@@ -68,12 +68,14 @@ from envdoctor.profile_checks import (
     add_allow_http,
     any_http,
     check_url_table,
+    optional,
+    show,
     toml_table,
 )
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.tools import docker_daemon, docker_pull
+from envdoctor.tools import PullOptions, docker_daemon, docker_pull
 
 _DOCKER_DEFAULT = Source("default", "dockerd")
 
@@ -539,7 +541,7 @@ def _docker_daemon(
 # --- the Tool protocol ------------------------------------------------------------------
 
 TITLE = "Docker"
-TABLE_KEYS = ("registry-mirrors", "allow-http")
+TABLE_KEYS = ("registry-mirrors", "probe-image", "allow-http")
 URL_KEYS = ("registry-mirrors",)
 REQUIRED = ("registry-mirrors", "registry-mirrors = [] (empty: Docker Hub itself)")
 DOCKER_HUB = "https://registry-1.docker.io"
@@ -553,23 +555,49 @@ class DockerSettings:
     registry_mirrors: tuple[str, ...]
     """Empty: no mirror, Docker Hub itself."""
     allow_http: bool = False
+    probe_image: str | None = None
+    """The image measuring asks these mirrors for (``probe-image``); None: the default
+    :data:`~envdoctor.tools.docker_pull.PROBE_IMAGE`.  Proxies that serve only an
+    allowlist refuse most images: name one they serve."""
 
 
 def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
-    return check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
+    """``registry-mirrors`` URLs, ``allow-http``, and ``probe-image`` an image name as
+    ``docker pull`` takes it, without a registry host (:func:`docker_pull.image_problem`)."""
+    checked = check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
+    image = optional(file, table, "probe-image", str, prefix=(NAME,))
+    if image is not None:
+        problem = docker_pull.image_problem(image)
+        if problem is not None:
+            file.fail(
+                (NAME, "probe-image"),
+                f"{show(image)} {problem}",
+                "Name an image every mirror should serve, "
+                'e.g. probe-image = "library/python:3.12-slim".',
+            )
+        checked["probe-image"] = image.strip()
+    return checked
 
 
 def settings(table: Mapping[str, Any]) -> DockerSettings:
     mirrors: tuple[str, ...] = table["registry-mirrors"]
-    return DockerSettings(mirrors, allow_http=any_http(mirrors))
+    return DockerSettings(
+        mirrors, allow_http=any_http(mirrors), probe_image=table.get("probe-image")
+    )
 
 
 def settings_json(value: DockerSettings) -> dict[str, Any]:
-    return {"registry_mirrors": list(value.registry_mirrors), "allow_http": value.allow_http}
+    return {
+        "registry_mirrors": list(value.registry_mirrors),
+        "allow_http": value.allow_http,
+        "probe_image": value.probe_image,
+    }
 
 
 def settings_toml(value: DockerSettings) -> Any:
     table = toml_table({"registry-mirrors": list(value.registry_mirrors)})
+    if value.probe_image is not None:
+        table.add("probe-image", value.probe_image)
     add_allow_http(table, value.allow_http)
     return table
 
@@ -607,12 +635,13 @@ PARALLEL_ADVICE = (
 """Checked against dockerd's documented daemon.json keys (``max-concurrent-downloads``)."""
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """``/v2/``, the version check ``docker pull`` starts with (200, or 401 with a token
-    challenge, on a live registry), then the rest of ``docker pull`` for
-    :data:`~envdoctor.tools.docker_pull.PROBE_IMAGE` (:mod:`envdoctor.tools.docker_pull`):
-    token, manifest, and the layer blob to time."""
-    return pull_path_for(base_url, docker_pull.PROBE_IMAGE)
+    challenge, on a live registry), then the rest of ``docker pull`` for the image
+    ``options`` name, else :data:`~envdoctor.tools.docker_pull.PROBE_IMAGE`
+    (:mod:`envdoctor.tools.docker_pull`): token, manifest, and the layer blob to time."""
+    image = options.image if options is not None else None
+    return pull_path_for(base_url, image or docker_pull.PROBE_IMAGE)
 
 
 def pull_path_for(base_url: str, image: str) -> PullPath:

@@ -20,6 +20,12 @@ from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
 PROBE_IMAGE = "library/busybox:latest"
 """A small (about 2 MB), long-lived official image every Docker Hub mirror should serve."""
 
+OTHER_IMAGE_HINT = (
+    "a proxy that serves only some images may still serve yours: name one with --image or "
+    "a profile's [docker] probe-image"
+)
+"""Added when the default probe image is refused (403 allowlist, 404)."""
+
 MANIFEST_ACCEPT = ", ".join(
     (
         "application/vnd.oci.image.index.v1+json",
@@ -40,14 +46,57 @@ _INDEX_TYPES = frozenset(
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?P<name>{_COMPONENT}(?:/{_COMPONENT})*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}))?"
+)
+"""An image reference without a registry host, as distribution's ``reference`` package
+spells it: lowercase path components, an optional ``:tag``, an optional ``@digest``."""
+
+_HUB_PREFIXES = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
+
+
+def image_problem(image: object) -> str | None:
+    """Why ``image`` cannot be the probe image of a registry mirror, or None.
+
+    A mirror is asked ``/v2/<repository>/manifests/<tag>``: the reference names a
+    repository as Docker Hub spells it (``python:3.12-slim``, ``library/python``,
+    ``ns/app@sha256:...``), never another registry's host (``ghcr.io/...``), which a
+    mirror of Docker Hub does not serve under that name."""
+    if not isinstance(image, str) or not image.strip():
+        return "is not an image name"
+    text = image.strip()
+    for prefix in _HUB_PREFIXES:
+        text = text.removeprefix(prefix)
+    first = text.split("/", 1)[0]
+    if "/" in text and ("." in first or ":" in first or first == "localhost"):
+        return f"names the registry {first}: name the image as on Docker Hub, without a host"
+    if len(text.partition(":")[0].partition("@")[0]) > 255:
+        return "is longer than the 255 characters of an image name"
+    if _REFERENCE.fullmatch(text) is None:
+        return (
+            "is not an image name (lowercase name[/name...], then :tag or @sha256:digest, "
+            "e.g. library/python:3.12-slim)"
+        )
+    return None
+
+
 def split_image(image: str) -> tuple[str, str]:
-    """``busybox`` -> ``("library/busybox", "latest")``; ``ns/app:1.2`` keeps both."""
-    name, _, tag = image.partition("@")[0].rpartition(":")
-    if not name or "/" in tag:
-        name, tag = image, "latest"
-    if "/" not in name:
-        name = f"library/{name}"
-    return name, tag or "latest"
+    """``busybox`` -> ``("library/busybox", "latest")``; ``ns/app:1.2`` keeps both; a
+    digest (``app@sha256:...``) is the reference asked for, as ``docker pull`` asks it.
+    Raises ValueError for what :func:`image_problem` refuses."""
+    problem = image_problem(image)
+    if problem is not None:
+        raise ValueError(f"{image!r} {problem}")
+    text = image.strip()
+    for prefix in _HUB_PREFIXES:
+        text = text.removeprefix(prefix)
+    match = _REFERENCE.fullmatch(text)
+    assert match is not None  # image_problem checked it
+    name = match["name"] if "/" in match["name"] else f"library/{match['name']}"
+    return name, match["digest"] or match["tag"] or "latest"
 
 
 def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
@@ -55,7 +104,7 @@ def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     download, or :class:`PullRefused` naming the step that refused."""
     base = base_url.strip().rstrip("/")
     repo, tag = split_image(image)
-    shown = f"{repo}:{tag}"
+    shown = f"{repo}@{tag}" if ":" in tag else f"{repo}:{tag}"
     first = fetch(f"{base}/v2/", (), None)
     authorization = None
     if first.status == 401:
@@ -65,7 +114,12 @@ def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     manifest = fetch(
         f"{base}/v2/{repo}/manifests/{tag}", (("Accept", MANIFEST_ACCEPT),), authorization
     )
-    document = _manifest(manifest, shown)
+    try:
+        document = _manifest(manifest, shown)
+    except PullRefused as refused:
+        if manifest.status in (403, 404) and split_image(PROBE_IMAGE) == (repo, tag):
+            refused = PullRefused(f"{refused.reason}; {OTHER_IMAGE_HINT}", refused.status)
+        raise refused from None
     if _media_type(manifest, document) in _INDEX_TYPES:
         digest = _platform_digest(document, shown)
         manifest = fetch(

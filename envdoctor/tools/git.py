@@ -43,6 +43,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
+from envdoctor.tools import PullOptions
 
 NAME = "git"
 TITLE = "git (model repositories)"
@@ -361,7 +362,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
 PROBE_REPO = "openai-community/gpt2"
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """git's first request of a clone, ``<repo>.git/info/refs?service=git-upload-pack``
     (smart HTTP), and the repository's weights (what git-lfs then downloads) to time."""
     base = base_url.strip().rstrip("/")

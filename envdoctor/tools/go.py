@@ -49,6 +49,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import PullOptions
 
 NAME = "go"
 TITLE = "Go modules"
@@ -336,7 +337,7 @@ PROBE_MODULE = "golang.org/x/text"
 LARGE_ZIP = "golang.org/x/text/@v/v0.21.0.zip"
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """The go command's first request for a module, ``<proxy>/<module>/@v/list``, and a
     module zip (golang.org/x/text, about 9 MiB) to time."""
     base = base_url.strip().rstrip("/")

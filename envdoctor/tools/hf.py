@@ -51,7 +51,7 @@ from envdoctor.profile_checks import (
 )
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
-from envdoctor.tools import hf_pull
+from envdoctor.tools import PullOptions, hf_pull
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -305,7 +305,7 @@ PARALLEL_ADVICE = (
 resume; ``constants.HF_XET_HIGH_PERFORMANCE``) and hf_xet's documented variables."""
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """``base_url`` is an ``HF_ENDPOINT``: the hub API's model info of
     :data:`HF_PROBE_MODEL` (``snapshot_download`` first asks the same API, with a
     revision); its weights file to time."""

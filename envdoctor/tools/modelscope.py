@@ -46,7 +46,7 @@ from envdoctor.profile_checks import (
 )
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
-from envdoctor.tools import hf_pull
+from envdoctor.tools import PullOptions, hf_pull
 
 MODELSCOPE_DEFAULT_DOMAIN = "www.modelscope.cn"
 
@@ -237,7 +237,7 @@ PARALLEL_WORKERS = 8
 connections were measured to help."""
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """``base_url`` is a ``MODELSCOPE_DOMAIN`` (a bare host; ``https://`` is added as the
     SDK does) or a URL: ``/api/v1/models/<owner>/<name>``, the SDK's
     ``HubApi.repo_exists`` request; the weights file through the SDK's file endpoint."""

@@ -48,6 +48,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import PullOptions
 
 NAME = "npm"
 TITLE = "npm"
@@ -350,7 +351,7 @@ PROBE_PACKAGE = "lodash"
 LARGE_TARBALL = "typescript/-/typescript-5.6.3.tgz"
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """npm's first request, the package document (``<registry>/<name>``), and a large
     tarball (TypeScript, about 4 MiB) to time."""
     base = base_url.strip().rstrip("/")

@@ -544,7 +544,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _pip_row(ctx, configs[NAME], checkup.remedies)
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: object | None = None) -> PullPath:
     """``base_url`` is an index URL (ending in ``/simple``): the simple page of
     :data:`PYPI_PROBE_PROJECT`, the first thing ``pip install`` fetches; a large simple
     page to time."""

@@ -38,6 +38,7 @@ from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileFile, show, toml_table, type_name
 from envdoctor.profiles import Profile
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import PullOptions
 
 # sysctl: only well-known network settings, each with the values it accepts.
 _CONGESTION_CONTROLS = (
@@ -522,7 +523,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return None
 
 
-def pull_path(base_url: str) -> None:
+def pull_path(base_url: str, options: PullOptions | None = None) -> None:
     return None
 
 

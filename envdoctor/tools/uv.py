@@ -696,7 +696,7 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _uv_row(ctx, configs[NAME], checkup.remedies, pip_index)
 
 
-def pull_path(base_url: str) -> PullPath:
+def pull_path(base_url: str, options: object | None = None) -> PullPath:
     """uv asks an index what pip asks: the same simple pages, with its own (reqwest's)
     proxy rules."""
     return replace(pip.pull_path(base_url), kind="pip", proxy_rules="uv")

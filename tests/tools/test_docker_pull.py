@@ -3,13 +3,33 @@ after /v2/ are named failures, and Docker rows get throughput from the layer blo
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+import tomlkit
+from click.testing import CliRunner
+
+from envdoctor.cli import cli
+from envdoctor.context import Context
 from envdoctor.net.measure import measure_all
 from envdoctor.net.results import Outcome
-from envdoctor.tools import docker
-from envdoctor.tools.docker_pull import MANIFEST_ACCEPT, split_image
+from envdoctor.probes import network
+from envdoctor.profile_checks import ProfileError
+from envdoctor.profiles import get_profile
+from envdoctor.requirements import CheckOptions
+from envdoctor.results import Status
+from envdoctor.tools import PullOptions, docker
+from envdoctor.tools.docker_pull import (
+    MANIFEST_ACCEPT,
+    OTHER_IMAGE_HINT,
+    image_problem,
+    split_image,
+)
 from tests.mirrorlab import MirrorLab, Registry
+from tests.test_mirrors import lab_context
 
 pytest_plugins = ["tests.mirrorlab"]
 
@@ -57,7 +77,7 @@ def test_an_allowlist_refusal_is_a_named_failure(mirror_lab: MirrorLab) -> None:
     assert refused.outcome is Outcome.HTTP_ERROR and refused.status_code == 403
     assert refused.reason == (
         "answers /v2/ but refuses the manifest of library/busybox:latest: HTTP 403 refused: "
-        "an allowlist or a policy (DENIED: not in allowlist)"
+        f"an allowlist or a policy (DENIED: not in allowlist); {OTHER_IMAGE_HINT}"
     )
     assert allowed.healthy and allowed.pull_file is not None
     assert "library/nginx:latest" in allowed.pull_file
@@ -89,3 +109,132 @@ def test_image_names_are_split_as_docker_does() -> None:
     assert split_image("busybox") == ("library/busybox", "latest")
     assert split_image("ns/app:1.2") == ("ns/app", "1.2")
     assert split_image("library/busybox:latest") == ("library/busybox", "latest")
+
+
+# --- the probe image: a profile's probe-image, --image ----------------------------------
+
+_PYTHON = "library/python:3.12-slim"
+
+
+def _allowlist(lab: MirrorLab, name: str = "allowlist") -> str:
+    """A proxy serving only library/python (as 3.12-slim): busybox gets 403 DENIED."""
+    registry = Registry(
+        repos=("library/busybox", "library/python"),
+        allow=("library/python",),
+        tags=("latest", "3.12-slim"),
+    )
+    return lab.add(name, registry=registry, rate_bps=4_000_000)
+
+
+def test_a_named_image_is_what_the_pull_asks_for(mirror_lab: MirrorLab) -> None:
+    base = _allowlist(mirror_lab)
+    (refused, served) = measure_all(
+        [docker.pull_path(base), docker.pull_path(base, PullOptions(image=_PYTHON))],
+        env=mirror_lab.env,
+        samples=1,
+        throughput=True,
+        throughput_seconds=0.5,
+    )
+    assert refused.status_code == 403 and not refused.healthy
+    assert refused.reason == (
+        "answers /v2/ but refuses the manifest of library/busybox:latest: HTTP 403 refused: "
+        f"an allowlist or a policy (DENIED: not in allowlist); {OTHER_IMAGE_HINT}"
+    )
+    assert served.healthy, served.reason
+    assert served.pull_file is not None and served.pull_file.endswith(f"of {_PYTHON} (4.2 MB)")
+    assert served.throughput_bytes_per_s is not None, served.throughput_reason
+    paths = [urlsplit(r.target).path for r in mirror_lab.server("allowlist").records]
+    assert "/v2/library/python/manifests/3.12-slim" in paths
+
+
+def test_a_refusal_of_a_named_image_has_no_hint_to_name_one(mirror_lab: MirrorLab) -> None:
+    base = _allowlist(mirror_lab)
+    (result,) = measure_all(
+        [docker.pull_path(base, PullOptions(image="nginx"))], env=mirror_lab.env, samples=1
+    )
+    assert result.status_code == 403
+    assert result.reason.endswith("(DENIED: not in allowlist)"), result.reason
+
+
+def test_a_digest_reference_is_asked_by_digest() -> None:
+    digest = "sha256:" + "ab" * 32
+    assert split_image(f"ns/app@{digest}") == ("ns/app", digest)
+    assert split_image("docker.io/python:3.12") == ("library/python", "3.12")
+    assert image_problem("ghcr.io/org/app") == (
+        "names the registry ghcr.io: name the image as on Docker Hub, without a host"
+    )
+    assert image_problem("Python") is not None and image_problem("app:") is not None
+    with pytest.raises(ValueError, match="is not an image name"):
+        split_image("a b")
+
+
+def _profile(ctx: Context, name: str, text: str) -> Path:
+    directory = ctx.xdg_config_home / "envdoctor" / "profiles"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_probe_image_in_a_profile_is_checked(ctx: Context) -> None:
+    _profile(ctx, "proxy", f'[docker]\nregistry-mirrors = []\nprobe-image = "{_PYTHON}"\n')
+    profile = get_profile(ctx, "proxy")
+    assert profile.docker is not None and profile.docker.probe_image == _PYTHON
+    assert docker.settings_json(profile.docker)["probe_image"] == _PYTHON
+    assert 'probe-image = "library/python:3.12-slim"' in tomlkit.dumps(
+        docker.settings_toml(profile.docker)
+    )
+    _profile(ctx, "child", 'extends = "proxy"\n[docker]\nregistry-mirrors = ["https://r.example"]\n')
+    child = get_profile(ctx, "child")
+    assert child.docker is not None and child.docker.probe_image == _PYTHON  # inherited
+    path = _profile(ctx, "bad", '[docker]\nregistry-mirrors = []\nprobe-image = "ghcr.io/x/y"\n')
+    with pytest.raises(ProfileError) as caught:
+        get_profile(ctx, "bad")
+    assert caught.value.message == (
+        f'{path}:3: docker.probe-image: "ghcr.io/x/y" names the registry ghcr.io: name the '
+        "image as on Docker Hub, without a host"
+    )
+    _profile(ctx, "typo", '[docker]\nregistry-mirrors = []\nprobe_image = "busybox"\n')
+    with pytest.raises(ProfileError) as caught:
+        get_profile(ctx, "typo")
+    assert caught.value.hint is not None
+    assert caught.value.hint.startswith("Did you mean 'probe-image'?")
+    _profile(ctx, "number", "[docker]\nregistry-mirrors = []\nprobe-image = 3\n")
+    with pytest.raises(ProfileError, match="expected a string"):
+        get_profile(ctx, "number")
+
+
+def _docker_row(stdout: str, url: str) -> dict[str, Any]:
+    targets = json.loads(stdout)["targets"]
+    (target,) = [t for t in targets if t["target"] == "docker"]
+    (mirror,) = [m for m in target["mirrors"] if m["url"] == url]
+    return cast("dict[str, Any]", mirror["measurement"])
+
+
+def test_mirrors_and_check_probe_the_image_named(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _allowlist(mirror_lab)
+    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
+    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
+    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    _profile(ctx, "named", f'[docker]\nregistry-mirrors = ["{proxy}"]\nprobe-image = "{_PYTHON}"\n')
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    base = ["mirrors", "--target", "docker", "--json", "--timeout", "20"]
+    plain = CliRunner().invoke(cli, [*base, "--profile", "plain", "--no-throughput"])
+    refused = _docker_row(plain.stdout, proxy)
+    assert refused["outcome"] != "ok" and refused["status_code"] == 403, refused
+    assert "refuses the manifest of library/busybox:latest" in refused["reason"]
+    assert OTHER_IMAGE_HINT in refused["reason"]
+    for extra in (["--profile", "named"], ["--profile", "plain", "--image", _PYTHON]):
+        done = CliRunner().invoke(cli, [*base, *extra, "--throughput"])
+        served = _docker_row(done.stdout, proxy)
+        assert served["outcome"] == "ok", (extra, served["reason"])
+        assert served["pull_file"].endswith(f"of {_PYTHON} (4.2 MB)")
+        assert served["throughput_bytes_per_s"], served
+    bad = CliRunner().invoke(cli, [*base, "--image", "ghcr.io/x/y"])
+    assert bad.exit_code == 2 and "--image ghcr.io/x/y: names the registry ghcr.io" in bad.output
+    rows = network.run(ctx, CheckOptions(profile="plain", image=_PYTHON))
+    (row,) = [r for r in rows if r.details.get("target") == "docker"]
+    assert row.status is Status.OK, row.summary
+    assert _PYTHON in json.dumps(row.details), row.details
