@@ -577,6 +577,8 @@ class Registry:
     manifest_status: int | None = None
     html: bool = False
     token: str = "lab-token"
+    tags: tuple[str, ...] = ("latest",)
+    """Tags that name the image (``3.12-slim`` as well as ``latest``)."""
 
     def route(
         self, base: str, target: str, request: dict[str, str], body_bytes: int
@@ -619,8 +621,6 @@ class Registry:
         return 404, json_type, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}'
 
 
-    tags: tuple[str, ...] = ("latest",)
-    """Tags that name the image (``3.12-slim`` as well as ``latest``)."""
 @dataclass(frozen=True)
 class _Image:
     manifests: dict[str, bytes]
