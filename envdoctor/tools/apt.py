@@ -439,14 +439,17 @@ UPSTREAM_TTL_S = 60.0
 
 
 class _OncePerRun:
-    """The upstream's answer, fetched by the first mirror that needs it; the others wait
-    for that fetch instead of making their own (thread-safe)."""
+    """The upstream's answer, fetched once for every mirror that needs it (thread-safe).
+
+    The first mirror starts the fetch in a thread of its own; every mirror then waits for
+    it :data:`UPSTREAM_WAIT_S` at most, so an upstream that does not answer (an offline
+    machine, a blackholed route) costs each apt mirror that long, never its measurement."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, threading.Event, list[Answer | str]]] = {}
 
-    def get(self, url: str, fetch: Fetch) -> Answer | str:
+    def get(self, url: str, fetch: Fetch, wait_s: float) -> Answer | str:
         """The answer for ``url``, or why there is none, in words."""
         now = time.monotonic()
         with self._lock:
@@ -458,17 +461,30 @@ class _OncePerRun:
         assert entry is not None
         _, done, slot = entry
         if mine:
-            try:
-                slot.append(fetch(url, (), None))
-            except ProbeFailure as failure:
-                slot.append(failure.reason)
-            except Exception as exc:  # noqa: BLE001 - the upstream must not fail the mirror
-                slot.append(repr(exc))
-            finally:
-                done.set()
-        elif not done.wait(UPSTREAM_TTL_S):
-            return "no answer in time"
-        return slot[0] if slot else "no answer in time"
+            threading.Thread(
+                target=self._fetch,
+                args=(url, fetch, done, slot),
+                name="envdoctor-apt-upstream",
+                daemon=True,
+            ).start()
+        if not done.wait(wait_s):
+            return f"no answer within {wait_s:g} s"
+        return slot[0] if slot else "no answer"
+
+    @staticmethod
+    def _fetch(url: str, fetch: Fetch, done: threading.Event, slot: list[Answer | str]) -> None:
+        try:
+            slot.append(fetch(url, (), None))
+        except ProbeFailure as failure:
+            slot.append(failure.reason)
+        except Exception as exc:  # noqa: BLE001 - the upstream must not fail the mirror
+            slot.append(repr(exc))
+        finally:
+            done.set()
+
+
+UPSTREAM_WAIT_S = 2.0
+"""How long a mirror's measurement waits for the upstream's ``InRelease``."""
 
 
 _UPSTREAM_RELEASES = _OncePerRun()
@@ -482,7 +498,7 @@ def _release_freshness(fetch: Fetch, release: str, upstream_release: str) -> Pul
         return PullFreshness(f"Release date unknown: {failure.reason}")
     if not 200 <= mine.status < 300:
         return PullFreshness(f"Release date unknown: HTTP {mine.status} for its InRelease")
-    theirs = _UPSTREAM_RELEASES.get(upstream_release, fetch)
+    theirs = _UPSTREAM_RELEASES.get(upstream_release, fetch, UPSTREAM_WAIT_S)
     if isinstance(theirs, str):
         return PullFreshness(f"Release date not compared: {upstream_host}: {theirs}")
     if not 200 <= theirs.status < 300:
