@@ -418,15 +418,21 @@ class MirrorServer(_LoopbackServer):
         if method != "HEAD":
             self._send_body(conn, body)
 
+    xet: XetFile | None = None
+    """Set on a hub: its ``resolve`` answers announce a Xet-backed file (:class:`XetFile`)."""
+
     def _file(
         self, target: str, request: dict[str, str], headers: dict[str, str], body: bytes | int
     ) -> tuple[int, dict[str, str], bytes | int]:
         """A hub's file: the headers huggingface_hub needs (``X-Repo-Commit``, ``ETag``);
         with ``resolve_to``, a 302 to that server (the Hub's CDN redirect); a
-        ``Range: bytes=a-b`` answered with 206 and ``Content-Range``."""
+        ``Range: bytes=a-b`` answered with 206 and ``Content-Range``; with :attr:`xet`,
+        the Xet headers on the ``resolve`` answer (the redirect, or the file itself)."""
         size = _length(body)
         etag = f'"lab-{size}"'
         hub = {"X-Repo-Commit": _LAB_COMMIT, "ETag": etag}
+        if self.xet is not None and "/resolve/" in target:
+            hub.update(self.xet.headers(self.url, target))
         if self.resolve_to is not None:
             cdn = {"Location": f"{self.resolve_to()}{target}", "X-Linked-Size": str(size)}
             return 302, {**hub, **cdn, "X-Linked-Etag": etag}, b""
@@ -514,6 +520,34 @@ def _ranged(
 
 
 _LAB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass(frozen=True)
+class XetFile:
+    """What the Hub sends on ``resolve`` for a Xet-backed file: ``X-Xet-Hash``,
+    ``X-Xet-Refresh-Route`` (the token route under ``/api/models/<repo>/xet-read-token/``)
+    and, with ``link``, a ``Link`` header naming the same route as ``xet-auth`` and the
+    storage's reconstruction URL (``storage``, a base URL) as ``xet-reconstruction-info``.
+    ``upstream_route`` spells the route on ``https://huggingface.co``, as a mirror that
+    passes the Hub's headers through does."""
+
+    file_hash: str = "ab" * 32
+    link: bool = True
+    storage: str | None = None
+    upstream_route: bool = False
+
+    def headers(self, hub: str, target: str) -> dict[str, str]:
+        repo = urlsplit(target).path.lstrip("/").split("/resolve/")[0]
+        base = "https://huggingface.co" if self.upstream_route else hub
+        route = f"{base}/api/models/{repo}/xet-read-token/{_LAB_COMMIT}"
+        headers = {"X-Xet-Hash": self.file_hash, "X-Xet-Refresh-Route": route}
+        if self.link:
+            parts = [f'<{route}>; rel="xet-auth"']
+            if self.storage is not None:
+                info = f"{self.storage}/v1/reconstructions/{self.file_hash}"
+                parts.append(f'<{info}>; rel="xet-reconstruction-info"')
+            headers["Link"] = ", ".join(parts)
+        return headers
 
 
 def _is_file(target: str) -> bool:

@@ -241,6 +241,7 @@ def _fetch(
         headers={name.lower(): value for name, value in head.headers.items()},
         body=bytes(body[:wanted]),
         redirects=tuple(hosts),
+        redirect_headers=hop.redirect_headers,
     )
 
 

@@ -26,6 +26,9 @@ class Answer:
     """Names in lower case."""
     body: bytes
     redirects: tuple[str, ...] = ()
+    redirect_headers: tuple[Mapping[str, str], ...] = ()
+    """The headers of each redirect on the way, in order (names in lower case): one per
+    entry of :attr:`redirects`."""
 
     def json(self) -> object:
         """The body as JSON, or None when it is not JSON."""

@@ -202,6 +202,9 @@ class _Hop:
     ttfb_s: float
     address: str
     proxy: str | None
+    redirect_headers: tuple[dict[str, str], ...] = ()
+    """The headers of each redirect answered before this hop, names in lower case (a
+    hub sends its file metadata, Xet's included, on the redirect to its CDN)."""
 
 
 @dataclass
@@ -551,6 +554,7 @@ class Session:
         authorization = authorization or _basic_auth(url)
         redirect_s = 0.0
         hosts: list[str] = []
+        earlier: list[dict[str, str]] = []
         proxy: str | None = None
         current = url
         status = 0
@@ -566,7 +570,9 @@ class Session:
             status = hop.head.status
             location = hop.head.headers.get("Location")
             if status not in _REDIRECT_CODES:
+                hop.redirect_headers = tuple(earlier)
                 return hop, redirect_s, hosts, proxy
+            earlier.append({name.lower(): value for name, value in hop.head.headers.items()})
             hop.sock.close()
             if not location:
                 raise ProbeFailure(

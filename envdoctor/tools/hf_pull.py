@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import re
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
 from envdoctor.net.results import host_port
@@ -83,13 +87,115 @@ MODELSCOPE_REMEDY = (
 
 def find_hf_file(base_url: str, repo: str, revision: str, filename: str, fetch: Fetch) -> LargeFile:
     """huggingface_hub's ``resolve`` of ``repo``'s ``filename`` on ``base_url`` (an
-    ``HF_ENDPOINT``): the file at the end of the redirects, or :class:`PullRefused`."""
+    ``HF_ENDPOINT``): the file at the end of the redirects, or :class:`PullRefused`;
+    the finding says where the bytes come from, Xet included (:func:`xet_metadata`)."""
     base = base_url.strip().rstrip("/")
     url = f"{base}/{repo}/resolve/{revision}/{filename}"
     headers = hf_headers()
     # the download GET (``http_get``) sends the User-Agent, not ``identity``
     download = tuple(item for item in headers if item[0] != "Accept-Encoding")
-    return find_file(url, f"{repo}/{filename}", headers, HF_REMEDY, fetch, download)
+    return find_file(url, f"{repo}/{filename}", headers, HF_REMEDY, fetch, download, xet=True)
+
+
+HUB_HOSTS = frozenset({"huggingface.co", "hf.co", "hub-ci.huggingface.co"})
+"""Hosts whose redirects huggingface_hub follows while it looks for a file's metadata
+(``utils/_http.py``: ``_HUB_ORIGINS``, besides the ``HF_ENDPOINT`` itself)."""
+
+
+@dataclass(frozen=True)
+class XetMetadata:
+    """What a hub's ``resolve`` answer says of a Xet-backed file."""
+
+    file_hash: str
+    """``X-Xet-Hash``."""
+    token_host: str
+    """Where hf_xet asks for its access token: the ``xet-auth`` link, else
+    ``X-Xet-Refresh-Route``, with ``https://huggingface.co`` replaced by the endpoint as
+    huggingface_hub does (``host[:port]``)."""
+    storage_host: str | None = None
+    """The Xet storage host, when the answer names it (the ``xet-reconstruction-info``
+    link of the Hub's ``Link`` header); otherwise hf_xet learns it from the token
+    answer (``X-Xet-Cas-Url``), which is not asked here."""
+
+
+_LINK = re.compile(r"<([^>]*)>([^,]*)")
+_REL = re.compile(r"""rel\s*=\s*"?([^";]+)"?""")
+
+
+def links(value: str) -> dict[str, str]:
+    """An HTTP ``Link`` header as ``rel -> URL`` (as httpx's ``Response.links`` keys it)."""
+    found: dict[str, str] = {}
+    for match in _LINK.finditer(value):
+        rel = _REL.search(match[2])
+        if rel is not None:
+            found.setdefault(rel[1].strip(), match[1].strip())
+    return found
+
+
+def xet_metadata(url: str, answer: Answer) -> XetMetadata | None:
+    """The Xet metadata huggingface_hub reads for ``url``, or None.
+
+    huggingface_hub 2.4.0 (installed here; ``file_download.get_hf_file_metadata``) sends
+    ``HEAD`` to ``resolve`` and follows only redirects that stay on the endpoint's host or
+    a Hub host (``_httpx2_follow_hub_redirects_with_backoff``); the answer it stops at,
+    a redirect to a CDN or the final answer, carries the metadata, and
+    ``utils/_xet.py: parse_xet_file_data_from_response`` reads::
+
+        file_hash = response.headers[constants.HUGGINGFACE_HEADER_X_XET_HASH]
+        if constants.HUGGINGFACE_HEADER_LINK_XET_AUTH_KEY in response.links:
+            refresh_route = response.links[constants.HUGGINGFACE_HEADER_LINK_XET_AUTH_KEY]["url"]
+        else:
+            refresh_route = response.headers[constants.HUGGINGFACE_HEADER_X_XET_REFRESH_ROUTE]
+
+    (``X-Xet-Hash``, ``Link: <...>; rel="xet-auth"``, ``X-Xet-Refresh-Route``; either
+    missing: no Xet).  ``answer`` is the same walk with ``GET``: its redirects' headers
+    are looked at in the same order."""
+    current = host_port(url)
+    chosen: Mapping[str, str] = answer.headers
+    for index, target in enumerate(answer.redirects):
+        hostname = urlsplit(f"//{target}").hostname or target
+        if target != current and hostname not in HUB_HOSTS:
+            if index < len(answer.redirect_headers):
+                chosen = answer.redirect_headers[index]
+            break
+        current = target
+    file_hash = chosen.get("x-xet-hash")
+    link = links(chosen.get("link", ""))
+    route = link.get("xet-auth") or chosen.get("x-xet-refresh-route")
+    if not file_hash or not route:
+        return None
+    if route.startswith("https://huggingface.co/"):
+        base = urlsplit(url)
+        route = f"{base.scheme}://{base.netloc}/" + route.removeprefix("https://huggingface.co/")
+    token_host = host_port(route) if urlsplit(route).hostname else host_port(url)
+    storage = link.get("xet-reconstruction-info")
+    storage_host = host_port(storage) if storage and urlsplit(storage).hostname else None
+    return XetMetadata(file_hash, token_host, storage_host)
+
+
+def xet_words(xet: XetMetadata, mirror: str, final: str) -> str:
+    """The finding for a Xet-backed file, true to huggingface_hub 2.4.0's code:
+    ``file_download._download_to_tmp_and_move`` calls ``xet_get`` when
+    ``xet_file_data is not None and is_xet_available()``, else ``http_get`` of the
+    resolve URL, redirects followed; ``utils/_runtime.is_xet_available`` is::
+
+        if constants.HF_HUB_DISABLE_XET:
+            return False
+        return is_package_available("hf_xet")
+
+    with ``HF_HUB_DISABLE_XET`` read once, when huggingface_hub is imported
+    (``constants.py``).  So the variable chooses between Xet storage and the redirects
+    measured here; it never makes the mirror itself serve a file it redirects."""
+    where = f"a token from {xet.token_host}"
+    if xet.storage_host is not None:
+        where += f", the file's data from {xet.storage_host}"
+    plain = "from this mirror" if final == mirror else f"from {final}, where the mirror redirects"
+    return (
+        f"this mirror sends Xet metadata (X-Xet-Hash): with hf_xet installed, "
+        f"huggingface_hub downloads large files from Xet storage ({where}), not by the "
+        f"path measured here; HF_HUB_DISABLE_XET=1 (or hf_xet not installed) makes it use "
+        f"the plain download, {plain}"
+    )
 
 
 def find_modelscope_file(base_url: str, model: str, filename: str, fetch: Fetch) -> LargeFile:
@@ -108,19 +214,26 @@ def find_file(
     remedy: str,
     fetch: Fetch,
     download: tuple[tuple[str, str], ...] | None = None,
+    *,
+    xet: bool = False,
 ) -> LargeFile:
     """GET ``url`` with ``headers`` and ``Range: bytes=0-0``, redirects followed: a
     :class:`LargeFile` at the final URL (so throughput times the host the bytes come
     from, asked with ``download`` or else ``headers``), its hops, and the finding when
-    that host is not the mirror's."""
+    that host is not the mirror's; with ``xet``, also when the answer announces a
+    Xet-backed file (:func:`xet_metadata`)."""
     answer = fetch(url, (*headers, ("Range", "bytes=0-0")), None)
     if not 200 <= answer.status < 300 or answer.is_html:
         raise PullRefused(_refusal(answer, shown), answer.status)
     mirror, final = host_port(url), host_port(answer.url)
-    finding = None
+    findings = []
+    announced = xet_metadata(url, answer) if xet else None
+    if announced is not None:
+        findings.append(xet_words(announced, mirror, final))
     if final != mirror:
         chain = " -> ".join((mirror, *answer.redirects))
-        finding = f"large files from this mirror come from {final} ({chain}); {remedy}"
+        findings.append(f"large files from this mirror come from {final} ({chain}); {remedy}")
+    finding = "; ".join(findings) or None
     return LargeFile(
         url=answer.url,
         what=_what(shown, answer),

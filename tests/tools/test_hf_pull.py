@@ -3,11 +3,13 @@ huggingface_hub's own hf_hub_download against the lab hub."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -15,9 +17,10 @@ from click.testing import CliRunner
 from envdoctor.cli import cli
 from envdoctor.context import Context
 from envdoctor.net.measure import measure_all
+from envdoctor.net.pull import Answer
 from envdoctor.probes.network import timing
 from envdoctor.tools import hf, hf_pull, modelscope
-from tests.mirrorlab import MirrorLab
+from tests.mirrorlab import MirrorLab, XetFile
 from tests.test_mirrors import lab_context
 
 
@@ -140,3 +143,154 @@ def test_mirrors_command_shows_where_large_files_come_from(
     (target,) = json.loads(data.stdout)["targets"]
     (mirror,) = [m for m in target["mirrors"] if m["url"] == hub]
     assert found in json.dumps(mirror)
+
+
+# --- Xet: the resolve answer's X-Xet-Hash, judged by huggingface_hub itself ------------
+
+
+def _host(url: str) -> str:
+    return url.removeprefix("https://")
+
+
+def test_a_hub_announcing_xet_is_named_with_its_token_and_storage_hosts(
+    mirror_lab: MirrorLab,
+) -> None:
+    cdn = mirror_lab.add("cdn")
+    cas = mirror_lab.add("cas")
+    hub = mirror_lab.add("hub", resolve_to="cdn")
+    mirror_lab.server("hub").xet = XetFile(storage=cas)
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.healthy, result.reason
+    finding = result.pull_finding
+    assert finding is not None
+    assert finding.startswith(
+        "this mirror sends Xet metadata (X-Xet-Hash): with hf_xet installed, huggingface_hub "
+        f"downloads large files from Xet storage (a token from {_host(hub)}, the file's data "
+        f"from {_host(cas)}), not by the path measured here; HF_HUB_DISABLE_XET=1 (or hf_xet "
+        f"not installed) makes it use the plain download, from {_host(cdn)}, where the "
+        "mirror redirects; "
+    )
+    assert f"large files from this mirror come from {_host(cdn)}" in finding
+    assert "keeps" not in finding  # no claim that a variable keeps the bytes on the mirror
+
+
+def test_xet_on_a_hub_serving_its_own_files(mirror_lab: MirrorLab) -> None:
+    hub = mirror_lab.add("hub")
+    mirror_lab.server("hub").xet = XetFile(link=False, upstream_route=True)
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.healthy, result.reason
+    assert result.pull_finding is not None
+    # the Hub's own route is rewritten to the endpoint, as huggingface_hub does
+    assert f"(a token from {_host(hub)})" in result.pull_finding
+    assert result.pull_finding.endswith("makes it use the plain download, from this mirror")
+
+
+def test_xet_headers_on_the_cdn_are_not_the_hubs() -> None:
+    """huggingface_hub stops at the redirect off the hub: the CDN's answer is not read."""
+    answer = Answer(
+        url="https://cdn.example/f",
+        status=206,
+        reason="Partial Content",
+        headers={"x-xet-hash": "ab" * 32, "x-xet-refresh-route": "https://cdn.example/t"},
+        body=b"x",
+        redirects=("cdn.example",),
+        redirect_headers=({"location": "https://cdn.example/f"},),
+    )
+    assert hf_pull.xet_metadata("https://hub.example/r/resolve/main/f", answer) is None
+    assert hf_pull.links('<https://a/t>; rel="xet-auth", <https://c/r>; rel=other') == {
+        "xet-auth": "https://a/t",
+        "other": "https://c/r",
+    }
+
+
+_METADATA = """
+import json, sys
+from huggingface_hub import get_hf_file_metadata, hf_hub_url
+meta = get_hf_file_metadata(hf_hub_url("openai-community/gpt2", "model.safetensors"))
+xet = meta.xet_file_data
+print(json.dumps(None if xet is None else [xet.file_hash, xet.refresh_route]))
+"""
+
+
+def _client(
+    script: str, mirror_lab: MirrorLab, hub: str, tmp_path: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.lower().endswith("_proxy") and k != "HF_HUB_DISABLE_XET"
+        },
+        **mirror_lab.env,
+        "REQUESTS_CA_BUNDLE": mirror_lab.env["SSL_CERT_FILE"],
+        "HF_ENDPOINT": hub,
+        "HF_HUB_OFFLINE": "0",
+        "HF_HOME": str(tmp_path / "home"),
+        "HF_XET_CACHE": str(tmp_path / "xet"),
+        "NO_PROXY": "*",
+        **extra,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_huggingface_hub_sees_xet_where_envdoctor_does(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
+    mirror_lab.add("cdn", body_bytes=300_000)
+    hub = mirror_lab.add("hub", resolve_to="cdn", body_bytes=300_000)
+    plain_hub = mirror_lab.add("plain", resolve_to="cdn", body_bytes=300_000)
+    mirror_lab.server("hub").xet = XetFile()
+    for base, announced in ((hub, True), (plain_hub, False)):
+        done = _client(_METADATA, mirror_lab, base, tmp_path / _host(base).replace(":", "_"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        result = measure_all([hf.pull_path(base)], env=mirror_lab.env, samples=1)[0]
+        ours = result.pull_finding or ""
+        assert ("sends Xet metadata" in ours) is announced, ours
+        assert (seen is not None) is announced, seen
+        if seen is not None:
+            assert seen[0] == XetFile().file_hash
+            assert f"a token from {urlsplit(seen[1]).netloc}" in ours
+
+
+_DOWNLOAD = """
+import sys
+from huggingface_hub import hf_hub_download
+print(hf_hub_download("openai-community/gpt2", "model.safetensors", cache_dir=sys.argv[1]))
+"""
+
+
+def test_hf_hub_disable_xet_takes_the_plain_download_and_hf_xet_goes_to_xet(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
+    cdn = mirror_lab.add("cdn", body_bytes=300_000)
+    hub = mirror_lab.add("hub", resolve_to="cdn", body_bytes=300_000)
+    mirror_lab.server("hub").xet = XetFile()
+    resolve = "/openai-community/gpt2/resolve/main/model.safetensors"
+    done = _client(_DOWNLOAD, mirror_lab, hub, tmp_path / "plain", HF_HUB_DISABLE_XET="1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Path(done.stdout.strip().splitlines()[-1]).stat().st_size == 300_000
+    cdn_gets = [r for r in mirror_lab.server("cdn").records if r.method == "GET"]
+    assert [r.target for r in cdn_gets] == [resolve], cdn_gets
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.pull_finding is not None
+    assert f"plain download, from {_host(cdn)}" in result.pull_finding
+    if importlib.util.find_spec("hf_xet") is None:
+        return  # without hf_xet the client always takes the plain download
+    before = len([r for r in mirror_lab.server("cdn").records if r.method == "GET"])
+    done = _client(_DOWNLOAD, mirror_lab, hub, tmp_path / "xet")
+    token = urlsplit(XetFile().headers(hub, resolve)["X-Xet-Refresh-Route"]).path
+    hub_seen = [r.target for r in mirror_lab.server("hub").records]
+    # hf_xet asked the token route (the lab has no Xet storage to give), never the CDN
+    assert token in hub_seen, (hub_seen, done.stderr[-2000:])
+    after = [r for r in mirror_lab.server("cdn").records if r.method == "GET"]
+    assert len(after) == before, after
