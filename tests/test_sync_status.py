@@ -507,3 +507,36 @@ def test_apt_with_a_hanging_upstream_waits_briefly_and_stays_healthy(mirror_lab,
     assert time.monotonic() - started < 4  # not the 6 s deadline: the wait is bounded
     assert measured.healthy and measured.lag_s is None
     assert measured.freshness == "Release date not compared: 127.0.0.1: no answer within 0.5 s"
+
+
+def test_check_warns_when_the_configured_mirror_is_days_behind(tmp_path, mirror_lab, monkeypatch):
+    import envdoctor.mirrors as mirrors_module
+    import envdoctor.probes.network as network
+    from envdoctor.requirements import CheckOptions
+    from envdoctor.results import Status
+    from tests.test_mirrors import lab_context, user_profile
+
+    old = mirror_lab.add("old", body_bytes=64 * 1024)
+    new = mirror_lab.add("new", body_bytes=64 * 1024)
+    mirror_lab.serve(
+        "old", "/static/tunasync.json", json.dumps([_job("debian", "success", 3 * DAY)]).encode()
+    )
+    mirror_lab.serve(
+        "new", "/static/tunasync.json", json.dumps([_job("debian", "success", 600)]).encode()
+    )
+    monkeypatch.setattr(
+        mirrors_module, "SITES", (_site(mirror_lab, "old"), _site(mirror_lab, "new"))
+    )
+    urls = dict.fromkeys(
+        ("pip", "uv", "conda", "docker", "hf", "modelscope", "apt", "npm", "go", "cargo", "git"),
+        old,
+    )
+    ctx = lab_context(tmp_path, mirror_lab, urls)
+    user_profile(ctx, "lab", f'[apt]\ndebian = "{new}/debian"\n')
+    results = {r.name: r for r in network.run(ctx, CheckOptions(profile="lab"))}
+    row = results["mirror apt"]
+    assert row.status is Status.WARN, row.summary
+    assert "last synced 3 days ago" in row.summary
+    assert row.remedy is not None and "more than a day behind" in row.remedy
+    assert f"{new}/debian" in row.remedy
+    assert results["mirror pip"].status is Status.OK  # its site has no pypi job: unknown

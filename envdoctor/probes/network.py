@@ -118,6 +118,22 @@ def _result(ranking: Ranking, profile: str | None) -> CheckResult:
             details,
             remedy=f"{alternative}Compare all mirrors: {compare}",
         )
+    if _behind_a_day(current):
+        fresher = [
+            e
+            for e in ranking.entries
+            if e.measurement.healthy and e is not configured and not _behind_a_day(e.measurement)
+        ]
+        offer = _alternative(fresher[0]) if fresher else ""
+        return CheckResult(
+            NAME,
+            name,
+            Status.WARN,
+            f"{configured.candidate.url}: {timing(current)}",
+            details,
+            remedy=f"It is more than a day behind: recent releases may be missing. {offer}"
+            f"Compare all mirrors: {compare}",
+        )
     if best is not None and best is not configured and _much_slower(current, best.measurement):
         return CheckResult(
             NAME,
@@ -136,6 +152,12 @@ def _result(ranking: Ranking, profile: str | None) -> CheckResult:
             NAME, name, Status.WARN, summary, details, remedy=f"See which and why: {compare} -v"
         )
     return CheckResult(NAME, name, Status.OK, summary, details)
+
+
+def _behind_a_day(measurement: Measurement) -> bool:
+    from envdoctor.auto import STALE_AFTER_S
+
+    return measurement.lag_s is not None and measurement.lag_s > STALE_AFTER_S
 
 
 def _much_slower(current: Measurement, best: Measurement) -> bool:
