@@ -540,3 +540,21 @@ def test_check_warns_when_the_configured_mirror_is_days_behind(tmp_path, mirror_
     assert row.remedy is not None and "more than a day behind" in row.remedy
     assert f"{new}/debian" in row.remedy
     assert results["mirror pip"].status is Status.OK  # its site has no pypi job: unknown
+
+
+def test_a_redirectors_campus_mirror_is_looked_up_by_the_host_that_answered(tmp_path, mirror_lab):
+    campus = mirror_lab.add("campus", body_bytes=64 * 1024)
+    redirector = mirror_lab.add("redirector", redirect_to="campus")
+    jobs = {
+        "site": {"abbr": "LAB"},
+        "mirrors": [{"cname": "Debian", "url": "/debian", "status": f"S{int(time.time() - 7200)}"}],
+    }
+    mirror_lab.serve("campus", "/mirrorz.json", json.dumps(jobs).encode())
+    site = SiteStatus((campus.split("//", 1)[1],), campus + "/mirrorz.json", "mirrorz", "lab")
+    candidate = _apt(redirector)
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab), [candidate], samples=1, timeout=8, icmp=False, sync_sites=[site]
+    )
+    measured = _entry(rankings, candidate.url).measurement
+    assert measured.healthy and measured.final_host == campus.split("//", 1)[1]
+    assert measured.freshness == "last synced 2 h ago (mirrorz: success)"
