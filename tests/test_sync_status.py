@@ -558,3 +558,14 @@ def test_a_redirectors_campus_mirror_is_looked_up_by_the_host_that_answered(tmp_
     measured = _entry(rankings, candidate.url).measurement
     assert measured.healthy and measured.final_host == campus.split("//", 1)[1]
     assert measured.freshness == "last synced 2 h ago (mirrorz: success)"
+
+
+def test_a_chunked_status_document_is_read():
+    document = json.dumps([{"name": "pypi", "status": "success", "last_update_ts": int(NOW)}])
+    raw = document.encode()
+    body = b"".join(
+        f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for piece in (raw[:10], raw[10:])
+    )
+    answer = Answer(TUNA.url, 200, "OK", {"transfer-encoding": "chunked"}, body + b"0\r\n\r\n")
+    doc = parse(TUNA, answer)
+    assert doc.problem is None and [job.name for job in doc.jobs] == ["pypi"]

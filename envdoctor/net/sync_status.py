@@ -27,6 +27,7 @@ Formats, as their generators write them:
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -135,6 +136,8 @@ def parse(site: SiteStatus, answer: Answer) -> Document:
     ):
         return Document(site, problem=f"{mask_url(site.url)} is over 1 MiB: not read")
     data = answer.json()
+    if "chunked" in answer.headers.get("transfer-encoding", "").lower():
+        data = _json(_dechunk(answer.body))
     try:
         jobs = _tunasync(data) if site.format == "tunasync" else _mirrorz(data)
     except (TypeError, ValueError, AttributeError, OverflowError):
@@ -142,6 +145,33 @@ def parse(site: SiteStatus, answer: Answer) -> Document:
     if not jobs:
         return Document(site, problem=f"{mask_url(site.url)} is not a {site.format} document")
     return Document(site, tuple(jobs))
+
+
+def _dechunk(body: bytes) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body's data (the fetch hands it over raw); what
+    does not parse ends it."""
+    data = bytearray()
+    at = 0
+    while at < len(body):
+        end = body.find(b"\r\n", at)
+        if end < 0:
+            break
+        try:
+            size = int(body[at:end].split(b";", 1)[0].strip() or b"x", 16)
+        except ValueError:
+            break
+        if size <= 0:
+            break
+        data += body[end + 2 : end + 2 + size]
+        at = end + 2 + size + 2
+    return bytes(data)
+
+
+def _json(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def _number(value: object) -> float | None:
