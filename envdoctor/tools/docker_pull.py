@@ -8,6 +8,13 @@ manifest; then its largest layer blob, first with ``Range: bytes=0-0`` to see th
 mirror serves it.  Any refusal on the way (401 without a usable challenge, 403 as an
 allowlist answers, 404, 429, an HTML page instead of JSON) is a named failure: a mirror
 that answers ``/v2/`` and nothing else is not a mirror ``docker pull`` can use.
+
+The image is :data:`PROBE_IMAGE` unless a profile's ``[docker] probe-image`` or
+``--image`` names another (:class:`envdoctor.tools.PullOptions`).  dockerd, the judge in
+``tests/tools/test_docker_pull_judge.py``, treats a mirror that refuses the manifest
+(403, 429) as a failure too: it logs the registry's error (``denied: not in
+allowlist``, ``toomanyrequests: ...``), which the reason here quotes, and tries the next
+mirror, then Docker Hub itself.
 """
 
 from __future__ import annotations
