@@ -250,7 +250,9 @@ def _pick_one(target: str, ranking: Ranking | None) -> TargetChoice:
         return TargetChoice(target, configured, fastest, reason)
     runner_up = ordered[1] if len(ordered) > 1 else None
     lead = "fastest, configured now" if fastest.candidate.configured else "fastest"
-    second = f"runner-up {_figures(runner_up)}" if runner_up else "the only one that answered"
+    skipped = stale_note.startswith("; skipped")
+    alone = "the only one not known to be behind" if skipped else "the only one that answered"
+    second = f"runner-up {_figures(runner_up)}" if runner_up else alone
     return TargetChoice(target, fastest, runner_up, f"{lead}: {_figures(fastest)}; {second}{tail}")
 
 

@@ -283,6 +283,7 @@ def test_auto_skips_a_mirror_a_day_behind_and_says_so(tmp_path, mirror_lab):
     assert choice is not None and choice.winner is not None
     assert choice.winner.candidate.url == _apt(slow).url
     assert f"skipped {_apt(fast).url}: 30 h behind" in choice.reason
+    assert "the only one not known to be behind" in choice.reason
 
 
 def test_when_every_mirror_is_stale_the_best_is_picked_with_a_warning(tmp_path, mirror_lab):
@@ -484,6 +485,9 @@ def test_unknown_freshness_stays_out_of_the_short_line():
     assert known.endswith("; last synced 5 h ago")
     unknown = base.__class__(**{**base.__dict__, "freshness": "sync status unknown: x is not JSON"})
     assert "unknown" not in timing(unknown)
+    mixed = "last synced 5 h ago (tunasync: success); Release date not compared: x: timeout"
+    both = timing(base.__class__(**{**base.__dict__, "freshness": mixed, "lag_s": 18000.0}))
+    assert both.endswith("; last synced 5 h ago (tunasync: success)")
 
 
 def test_every_known_site_is_documented_with_its_source():

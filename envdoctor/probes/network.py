@@ -84,10 +84,13 @@ _UNKNOWN_FRESHNESS = ("sync status unknown", "Release date unknown", "Release da
 def brief_freshness(measurement: Measurement) -> str | None:
     """How current the mirror is, when known (``last synced 5 h ago``): what it is
     unknown for is left to ``-v`` and ``--json``."""
-    words = measurement.freshness
-    if not words or (measurement.lag_s is None and words.startswith(_UNKNOWN_FRESHNESS)):
-        return None
-    return words
+    words = measurement.freshness or ""
+    known = [
+        part
+        for part in words.split("; ")
+        if part and not part.removeprefix("site: ").startswith(_UNKNOWN_FRESHNESS)
+    ]
+    return "; ".join(known) or None
 
 
 def _ms(seconds: float) -> str:
