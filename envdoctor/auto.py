@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -72,6 +72,8 @@ class AutoChoice:
     """One :class:`TargetChoice` per target, in :data:`~envdoctor.mirrors.TARGETS` order."""
 
     targets: tuple[TargetChoice, ...]
+    measured: tuple[Ranking, ...] = field(default=(), compare=False)
+    """Every ranking the choice was made from (the report draws them)."""
 
     def get(self, target: str) -> TargetChoice | None:
         return next((c for c in self.targets if c.target == target), None)
@@ -93,7 +95,8 @@ def pick(rankings: Sequence[Ranking], *, targets: Sequence[str] = TARGETS) -> Au
     configured mirror is kept.  A target no candidate answered for gets no winner.
     """
     by_target = {ranking.target: ranking for ranking in rankings}
-    return AutoChoice(tuple(_pick_one(target, by_target.get(target)) for target in targets))
+    chosen = tuple(_pick_one(target, by_target.get(target)) for target in targets)
+    return AutoChoice(chosen, tuple(rankings))
 
 
 def build_profile(

@@ -98,12 +98,14 @@ def report(
     with live_progress(progress_console, names, titles) as progress:
         result = run_checks(ctx, names, options, on_done=progress.done if progress else None)
     choices = None
+    measured: list[dict[str, object]] = []
     if auto:
         from envdoctor.auto import auto_profile
 
         with progress_console.status("Measuring mirrors for the automatic choice..."):
             profile, choice = auto_profile(ctx)
         choices = {item.target: item.reason for item in choice.targets}
+        measured = [ranking.to_json() for ranking in choice.measured]
     else:
         assert checked is not None
         profile = checked
@@ -114,7 +116,9 @@ def report(
             plans.append(plan(ctx, target, profile, scope))
         except EnvdoctorError as error:  # a malformed file is a finding of the report
             plans.append(TargetPlan(target, skipped=f"cannot plan: {error.message}"))
-    document = documents.make_document(result, plans, profile=profile.name, choices=choices)
+    document = documents.make_document(
+        result, plans, profile=profile.name, choices=choices, measured=measured
+    )
     render = {
         "md": documents.render_markdown,
         "html": documents.render_html,

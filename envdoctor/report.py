@@ -44,6 +44,17 @@ class MirrorBar:
 
 
 @dataclass(frozen=True)
+class ThroughputBars:
+    """One mirror's download rate over 1 connection and over N parallel ranges."""
+
+    target: str
+    url: str
+    rates: tuple[tuple[int, float], ...]
+    """``(connections, bytes/s)``, fewest connections first."""
+    verdict: str | None
+
+
+@dataclass(frozen=True)
 class ReportDocument:
     """What ``envdoctor report`` shows: the check, and what a profile would change.
 
@@ -56,6 +67,9 @@ class ReportDocument:
     profile: str | None = None
     choices: Mapping[str, str] = field(default_factory=dict)
     explanations: tuple[str, ...] = ()
+    measured: tuple[Mapping[str, Any], ...] = ()
+    """Rankings measured besides the check (``--profile auto``'s, with throughput), as
+    ``Ranking.to_json()`` documents."""
 
     @property
     def verdict(self) -> str:
@@ -94,6 +108,45 @@ class ReportDocument:
                 )
         return bars
 
+    def throughput_bars(self) -> list[ThroughputBars]:
+        """Mirrors whose download was timed over 1 and N connections, from the network
+        results and from :attr:`measured`, each URL once per target."""
+        rankings: list[Mapping[str, Any]] = [
+            {"target": result.details.get("target") or result.name, **result.details}
+            for result in self.report.results
+            if result.probe == "network"
+        ]
+        rankings += self.measured
+        bars: dict[tuple[str, str], ThroughputBars] = {}
+        for ranking in rankings:
+            mirrors = ranking.get("mirrors")
+            for mirror in mirrors if isinstance(mirrors, list) else ():
+                measured = mirror.get("measurement") if isinstance(mirror, Mapping) else None
+                if not isinstance(measured, Mapping):
+                    continue
+                rates = _rates(measured.get("throughput_by_connections"))
+                if not rates:
+                    continue
+                target = str(mirror.get("target") or ranking.get("target") or "?")
+                url = mask_url(str(mirror.get("url") or measured.get("url") or "?"))
+                verdict = measured.get("parallel_verdict")
+                bars.setdefault(
+                    (target, url),
+                    ThroughputBars(target, url, rates, str(verdict) if verdict else None),
+                )
+        return list(bars.values())
+
+
+def _rates(value: object) -> tuple[tuple[int, float], ...]:
+    """``{"1": 4e6, "8": 1.9e7}`` (JSON keys are strings) as sorted pairs; junk dropped."""
+    if not isinstance(value, Mapping):
+        return ()
+    pairs = []
+    for count, rate in value.items():
+        if str(count).isdigit() and isinstance(rate, (int, float)) and rate > 0:
+            pairs.append((int(count), float(rate)))
+    return tuple(sorted(pairs))
+
 
 def make_document(
     report: Report,
@@ -101,6 +154,7 @@ def make_document(
     *,
     profile: str | None = None,
     choices: Sequence[str] | Mapping[str, str] | None = None,
+    measured: Sequence[Mapping[str, Any]] = (),
 ) -> ReportDocument:
     """A report document; ``choices`` is either target -> reason, or plain lines."""
     by_target: dict[str, str] = {}
@@ -111,7 +165,7 @@ def make_document(
         lines = (choices,)
     elif choices is not None:
         lines = tuple(str(line) for line in choices)
-    return ReportDocument(report, tuple(plans), profile, by_target, lines)
+    return ReportDocument(report, tuple(plans), profile, by_target, lines, tuple(measured))
 
 
 # --------------------------------------------------------------------------- shared
@@ -441,6 +495,7 @@ def render_html(doc: ReportDocument) -> str:
         parts += [_html_result(result) for result in results]
         parts += ["</ul>", "</section>"]
     parts += _html_chart(doc)
+    parts += _html_throughput(doc)
     parts += _html_plan(doc)
     parts += [
         f"<footer>Made by envdoctor {_h(report.machine.get('envdoctor') or '')} "
@@ -547,6 +602,60 @@ def _html_chart(doc: ReportDocument) -> list[str]:
         "<h2>Mirrors</h2>",
         '<p class="muted">Median time to the first byte of each mirror\'s answer; '
         "failed mirrors are outlined in red.</p>",
+        f'<div class="chart">{"".join(svg)}</div>',
+        "</section>",
+    ]
+
+
+_RATE_ROW = 18
+
+
+def _html_throughput(doc: ReportDocument) -> list[str]:
+    """One group of bars per mirror: its rate over 1 connection and over N parallel
+    ranges of the same file, on one scale, with the verdict beneath."""
+    groups = doc.throughput_bars()
+    if not groups:
+        return []
+    fastest = max(rate for group in groups for _, rate in group.rates)
+    scale = _BAR_W / fastest
+    height = 16 + sum(_BAR_ROW + _RATE_ROW * (len(g.rates) + bool(g.verdict)) for g in groups)
+    svg = [
+        f'<svg role="img" width="{_CHART_W}" height="{height}" '
+        f'viewBox="0 0 {_CHART_W} {height}" font-family="system-ui, sans-serif" font-size="12">',
+        "<title>Download rate per mirror over 1 and over N parallel connections, in MiB/s "
+        "(longer is faster)</title>",
+    ]
+    y = 8
+    for group in groups:
+        label = f"{group.target}  {group.url}"
+        label = label if len(label) <= 90 else label[:89] + "\u2026"
+        svg.append(f'<text x="0" y="{y + 16}" font-weight="700">{_h(label)}</text>')
+        y += _BAR_ROW
+        for count, rate in group.rates:
+            width = max(2.0, rate * scale)
+            colour = "#54aeff" if count == 1 else "#0969da"
+            words = f"{count} connection{'s' if count > 1 else ''}"
+            svg.append(f'<text x="12" y="{y + 13}">{_h(words)}</text>')
+            svg.append(
+                f'<rect class="rate" data-connections="{count}" x="{_LABEL_W}" y="{y + 3}" '
+                f'width="{width:.1f}" height="{_RATE_ROW - 5}" rx="2" fill="{colour}"/>'
+            )
+            svg.append(
+                f'<text x="{_LABEL_W + width + 6:.1f}" y="{y + 13}">'
+                f"{rate / (1024 * 1024):.1f} MiB/s</text>"
+            )
+            y += _RATE_ROW
+        if group.verdict:
+            verdict = group.verdict if len(group.verdict) <= 110 else group.verdict[:109] + "\u2026"
+            svg.append(f'<text x="12" y="{y + 13}" fill="#57606a">{_h(verdict)}</text>')
+            y += _RATE_ROW
+    svg.append("</svg>")
+    return [
+        '<section id="throughput">',
+        "<h2>Throughput: 1 vs N connections</h2>",
+        '<p class="muted">Each mirror\'s large file downloaded over one connection, then over '
+        "parallel byte ranges, one mirror at a time. Much more with N connections means the "
+        "server limits each connection: a client setting can use that.</p>",
         f'<div class="chart">{"".join(svg)}</div>',
         "</section>",
     ]

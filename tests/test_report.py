@@ -325,6 +325,47 @@ def test_html_has_summary_sections_chart_and_plan(document):
         assert fact in text
 
 
+def ranked(url: str, rates: tuple[tuple[int, float], ...], verdict: str | None) -> dict:
+    measured = Measurement(
+        url=url,
+        kind="hf",
+        outcome=Outcome.OK,
+        reason="ok",
+        ttfb_s=0.05,
+        throughput_by_connections=rates,
+        parallel_verdict=verdict,
+    )
+    return {"target": "hf", "mirrors": [{**mirror(url, 0.05), "measurement": measured.to_json()}]}
+
+
+def test_html_draws_one_vs_n_connections_for_the_measured_mirrors(tmp_path):
+    mib = 1024 * 1024
+    measured = [
+        ranked(
+            f"https://me:{SECRET}@hf-mirror.example",
+            ((1, 4 * mib), (4, 12 * mib), (8, 19 * mib)),
+            "per-connection limited: 1 connection 4.0 MiB/s, 8 connections 19.0 MiB/s",
+        ),
+        ranked("https://hub.example", ((1, 10 * mib),), "no Range support: one connection only"),
+        ranked("https://untimed.example", (), None),
+    ]
+    document = make_document(make_report(), [], profile="auto", measured=measured)
+    text = render_html(document)
+    tags = parsed(text)
+    assert 'id="throughput"' in text and SECRET not in text
+    rates = [a for t, a in tags if t == "rect" and a.get("class") == "rate"]
+    assert [a["data-connections"] for a in rates] == ["1", "4", "8", "1"]
+    widths = [float(a["width"] or 0) for a in rates]
+    assert widths[2] / widths[0] == pytest.approx(19 / 4, rel=0.01)
+    assert widths[3] / widths[0] == pytest.approx(10 / 4, rel=0.01)
+    assert "19.0 MiB/s" in text and "per-connection limited" in text
+    assert "untimed.example" not in text.split('id="throughput"', 1)[1]
+
+
+def test_html_has_no_throughput_chart_without_parallel_figures(document):
+    assert 'id="throughput"' not in render_html(document)
+
+
 # --------------------------------------------------------------------------- Chromium
 
 
