@@ -360,7 +360,12 @@ def measure_throughput(
 
 
 def _run_throughput(
-    url: str, session: Session, seconds: float, max_bytes: int, large: LargeFile | None = None
+    url: str,
+    session: Session,
+    seconds: float,
+    max_bytes: int,
+    large: LargeFile | None = None,
+    steady: bool = False,
 ) -> Throughput:
     shown = mask_url(url)
     try:
@@ -377,7 +382,9 @@ def _run_throughput(
         if not 200 <= head.status < 300:
             reason = f"HTTP {head.status} {head.reason}".rstrip() + via(proxy)
             return Throughput(shown, Outcome.HTTP_ERROR, reason, status_code=head.status)
-        count, last, complete = session.time_body(hop.sock, head.done_at, seconds, max_bytes)
+        count, last, complete, settled = session.time_body(
+            hop.sock, head.done_at, seconds, max_bytes, steady
+        )
     except ProbeFailure as failure:
         return Throughput(shown, failure.outcome, failure.reason, status_code=head.status)
     finally:
@@ -400,10 +407,11 @@ def _run_throughput(
         note = f"stopped at the {_size(max_bytes)} cap: first"
     else:
         note = "whole body" if complete else "first"
+    settled_note = ", then stopped: the rate was steady" if settled else ""
     return Throughput(
         shown,
         Outcome.OK,
-        f"{note} {count} bytes in {duration:.2f} s{via(proxy)}",
+        f"{note} {count} bytes in {duration:.2f} s{settled_note}{via(proxy)}",
         count,
         duration,
         count / duration,
@@ -583,7 +591,12 @@ def _add_throughput(
         large.url if large is not None else path.throughput_url
         for large, path in zip(large_files, mirrors, strict=True)
     ]
-    waiting = sum(1 for i in order if results[i].healthy and urls[i] is not None)
+    timed = [i for i in order if results[i].healthy and urls[i] is not None]
+    waiting = len(timed)
+    # A mirror whose parallel connections are timed too weighs 1 + 2 windows.
+    units = waiting + len(CONNECTIONS) * sum(
+        1 for i in timed if mirrors[i].parallel_advice is not None
+    )
 
     def session_until(path: PullPath, ends: float) -> Session:
         stops = (cancel,) if cancel else ()
@@ -605,13 +618,14 @@ def _add_throughput(
             updated[index] = dataclasses.replace(result, throughput_reason="cancelled")
             continue
         # Each download gets its share of what is left (room to connect included), so
-        # the run ends by the deadline however many mirrors there are; a mirror whose
-        # parallel connections are timed too splits its share in three windows.
-        share = (deadline - time.monotonic()) / max(1, waiting)
-        slot_ends = time.monotonic() + share
+        # the run ends by the deadline however many mirrors there are; the parallel
+        # windows come after every mirror's single connection, from what is left then.
+        left = deadline - time.monotonic()
+        window = min(seconds, left / max(1, units) * 0.8)
+        if window < MIN_WINDOW_S:  # no room for parallel windows: one connection first
+            window = min(seconds, left / max(1, waiting) * 0.8)
         waiting -= 1
-        parallel = mirrors[index].parallel_advice is not None
-        window = min(seconds, share * 0.8 / (1 + len(CONNECTIONS) if parallel else 1))
+        units -= 1
         if window < MIN_WINDOW_S:
             updated[index] = dataclasses.replace(
                 result, throughput_reason="not measured: no time left before the deadline"
@@ -621,24 +635,29 @@ def _add_throughput(
         session = Session(
             kind, timeout, env, resolver, deadline, stops, proxy_rules=mirrors[index].proxy_rules
         )
-        measured = _run_throughput(url, session, window, max_bytes, large)
+        # Stopped once its rate is steady: the time saved goes to the mirrors after it.
+        measured = _run_throughput(url, session, window, max_bytes, large, steady=True)
         reason = measured.reason
         if measured.bytes_per_s is None:
             reason = f"not measured: {reason}"
         updated[index] = dataclasses.replace(
             result, throughput_bytes_per_s=measured.bytes_per_s, throughput_reason=reason
         )
-        if parallel:
-            updated[index] = add_parallel(
-                updated[index],
-                mirrors[index],
-                url,
-                large,
-                min(deadline, slot_ends),
-                functools.partial(session_until, mirrors[index]),
-                window,
-                cancel,
-            )
+    parallel = [i for i in timed if mirrors[i].parallel_advice is not None]
+    for position, index in enumerate(parallel):
+        if cancel is not None and cancel.is_set():
+            break
+        slot = (deadline - time.monotonic()) / (len(parallel) - position)
+        updated[index] = add_parallel(
+            updated[index],
+            mirrors[index],
+            urls[index] or "",
+            large_files[index],
+            min(deadline, time.monotonic() + slot),
+            functools.partial(session_until, mirrors[index]),
+            min(seconds, slot * 0.8 / len(CONNECTIONS)),
+            cancel,
+        )
     return updated
 
 

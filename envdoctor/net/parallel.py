@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from envdoctor.net.pull import LargeFile
 from envdoctor.net.results import Measurement, Outcome, ProbeFailure
 from envdoctor.net.session import PullPath, Session, via
-from envdoctor.units import MiB
+from envdoctor.units import MiB, format_rate
 
 CONNECTIONS = (4, 8)
 """Parallel connection counts timed after the single connection."""
@@ -212,6 +212,10 @@ def time_connections(
         return ConnectionsRate(connections, None, f"{connections} connections: {errors[0]}")
     if duration < MIN_PARALLEL_WINDOW_S / 2 or after <= before:
         return ConnectionsRate(connections, None, f"no bytes within {duration:.2f} s")
+    if after - before < MIN_RANGE_BYTES:
+        return ConnectionsRate(
+            connections, None, f"too few bytes to time ({after - before} in {duration:.2f} s)"
+        )
     rate = (after - before) / duration
     finished = sum(1 for part in parts if part.done)
     note = f", {finished} ranges ended early" if finished else ""
@@ -309,7 +313,7 @@ def too_small(size: int | None, connections: int) -> str | None:
 
 
 def _mib(rate: float) -> str:
-    return f"{rate / MiB:.1f} MiB/s"
+    return format_rate(rate)
 
 
 def add_parallel(
@@ -326,17 +330,24 @@ def add_parallel(
     support, 4 and 8 connections' rates and the verdict, all done by ``ends`` (a
     ``time.monotonic()`` value); each window at most ``window`` seconds.
     ``make_session(ends)`` gives a fresh session bounded by ``ends``."""
+    single = measured.throughput_bytes_per_s
+    if single is None:
+        return dataclasses.replace(
+            measured,
+            parallel_verdict="parallel connections not tested: one connection was not timed",
+        )
+    if ends - time.monotonic() < 2 * MIN_PARALLEL_WINDOW_S:
+        return dataclasses.replace(
+            measured, parallel_verdict="parallel connections not tested: no time left"
+        )
     headers = large.headers if large is not None else ()
     authorization = large.authorization if large is not None else None
     checked = check_range(url, make_session(ends), headers, authorization)
     result = dataclasses.replace(measured, range_support=checked.supported, pull_size=checked.size)
-    single = measured.throughput_bytes_per_s
     if checked.supported is False:
         return dataclasses.replace(result, parallel_verdict="no Range support: one connection only")
-    if checked.supported is None or checked.size is None or single is None:
-        why = checked.reason if checked.supported is None else "one connection was not timed"
-        if checked.supported and checked.size is None:
-            why = "the server does not say the file's size"
+    if checked.supported is None or checked.size is None:
+        why = checked.reason if checked.supported is None else "the server does not say its size"
         return dataclasses.replace(
             result, parallel_verdict=f"parallel connections not tested: {why}"
         )

@@ -93,7 +93,6 @@ class PullPath:
     this is the remedy when more connections help."""
 
 
-
 _TRUST_LOCK = threading.Lock()
 
 
@@ -636,10 +635,18 @@ class Session:
             wanted -= len(chunk)
 
     def time_body(
-        self, sock: socket.socket, started: float, seconds: float, max_bytes: int
-    ) -> tuple[int, float, bool]:
+        self,
+        sock: socket.socket,
+        started: float,
+        seconds: float,
+        max_bytes: int,
+        steady: bool = False,
+    ) -> tuple[int, float, bool, bool]:
         """Read the body for ``seconds`` after ``started``, or ``max_bytes``, or to its end:
-        ``(bytes read, time the last of them arrived, whole body read)``.
+        ``(bytes read, time the last of them arrived, whole body read, stopped early for
+        a steady rate)``.  With ``steady``, stop as soon as the rate is steady
+        (:func:`_steady`): the first and second halves of what was read so far agree
+        within :data:`STEADY_TOLERANCE`.
 
         One buffer, filled with ``recv_into``: no allocation per read, so a fast link is
         not under-reported by the reader's own cost."""
@@ -647,30 +654,63 @@ class Session:
         last = started
         stop_at = started + seconds
         view = memoryview(_read_buffer())
+        marks: list[tuple[float, int]] = [(started, 0)]
         while count < max_bytes:
-            window = stop_at - time.perf_counter()
+            now = time.perf_counter()
+            window = stop_at - now
             if window <= 0:
-                return count, last, False
+                return count, last, False, False
+            if steady and now - marks[-1][0] >= STEADY_STEP_S:
+                marks.append((last, count))
+                if _steady(marks):
+                    return count, last, False, True
             try:
                 budget = self.budget("body")
             except ProbeFailure as failure:
                 if failure.outcome is Outcome.TIMEOUT:
-                    return count, last, False  # the overall deadline: what was read counts
+                    return count, last, False, False  # the overall deadline: what was read counts
                 raise
             try:
                 sock.settimeout(min(budget, window))
                 got = sock.recv_into(view[: min(len(view), max_bytes - count)])
             except TimeoutError:
                 if window < budget:
-                    return count, last, False  # the window closed, not a stall
+                    return count, last, False, False  # the window closed, not a stall
                 raise self.classify(TimeoutError(), "body", "") from None
             except OSError as exc:
                 raise self.classify(exc, "body", "") from None
             if not got:
-                return count, last, True
+                return count, last, True, False
             count += got
             last = time.perf_counter()
-        return count, last, False
+        return count, last, False, False
+
+
+STEADY_MIN_S = 0.25
+"""A download stopped for a steady rate has run at least this long: on a real link that
+is a few round trips, past most of TCP's slow start (whose doubling halves never agree)."""
+
+STEADY_MIN_BYTES = 256 * 1024
+"""Nor before this many bytes: the "too small to time" bound of a throughput figure."""
+
+STEADY_STEP_S = 0.05
+STEADY_TOLERANCE = 0.1
+
+
+def _steady(marks: Sequence[tuple[float, int]]) -> bool:
+    """``marks`` are ``(time, bytes so far)`` from the start of the body: is the rate over
+    the second half of the time within :data:`STEADY_TOLERANCE` of the first half's?"""
+    start_at, _ = marks[0]
+    end_at, end_count = marks[-1]
+    if end_at - start_at < STEADY_MIN_S or end_count < STEADY_MIN_BYTES:
+        return False
+    middle = start_at + (end_at - start_at) / 2
+    mid_at, mid_count = min(marks, key=lambda mark: abs(mark[0] - middle))
+    if not start_at < mid_at < end_at:
+        return False
+    first = mid_count / (mid_at - start_at)
+    second = (end_count - mid_count) / (end_at - mid_at)
+    return first > 0 and abs(second - first) <= STEADY_TOLERANCE * max(first, second)
 
 
 _BUFFERS = threading.local()
