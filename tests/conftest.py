@@ -22,4 +22,12 @@ def _no_public_apt_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("envdoctor.tools.apt.UPSTREAMS", {})
 
 
+@pytest.fixture(autouse=True)
+def _no_public_index_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip's and conda's pull steps compare a mirror with pypi.org and Anaconda: never in
+    tests (a test names a lab upstream itself)."""
+    monkeypatch.setattr("envdoctor.tools.pip_pull.UPSTREAM_INDEX", None)
+    monkeypatch.setattr("envdoctor.tools.conda_pull.UPSTREAM_BASES", {})
+
+
 pytest_plugins = ["tests.mirrorlab"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import email.utils
 import functools
 import hashlib
 import ipaddress
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -315,6 +316,9 @@ def _read_head(conn: socket.socket) -> tuple[str, str, dict[str, str], bytes] | 
 class MirrorServer(_LoopbackServer):
     """One lab mirror; see :meth:`MirrorLab.add` for what each setting does."""
 
+    index: SimpleIndex
+    """What its simple pages and repodata say (:meth:`MirrorLab.add_index`)."""
+
     def __init__(
         self,
         name: str,
@@ -401,6 +405,8 @@ class MirrorServer(_LoopbackServer):
             status, headers, body = self.registry.route(self.url, target, request, self.body_bytes)
         else:
             status, headers, body = self._route(target)
+            if status == 200:
+                status, headers, body = self.index.answer(self, path, request, headers, body)
             if _is_file(target) and status == 200:
                 status, headers, body = self._file(target, request, headers, body)
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
@@ -469,6 +475,8 @@ class MirrorServer(_LoopbackServer):
         if path.startswith("/api/models/"):
             return 200, {"Content-Type": "application/json"}, _hf_json(path)
         if "/resolve/" in path:
+            return 200, {"Content-Type": "application/octet-stream"}, self.body_bytes
+        if path.endswith((".whl", ".tar.bz2", ".conda")):  # a wheel, a conda package
             return 200, {"Content-Type": "application/octet-stream"}, self.body_bytes
         if path.endswith("/") and "/simple/" in path:
             project = path.rstrip("/").rsplit("/", 1)[-1]
@@ -1004,6 +1012,12 @@ class MirrorLab:
     def proxy(self, name: str = "proxy") -> LabProxy:
         return self.proxies[name]
 
+    def add_index(self, name: str, index: SimpleIndex, **settings: Any) -> str:
+        """:meth:`add` a mirror whose simple pages and repodata are ``index``'s."""
+        url = self.add(name, **settings)
+        self.servers[name].index = index
+        return url
+
     def refused_url(self, scheme: str = "http") -> str:
         """A URL on a loopback port nothing listens on."""
         with socket.socket() as probe:
@@ -1092,3 +1106,126 @@ def _other_client(path: str, large_size: int) -> tuple[int, dict[str, str], byte
         document = {"name": "lodash", "dist-tags": {"latest": "4.17.21"}, "versions": {}}
         return 200, {"Content-Type": "application/json"}, json.dumps(document).encode()
     return None
+
+
+@dataclass(frozen=True)
+class SimpleIndex:
+    """What a lab mirror's simple pages and ``repodata.json`` say, as real indexes do.
+
+    ``numpy_files``: how many files numpy's page lists (None: enough for a page of about
+    ``body_bytes``; other projects list two); ``serial``: the project serial, in an
+    ``X-PyPI-Last-Serial`` header (unless ``serial_header=False``), a bandersnatch
+    ``<!--SERIAL n-->`` comment and PEP 691's ``meta._last-serial``; ``json``: answer
+    PEP 691 JSON (API 1.1, PEP 700 ``upload-time`` and ``size``) when ``Accept`` asks for
+    it; ``files_from``: another server's URL, on which the file links are absolute (as
+    PyPI's pages link files.pythonhosted.org); ``yanked``: numpy file indexes marked
+    yanked; file ``i`` of ``n`` was uploaded ``(n - i) * upload_step_s`` ago, its wheel
+    served at ``/packages/...`` with ``body_bytes`` of filler.  ``missing``: projects
+    whose page is a 404.  ``last_modified`` (POSIX time): the repodata's
+    ``Last-Modified``; ``repodata``: its body instead of the generated one.  repodata
+    honours ``Range: bytes=a-b``.
+    """
+
+    numpy_files: int | None = None
+    serial: int | None = None
+    serial_header: bool = True
+    json: bool = False
+    files_from: str | None = None
+    yanked: tuple[int, ...] = ()
+    upload_step_s: float = 36000.0
+    last_modified: float | None = None
+    missing: tuple[str, ...] = ()
+    repodata: bytes | None = None
+
+    def answer(
+        self,
+        server: MirrorServer,
+        path: str,
+        request: dict[str, str],
+        headers: dict[str, str],
+        body: bytes | int,
+    ) -> tuple[int, dict[str, str], bytes | int]:
+        if path.endswith("repodata.json"):
+            if self.repodata is not None:
+                body = self.repodata
+            if self.last_modified is not None:
+                stamp = email.utils.formatdate(self.last_modified, usegmt=True)
+                headers = {**headers, "Last-Modified": stamp}
+            return _ranged(request, headers, body)
+        if not (path.endswith("/") and "/simple/" in path):
+            return 200, headers, body
+        project = path.rstrip("/").rsplit("/", 1)[-1]
+        if project in self.missing:
+            return 404, {"Content-Type": "text/plain"}, b"not found\n"
+        if self.serial is not None and self.serial_header:
+            headers = {**headers, "X-PyPI-Last-Serial": str(self.serial)}
+        wants_json = "application/vnd.pypi.simple.v1+json" in request.get("accept", "")
+        if self.json and wants_json:
+            headers = {**headers, "Content-Type": "application/vnd.pypi.simple.v1+json"}
+            return 200, headers, self._json_page(server, project)
+        if self.numpy_files is None and self.files_from is None and not self.yanked:
+            page = _simple_page(project, server.body_bytes)
+        else:
+            page = self._html_page(server, project)
+        if self.serial is not None:
+            page += f"<!--SERIAL {self.serial}-->\n".encode()
+        return 200, headers, page
+
+    def _files(self, server: MirrorServer, project: str) -> list[tuple[str, str, bool, float]]:
+        """``(filename, href, yanked, upload time)`` of every file the page lists."""
+        count = 2
+        if project == "numpy":
+            count = (
+                self.numpy_files
+                if self.numpy_files is not None
+                else max(2, server.body_bytes // 200)
+            )
+        prefix = "../../packages"
+        if self.files_from is not None:
+            prefix = f"{self.files_from.rstrip('/')}/packages"
+        now = time.time()
+        return [
+            (
+                f"{project}-1.{index}.0-py3-none-any.whl",
+                f"{prefix}/ab/cd/{project}-1.{index}.0-py3-none-any.whl#sha256={index:064x}",
+                project == "numpy" and index in self.yanked,
+                now - (count - index) * self.upload_step_s,
+            )
+            for index in range(count)
+        ]
+
+    def _html_page(self, server: MirrorServer, project: str) -> bytes:
+        links = "".join(
+            f'<a href="{href}"{" data-yanked=" if yanked else ""}>{name}</a><br/>\n'
+            for name, href, yanked, _ in self._files(server, project)
+        )
+        return (
+            '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
+            f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
+            f"{links}</body></html>\n"
+        ).encode()
+
+    def _json_page(self, server: MirrorServer, project: str) -> bytes:
+        files = [
+            {
+                "filename": name,
+                "url": href.partition("#")[0],
+                "hashes": {"sha256": href.partition("#sha256=")[2]},
+                "requires-python": None,
+                "size": server.body_bytes,
+                "upload-time": datetime.datetime.fromtimestamp(uploaded, datetime.timezone.utc)
+                .isoformat(timespec="microseconds")
+                .replace("+00:00", "Z"),
+                "yanked": "lab yanked it" if yanked else False,
+            }
+            for name, href, yanked, uploaded in self._files(server, project)
+        ]
+        meta: dict[str, object] = {"api-version": "1.1"}
+        if self.serial is not None:
+            meta["_last-serial"] = self.serial
+        versions = sorted({name.split("-")[1] for name, *_ in self._files(server, project)})
+        document = {"meta": meta, "name": project, "files": files, "versions": versions}
+        return json.dumps(document).encode()
+
+
+MirrorServer.index = SimpleIndex()

@@ -23,6 +23,7 @@ pull path and its profile table.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections.abc import Mapping
@@ -60,6 +61,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile, scan_profiles
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import conda_pull
 from envdoctor.tools.condarc import (
     CONDA_DEFAULT_CHANNEL_ALIAS,
     CONDA_SEARCH_PATH,
@@ -544,14 +546,24 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
 
 
 def pull_path(base_url: str, options: object | None = None) -> PullPath:
+    """conda's pull path for ``base_url``, compared with Anaconda's own channel
+    (:func:`pull_path_against`); ``options`` offer conda nothing to choose."""
+    return pull_path_against(base_url, None)
+
+
+def pull_path_against(base_url: str, upstream: str | None) -> PullPath:
     """``base_url`` is an Anaconda mirror base (``<b>`` with ``<b>/pkgs/main``), a
     ``<b>/cloud`` base (conda-forge) or a channel under ``/pkgs/`` or ``/cloud/``: the
     channel's ``noarch/repodata.json``, which conda downloads first.  Fetched with GET, not
     HEAD: some mirrors and CDNs answer HEAD differently (405, another redirect), and the
-    latency sample hangs up after a small read anyway."""
+    latency sample hangs up after a small read anyway.  Then a package file that
+    repodata names (:func:`envdoctor.tools.conda_pull.find_package`), which throughput
+    times; ``upstream`` is the channel its ``Last-Modified`` is compared with (None:
+    :func:`~envdoctor.tools.conda_pull.upstream_channel`), asked once per run."""
     channel = _conda_channel(base_url.strip().rstrip("/"))
     url = f"{channel}/noarch/repodata.json"
-    return PullPath(base_url, NAME, url, url)
+    steps = functools.partial(conda_pull.find_package, channel, upstream=upstream)
+    return PullPath(base_url, NAME, url, url, large_file=steps)
 
 
 def _conda_channel(base: str) -> str:

@@ -20,6 +20,7 @@ table of a profile: everything envdoctor knows about pip.
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.tools import pip_pull
 from envdoctor.tools.pip_config import (
     PipConfigParser,
     pip_config_files,
@@ -545,12 +547,27 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
 
 
 def pull_path(base_url: str, options: object | None = None) -> PullPath:
+    """pip's pull path for ``base_url``, compared with PyPI (:func:`pull_path_against`);
+    ``options`` (a :class:`~envdoctor.tools.PullOptions`) offer pip nothing to choose."""
+    return pull_path_against(base_url, None)
+
+
+def pull_path_against(base_url: str, upstream: str | None) -> PullPath:
     """``base_url`` is an index URL (ending in ``/simple``): the simple page of
-    :data:`PYPI_PROBE_PROJECT`, the first thing ``pip install`` fetches; a large simple
-    page to time."""
+    :data:`PYPI_PROBE_PROJECT`, the first thing ``pip install`` fetches; then pip's next
+    steps (:func:`envdoctor.tools.pip_pull.find_wheel`): :data:`PYPI_LARGE_PROJECT`'s page
+    with pip's ``Accept``, and the wheel it lists, which throughput times.  ``upstream``
+    is the index its serial is compared with (None: PyPI,
+    :data:`~envdoctor.tools.pip_pull.UPSTREAM_INDEX`), asked once per run."""
     base = base_url.strip().rstrip("/")
     return PullPath(
-        base_url, NAME, f"{base}/{PYPI_PROBE_PROJECT}/", f"{base}/{PYPI_LARGE_PROJECT}/"
+        base_url,
+        NAME,
+        f"{base}/{PYPI_PROBE_PROJECT}/",
+        f"{base}/{PYPI_LARGE_PROJECT}/",
+        large_file=functools.partial(
+            pip_pull.find_wheel, base, PYPI_LARGE_PROJECT, upstream=upstream
+        ),
     )
 
 

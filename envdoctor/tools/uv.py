@@ -17,6 +17,7 @@ path and its profile table.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -78,7 +79,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
-from envdoctor.tools import pip
+from envdoctor.tools import pip, pip_pull
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -697,9 +698,23 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
 
 
 def pull_path(base_url: str, options: object | None = None) -> PullPath:
-    """uv asks an index what pip asks: the same simple pages, with its own (reqwest's)
-    proxy rules."""
-    return replace(pip.pull_path(base_url), kind="pip", proxy_rules="uv")
+    """uv's pull path for ``base_url``, compared with PyPI (:func:`pull_path_against`)."""
+    return pull_path_against(base_url, None)
+
+
+def pull_path_against(base_url: str, upstream: str | None) -> PullPath:
+    """uv asks an index what pip asks: the same simple pages (with uv's ``Accept``) and
+    the same wheel, with its own (reqwest's) proxy rules; ``upstream`` as for pip
+    (:func:`envdoctor.tools.pip.pull_path_against`)."""
+    path = pip.pull_path_against(base_url, upstream)
+    steps = functools.partial(
+        pip_pull.find_wheel,
+        base_url.strip().rstrip("/"),
+        pip.PYPI_LARGE_PROJECT,
+        accept=pip_pull.UV_ACCEPT,
+        upstream=upstream,
+    )
+    return replace(path, kind="pip", proxy_rules="uv", large_file=steps)
 
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:

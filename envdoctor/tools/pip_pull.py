@@ -1,0 +1,349 @@
+"""What ``pip install`` (and uv) ask an index after the first simple page, step by step,
+and how current the index is.
+
+pip (``index/collector.py``) GETs ``<index>/<project>/`` with ``Accept:
+application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1,
+text/html; q=0.01`` and ``Cache-Control: max-age=0``; it reads a PEP 691 JSON page or a
+PEP 503 HTML page, resolves each file's ``href`` against the page's URL (or its
+``<base href>``) with ``urljoin``, and downloads the chosen file with
+``Accept-Encoding: identity``.  uv sends the same page request with ``q=0.2`` for the
+HTML type (and its own compression, which :data:`~envdoctor.net.pull.Fetch` does not
+decode, so it is not copied).  :func:`find_wheel` does these steps for
+:data:`~envdoctor.tools.pip.PYPI_LARGE_PROJECT` and returns the wheel the throughput
+phase downloads.
+
+Freshness comes from what the page carries: the project's serial in the
+``X-PyPI-Last-Serial`` header, in a ``<!--SERIAL n-->`` comment (bandersnatch) or in
+PEP 691's ``meta._last-serial``, compared with the upstream's page for the same project,
+fetched once per run (:func:`~envdoctor.net.shared.once_per_run`) whatever the number
+of mirrors.  Where the upstream's page gives PEP 700 ``upload-time`` and the mirror's
+page was read whole, the oldest upstream file the mirror lacks bounds its lag from
+below: it has been missing that long.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Fetch, Freshness, LargeFile, PullRefused
+from envdoctor.net.results import host_port
+from envdoctor.net.shared import age, once_per_run
+
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01"
+)
+"""pip's ``_get_simple_response`` (pip 22.2 and later)."""
+UV_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
+"""uv's simple-page request (seen from uv 0.13 against the lab)."""
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+DOWNLOAD_HEADERS = (("Accept-Encoding", "identity"),)
+"""pip's file download (``network/utils.HEADERS``): the bytes as stored."""
+
+UPSTREAM_INDEX: str | None = "https://pypi.org/simple"
+"""The index a mirror's serial is compared with; None: compare with nothing (the test
+suite sets this, so that no test reaches a public host)."""
+
+_SERIAL_COMMENT = re.compile(rb"<!--\s*SERIAL\s+(\d+)\s*-->")
+_JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')
+_JSON_FILES = re.compile(rb'"files"\s*:\s*\[')
+_PREFERRED_WHEEL = re.compile(r"-(?:py3-none-any|[^-]+-[^-]+-manylinux[^-]*x86_64[^-]*)\.whl$")
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file a simple page lists."""
+
+    filename: str
+    href: str
+    """As written on the page (HTML entities decoded), fragment included."""
+    base: str
+    """What :attr:`href` is relative to: the page's URL, or its ``<base href>``."""
+    yanked: bool = False
+    upload_time: float | None = None
+    """PEP 700 ``upload-time`` as a POSIX time, when the page gives it."""
+    size: int | None = None
+
+    @property
+    def url(self) -> str:
+        """Absolute, resolved as pip resolves it (``urljoin``), without the
+        ``#sha256=`` fragment.  Resolved only for the file chosen: thousands of
+        ``urljoin`` calls per page would cost more than the page's download."""
+        return urldefrag(urljoin(self.base, self.href)).url
+
+
+@dataclass(frozen=True)
+class SimplePage:
+    """What a simple page says, as far as it was read."""
+
+    files: tuple[IndexFile, ...]
+    serial: int | None
+    complete: bool
+    """The whole body was read: a file missing from :attr:`files` is not on the page."""
+    is_json: bool
+
+
+def page_headers(accept: str = PIP_ACCEPT) -> tuple[tuple[str, str], ...]:
+    """The simple-page request pip sends (``accept``: uv's list for uv)."""
+    return (("Accept", accept), ("Cache-Control", "max-age=0"))
+
+
+def parse_page(answer: Answer) -> SimplePage:
+    """The files and serial of a simple page (PEP 691 JSON or PEP 503 HTML), tolerating a
+    body cut at :data:`~envdoctor.net.pull.ANSWER_BODY_BYTES`."""
+    length = answer.headers.get("content-length", "")
+    complete = len(answer.body) < ANSWER_BODY_BYTES or (
+        length.isdigit() and int(length) == len(answer.body)
+    )
+    header = answer.headers.get("x-pypi-last-serial", "").strip()
+    serial = int(header) if header.isdigit() else None
+    kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == JSON_TYPE or (kind.endswith("json") and answer.body.lstrip().startswith(b"{")):
+        files, body_serial = _json_files(answer, complete)
+        return SimplePage(files, serial if serial is not None else body_serial, complete, True)
+    links, body_serial = _html_files(answer.url, answer.body)
+    return SimplePage(tuple(links), serial if serial is not None else body_serial, complete, False)
+
+
+_TAG = re.compile(rb"<(a|base)\s([^>]*)>", re.IGNORECASE)
+_HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+_YANKED = re.compile(rb"\bdata-yanked\b", re.IGNORECASE)
+
+
+def _html_files(page_url: str, body: bytes) -> tuple[list[IndexFile], int | None]:
+    """``<a href>`` of a PEP 503 page, ``<base href>`` and ``<!--SERIAL n-->``, found with
+    regular expressions over the bytes: an HTML parser takes half a second on a 1 MiB
+    page, in the thread of a mirror whose neighbours' latency samples share the GIL.  A
+    tag cut off by the end of the body has no ``>`` and is not taken."""
+    base = page_url
+    seen_base = False
+    files: list[IndexFile] = []
+    for tag in _TAG.finditer(body):
+        attributes = tag.group(2)
+        found = _HREF.search(attributes)
+        if found is None:
+            continue
+        raw = found.group(1) if found.group(1) is not None else found.group(2) or found.group(3)
+        href = html.unescape(raw.decode("utf-8", "replace"))
+        if not href:
+            continue
+        if tag.group(1).lower() == b"base":
+            if not seen_base:
+                base, seen_base = urljoin(page_url, href), True
+            continue
+        yanked = _YANKED.search(attributes) is not None
+        files.append(IndexFile(_filename(href), href, base, yanked=yanked))
+    serials = _SERIAL_COMMENT.findall(body)
+    return files, int(serials[-1]) if serials else None
+
+
+def _filename(href: str) -> str:
+    path = href.partition("#")[0].partition("?")[0]
+    return unquote(path.rstrip("/").rsplit("/", 1)[-1])
+
+
+def _json_files(answer: Answer, complete: bool) -> tuple[tuple[IndexFile, ...], int | None]:
+    """PEP 691 ``files``: every whole object, one at a time, so that a cut body still
+    gives the files before the cut."""
+    body = answer.body
+    match = _JSON_SERIAL.search(body)
+    serial = int(match.group(1)) if match else None
+    start = _JSON_FILES.search(body)
+    if start is None:
+        return (), serial
+    text = body[start.end() :].decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    files: list[IndexFile] = []
+    position = 0
+    while True:
+        while position < len(text) and text[position] in " \t\r\n,":
+            position += 1
+        if position >= len(text) or text[position] != "{":
+            break
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break  # cut by the byte cap
+        entry = _json_file(answer.url, item)
+        if entry is not None:
+            files.append(entry)
+    return tuple(files), serial
+
+
+def _json_file(page_url: str, item: object) -> IndexFile | None:
+    if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"]:
+        return None
+    href = item["url"]
+    name = item.get("filename")
+    size = item.get("size")
+    return IndexFile(
+        name if isinstance(name, str) and name else _filename(href),
+        href,
+        page_url,
+        yanked=bool(item.get("yanked")),
+        upload_time=_timestamp(item.get("upload-time")),
+        size=size if isinstance(size, int) and size > 0 else None,
+    )
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def choose_file(page: SimplePage) -> IndexFile | None:
+    """The newest listed (last, as PyPI and bandersnatch order files by version) of:
+    ``py3-none-any`` or ``manylinux*x86_64`` wheels, else any wheel, else any file;
+    a yanked file is never chosen."""
+    files = [item for item in page.files if not item.yanked]
+    for wanted in (
+        lambda name: bool(_PREFERRED_WHEEL.search(name)),
+        lambda name: name.endswith(".whl"),
+        lambda name: name.endswith((".tar.gz", ".zip")),
+    ):
+        chosen = [item for item in files if wanted(item.filename)]
+        if chosen:
+            return chosen[-1]
+    return None
+
+
+def find_wheel(
+    base_url: str,
+    project: str,
+    fetch: Fetch,
+    *,
+    accept: str = PIP_ACCEPT,
+    upstream: str | None = None,
+) -> LargeFile:
+    """pip's steps after the first page: ``project``'s simple page on ``base_url`` (an
+    index URL), the file pip would download from it, and how current the page is
+    compared with ``upstream`` (an index URL; default :data:`UPSTREAM_INDEX`).  A missing
+    project, an error page or a page without files is :class:`PullRefused`."""
+    base = base_url.strip().rstrip("/")
+    answer = fetch(f"{base}/{project}/", page_headers(accept), None)
+    if answer.status == 404:
+        raise PullRefused(f"the index has no project {project} (HTTP 404)", 404)
+    if not 200 <= answer.status < 300:
+        words = f"HTTP {answer.status} {answer.reason}".rstrip()
+        raise PullRefused(
+            f"answers the first page but refuses {project}'s page: {words}", answer.status
+        )
+    page = parse_page(answer)
+    chosen = choose_file(page)
+    if chosen is None:
+        what = "an HTML page without file links" if answer.is_html else "a page without files"
+        if page.files:
+            what = "only yanked files"
+        raise PullRefused(f"the index has no files for {project} ({what})", answer.status)
+    mirror, host = host_port(answer.url), host_port(chosen.url)
+    finding = None
+    hops: tuple[str, ...] = ()
+    if host != mirror:
+        hops = (host,)
+        finding = (
+            f"wheels from this mirror come from {host}: its pages link files there, so "
+            "pip and uv download them from that host whatever index-url says; a mirror "
+            "that serves its own files keeps downloads on it"
+        )
+    size = f" ({chosen.size / 1e6:.1f} MB)" if chosen.size else ""
+    kind = "wheel" if chosen.filename.endswith(".whl") else "file"
+    return LargeFile(
+        url=chosen.url,
+        what=f"{kind} {chosen.filename}{size}",
+        headers=DOWNLOAD_HEADERS,
+        hops=hops,
+        finding=finding,
+        freshness=freshness(base, project, page, fetch, upstream),
+    )
+
+
+def freshness(
+    base_url: str, project: str, page: SimplePage, fetch: Fetch, upstream: str | None = None
+) -> Freshness | None:
+    """How ``page`` (``project`` on the index ``base_url``) compares with the upstream's
+    page for ``project``: serials, and a lag bound from PEP 700 upload times.  None when
+    there is nothing to say (no upstream, or the mirror is the upstream and has no
+    serial)."""
+    upstream = (UPSTREAM_INDEX if upstream is None else upstream) or None
+    if upstream is None:
+        if page.serial is None:
+            return None
+        return Freshness(f"freshness unknown: no upstream asked ({project} serial {page.serial})")
+    upstream = upstream.rstrip("/")
+    host = urlsplit(upstream).hostname or upstream
+    if host_port(upstream) == host_port(base_url):
+        return None  # the mirror is the upstream
+    theirs = _upstream_page(f"{upstream}/{project}/", fetch)
+    mine = page.serial
+    if theirs is None:
+        if mine is None:
+            return Freshness(
+                f"freshness unknown: no serial on its {project} page, and {host} did not answer"
+            )
+        return Freshness(f"freshness unknown: {host} did not answer ({project} serial {mine} here)")
+    behind: int | None = None
+    if mine is not None and theirs.serial is not None:
+        behind = max(0, theirs.serial - mine)
+        words = (
+            f"behind {host} by {behind} serials ({project})"
+            if behind
+            else f"current with {host} ({project} serial {mine})"
+        )
+    elif mine is None:
+        words = f"freshness unknown: no serial on its {project} page"
+    else:
+        words = f"freshness unknown: {host} gave no serial ({project} serial {mine} here)"
+    if behind == 0:
+        # a file it lacks is one it leaves out (a filtered mirror), not one it is late for
+        return Freshness(words, 0.0, 0)
+    lag = _lag(page, theirs)
+    if lag is not None:
+        count, lag_s = lag
+        words += f"; lacks {count} of {host}'s files, the oldest uploaded {age(lag_s)} ago"
+        return Freshness(words, lag_s, behind)
+    return Freshness(words, None, behind)
+
+
+def _lag(mine: SimplePage, theirs: SimplePage) -> tuple[int, float] | None:
+    """How many upstream files (with an upload time) the mirror lacks, and the age of the
+    oldest: only when the mirror's page was read whole, or a lacking file may just lie
+    past the byte cap."""
+    if not mine.complete:
+        return None
+    have = {item.filename for item in mine.files}
+    missing = [
+        item.upload_time
+        for item in theirs.files
+        if item.filename not in have and item.upload_time is not None
+    ]
+    if not missing:
+        return None
+    return len(missing), max(0.0, time.time() - min(missing))
+
+
+def _upstream_page(url: str, fetch: Fetch) -> SimplePage | None:
+    """The upstream's page at ``url``, asked by the first mirror's thread that needs it
+    and shared with the others of the run (None: it did not answer with a page)."""
+
+    def ask() -> SimplePage | None:
+        answer = fetch(url, (("Accept", JSON_TYPE), ("Cache-Control", "max-age=0")), None)
+        return parse_page(answer) if 200 <= answer.status < 300 else None
+
+    return once_per_run(url, ask)

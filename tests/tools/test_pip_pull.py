@@ -1,0 +1,344 @@
+"""pip's and uv's real pull path against lab indexes: numpy's page asked with the
+client's Accept, the wheel it lists downloaded and timed, refusals named, freshness
+from serials and PEP 700 upload times; judged by the real pip (and uv) against the same
+lab server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from envdoctor.net.measure import measure_all
+from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer
+from envdoctor.net.results import Measurement, Outcome
+from envdoctor.tools import pip, pip_pull, uv
+from tests.mirrorlab import MirrorLab, SimpleIndex
+
+WHEEL = "/packages/ab/cd/numpy-1.{}.0-py3-none-any.whl"
+
+
+def measure_one(lab: MirrorLab, base: str, upstream: str | None = None) -> Measurement:
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{base}/simple", upstream)],
+        env=lab.env,
+        samples=1,
+        throughput=True,
+        throughput_seconds=0.3,
+    )
+    return result
+
+
+def gets(lab: MirrorLab, name: str) -> list[tuple[str, dict[str, str]]]:
+    server = lab.server(name)
+    server.wait_idle()
+    return [(r.target, r.headers) for r in server.records if r.method == "GET"]
+
+
+def test_the_wheel_on_numpys_page_is_chosen_and_its_download_timed(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=5), rate_bps=4_000_000)
+    result = measure_one(mirror_lab, base)
+    assert result.healthy, result.reason
+    assert result.pull_file == "wheel numpy-1.4.0-py3-none-any.whl"
+    # ../../packages/... resolved against /simple/numpy/, the #sha256= fragment gone
+    assert result.pull_url == base + WHEEL.format(4)
+    assert result.pull_finding is None and result.pull_hops == ()
+    seen = gets(mirror_lab, "m")
+    page = [headers for target, headers in seen if target == "/simple/numpy/"]
+    assert page and page[0]["accept"] == pip_pull.PIP_ACCEPT
+    assert page[0]["cache-control"] == "max-age=0"
+    wheel = [headers for target, headers in seen if target == WHEEL.format(4)]
+    assert wheel and wheel[0]["accept-encoding"] == "identity"
+    rate = result.throughput_bytes_per_s
+    assert rate is not None and 2_000_000 < rate < 6_000_000, result.throughput_reason
+    # what the user is told: no upstream in tests, and no serial on this page
+    assert result.freshness is None
+
+
+def test_a_page_cut_at_the_byte_cap_still_gives_a_wheel(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("big")  # numpy's page is about 4 MiB: four times the cap
+    result = measure_one(mirror_lab, base)
+    assert result.healthy, result.reason
+    assert result.pull_file is not None
+    match = re.fullmatch(r"wheel numpy-1\.(\d+)\.0-py3-none-any\.whl", result.pull_file)
+    assert match, result.pull_file
+    listed = 4 * 1024 * 1024 // 200
+    assert 1000 < int(match.group(1)) < listed  # the newest of what was read, not the last
+    assert any(target == WHEEL.format(match.group(1)) for target, _ in gets(mirror_lab, "big"))
+
+
+def test_an_index_without_files_or_without_the_project_is_a_named_failure(
+    mirror_lab: MirrorLab,
+) -> None:
+    empty = mirror_lab.add_index("empty", SimpleIndex(numpy_files=0))
+    missing = mirror_lab.add_index("missing", SimpleIndex(missing=("numpy",)))
+    yanked = mirror_lab.add_index("yanked", SimpleIndex(numpy_files=2, yanked=(0, 1)))
+    results = measure_all(
+        [pip.pull_path(f"{url}/simple") for url in (empty, missing, yanked)],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert [r.outcome for r in results] == [Outcome.HTTP_ERROR] * 3
+    assert results[0].reason == (
+        "the index has no files for numpy (an HTML page without file links)"
+    )
+    assert results[1].reason == "the index has no project numpy (HTTP 404)"
+    assert results[1].status_code == 404
+    assert results[2].reason == "the index has no files for numpy (only yanked files)"
+
+
+def test_wheels_linked_on_another_host_are_a_finding_and_timed_there(
+    mirror_lab: MirrorLab,
+) -> None:
+    files = mirror_lab.add("files", rate_bps=4_000_000)
+    base = mirror_lab.add_index("pages", SimpleIndex(numpy_files=3, files_from=files))
+    result = measure_one(mirror_lab, base)
+    host = files.removeprefix("https://")
+    assert result.healthy, result.reason
+    assert result.pull_url == files + WHEEL.format(2)
+    assert result.pull_hops == (host,)
+    assert result.pull_finding is not None
+    assert result.pull_finding.startswith(f"wheels from this mirror come from {host}")
+    assert [target for target, _ in gets(mirror_lab, "files")] == [WHEEL.format(2)]
+    assert result.throughput_bytes_per_s is not None, result.throughput_reason
+
+
+def test_serials_say_behind_current_or_unknown_and_upstream_is_asked_once(
+    mirror_lab: MirrorLab,
+) -> None:
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
+    behind = mirror_lab.add_index("behind", SimpleIndex(numpy_files=5, serial=97))
+    # bandersnatch behind nginx: the serial only in the page's comment
+    current = mirror_lab.add_index(
+        "current", SimpleIndex(numpy_files=5, serial=100, serial_header=False)
+    )
+    plain = mirror_lab.add_index("plain", SimpleIndex(numpy_files=5))
+    upstream = f"{pypi}/simple"
+    results = measure_all(
+        [pip.pull_path_against(f"{url}/simple", upstream) for url in (behind, current, plain)],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert all(r.healthy for r in results), [r.reason for r in results]
+    late, fresh, unknown = results
+    assert late.serials_behind == 3 and late.lag_s is None  # it lacks no file
+    assert late.freshness == "behind 127.0.0.1 by 3 serials (numpy)"
+    assert fresh.serials_behind == 0 and fresh.lag_s == 0.0
+    assert fresh.freshness == "current with 127.0.0.1 (numpy serial 100)"
+    assert unknown.serials_behind is None and unknown.lag_s is None
+    assert unknown.freshness == "freshness unknown: no serial on its numpy page"
+    # three mirrors, one question to the upstream, asked for its JSON
+    asked = gets(mirror_lab, "pypi")
+    assert [target for target, _ in asked] == ["/simple/numpy/"]
+    assert asked[0][1]["accept"] == pip_pull.JSON_TYPE
+
+
+def test_an_upstream_that_does_not_answer_leaves_freshness_unknown(
+    mirror_lab: MirrorLab,
+) -> None:
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3, serial=42))
+    upstream = mirror_lab.refused_url("https") + "/simple"
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{base}/simple", upstream)], env=mirror_lab.env, samples=1
+    )
+    assert result.healthy, result.reason
+    assert result.freshness == "freshness unknown: 127.0.0.1 did not answer (numpy serial 42 here)"
+    assert result.serials_behind is None and result.lag_s is None
+
+
+def test_pep_700_upload_times_bound_the_lag(mirror_lab: MirrorLab) -> None:
+    # upstream files 0..4 were uploaded 50, 40, 30, 20 and 10 h ago; the mirror has 0 and 1
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
+    late = mirror_lab.add_index("late", SimpleIndex(numpy_files=2, serial=90, json=True))
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{late}/simple", f"{pypi}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert result.healthy, result.reason
+    assert result.serials_behind == 10
+    assert result.lag_s is not None and abs(result.lag_s - 30 * 3600) < 120
+    assert result.freshness == (
+        "behind 127.0.0.1 by 10 serials (numpy); lacks 3 of 127.0.0.1's files, "
+        "the oldest uploaded 30 h ago"
+    )
+    assert result.pull_file == "wheel numpy-1.1.0-py3-none-any.whl (4.2 MB)"  # JSON's size
+
+
+def test_a_cut_mirror_page_gives_no_lag(mirror_lab: MirrorLab) -> None:
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
+    big = mirror_lab.add_index("big", SimpleIndex(serial=90))  # 4 MiB: past the cap
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{big}/simple", f"{pypi}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert result.serials_behind == 10 and result.lag_s is None
+
+
+def test_the_upstream_itself_says_nothing_of_freshness(mirror_lab: MirrorLab) -> None:
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=3, serial=100))
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{pypi}/simple", f"{pypi}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert result.healthy and result.freshness is None
+
+
+def test_uv_asks_with_its_own_accept(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3))
+    (result,) = measure_all([uv.pull_path(f"{base}/simple")], env=mirror_lab.env, samples=1)
+    assert result.healthy and result.pull_file == "wheel numpy-1.2.0-py3-none-any.whl"
+    page = [h for t, h in gets(mirror_lab, "m") if t == "/simple/numpy/"]
+    assert page[0]["accept"] == pip_pull.UV_ACCEPT
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _answer(body: bytes, kind: str = "text/html", url: str = "https://m.test/simple/numpy/"):
+    return Answer(url, 200, "OK", {"content-type": kind}, body)
+
+
+def test_html_links_resolve_as_pip_resolves_them() -> None:
+    body = (
+        b'<html><head><base href="https://files.test/root/"></head><body>'
+        b'<a href="a/numpy-1.0-py3-none-any.whl#sha256=ab">x</a>'
+        b'<a href="/abs/numpy-1.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl">'
+        b"y</a>"
+        b'<a href="numpy-1.2-cp311-cp311-win_amd64.whl" data-yanked="">z</a>'
+        b'<a href="numpy-1.3.tar.gz">s</a></body></html>\n<!--SERIAL 12-->'
+    )
+    page = pip_pull.parse_page(_answer(body))
+    assert page.serial == 12 and page.complete and not page.is_json
+    assert [f.url for f in page.files] == [
+        "https://files.test/root/a/numpy-1.0-py3-none-any.whl",
+        "https://files.test/abs/numpy-1.1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "https://files.test/root/numpy-1.2-cp311-cp311-win_amd64.whl",
+        "https://files.test/root/numpy-1.3.tar.gz",
+    ]
+    assert [f.yanked for f in page.files] == [False, False, True, False]
+    chosen = pip_pull.choose_file(page)
+    assert chosen is not None and "manylinux" in chosen.filename
+
+
+def test_a_cut_json_page_gives_the_files_before_the_cut() -> None:
+    file = (
+        '{"filename": "numpy-1.%d-py3-none-any.whl", "url": "../../p/numpy-1.%d-py3-none-any.whl",'
+        ' "hashes": {"sha256": "00"}, "upload-time": "2026-11-30T10:00:00.000000Z",'
+        ' "yanked": false}'
+    )
+    files = ", ".join(file % (i, i) for i in range(20000))
+    body = (
+        '{"meta": {"api-version": "1.1", "_last-serial": 7}, "name": "numpy", "files": ['
+        + files
+        + "]}"
+    ).encode()
+    cut = body[:ANSWER_BODY_BYTES]
+    page = pip_pull.parse_page(_answer(cut, pip_pull.JSON_TYPE))
+    assert page.is_json and not page.complete and page.serial == 7
+    assert 100 < len(page.files) < 20000
+    assert page.files[0].url == "https://m.test/p/numpy-1.0-py3-none-any.whl"
+    assert page.files[0].upload_time is not None
+    whole = pip_pull.parse_page(_answer(body[: body.index(b"}, {") + 1] + b"]}", "x/json"))
+    assert len(whole.files) == 1 and whole.complete
+
+
+# --------------------------------------------------------------------------- real clients
+
+
+def _client_env(lab: MirrorLab, tmp_path: Path) -> dict[str, str]:
+    """No proxies, no pip settings of this machine (``PIP_FIND_LINKS``...), and the lab
+    CA wherever requests looks first (its ``REQUESTS_CA_BUNDLE`` beats ``--cert``)."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.lower().endswith("_proxy") and not k.startswith(("PIP_", "UV_"))
+    }
+    ca = lab.env["SSL_CERT_FILE"]
+    return {
+        **kept,
+        "PIP_CONFIG_FILE": os.devnull,
+        "HOME": str(tmp_path),
+        "NO_PROXY": "*",
+        "SSL_CERT_FILE": ca,
+        "REQUESTS_CA_BUNDLE": ca,
+        "CURL_CA_BUNDLE": ca,
+    }
+
+
+@pytest.mark.parametrize("json_pages", [True, False], ids=["pep691", "pep503"])
+def test_pip_download_fetches_the_wheel_envdoctor_names(
+    mirror_lab: MirrorLab, tmp_path: Path, json_pages: bool
+) -> None:
+    base = mirror_lab.add_index(
+        "m", SimpleIndex(numpy_files=6, yanked=(5,), json=json_pages), body_bytes=200_000
+    )
+    result = measure_one(mirror_lab, base)
+    assert result.healthy and result.pull_url is not None, result.reason
+    ours = urlsplit(result.pull_url).path
+    mirror_lab.server("m").records.clear()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+            f"{base}/simple",
+            "--cert",
+            mirror_lab.env["SSL_CERT_FILE"],
+            "-d",
+            str(tmp_path / "out"),
+            "numpy",
+        ],
+        env=_client_env(mirror_lab, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # The lab's wheels are filler, so pip refuses them after the download (the hash);
+    # what it asked for is the judge.
+    seen = gets(mirror_lab, "m")
+    wheels = [target for target, _ in seen if target.endswith(".whl")]
+    assert wheels == [ours], (wheels, done.stdout[-1500:], done.stderr[-1500:])
+    page = [headers for target, headers in seen if target == "/simple/numpy/"]
+    assert page, seen
+    assert page[0]["accept"] == pip_pull.PIP_ACCEPT
+    assert page[0]["cache-control"] == "max-age=0"
+
+
+def test_uv_asks_for_the_page_as_envdoctor_does(mirror_lab: MirrorLab, tmp_path: Path) -> None:
+    binary = Path(sys.executable).with_name("uv")
+    if not binary.exists():
+        pytest.skip("uv is not installed next to this Python")
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3, json=True), body_bytes=200_000)
+    (result,) = measure_all([uv.pull_path(f"{base}/simple")], env=mirror_lab.env, samples=1)
+    assert result.healthy and result.pull_url is not None, result.reason
+    mirror_lab.server("m").records.clear()
+    done = subprocess.run(
+        [str(binary), "pip", "compile", "--no-cache", "--index-url", f"{base}/simple", "-"],
+        input="numpy\n",
+        env={**_client_env(mirror_lab, tmp_path), "UV_SYSTEM_CERTS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    seen = gets(mirror_lab, "m")
+    page = [headers for target, headers in seen if target == "/simple/numpy/"]
+    assert page, (seen, done.stderr[-1500:])
+    assert page[0]["accept"] == pip_pull.UV_ACCEPT
+    # uv reads the newest wheel's metadata first (then older ones, as the filler is no zip)
+    wheels = [target for target, _ in seen if target.endswith(".whl")]
+    assert wheels[:1] == [urlsplit(result.pull_url).path], wheels
