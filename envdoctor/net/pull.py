@@ -67,7 +67,11 @@ class Freshness:
     words: str
     """``behind pypi.org by 12 serials (numpy)``, ``last synced 5 h ago``, ``current``."""
     lag_s: float | None = None
-    """A known lower bound of how far behind the mirror is, in seconds; None: unknown."""
+    """How far behind the mirror is, in seconds; None: unknown.  From its content (a
+    serial behind the upstream's, an older Release or repodata) it is a lower bound; from
+    its site's sync status only, it is the time since the last successful sync, which for
+    an upstream that changes every hour (PyPI, conda-forge, the Hub) is how stale the
+    mirror's view is, and for a rarely changing one may overstate it."""
     serials_behind: int | None = None
     """PyPI-style indexes: the upstream's serial for the probe project minus the mirror's."""
 
