@@ -116,7 +116,7 @@ def build_profile(
         assert item.winner is not None  # chosen: every one has a winner
         built = _settings_for(item.target, item.winner, base)
         if built is not None:
-            settings[item.target] = built
+            settings[item.target] = _with_parallel(item.target, built, item.winner)
     hosts = ", ".join(
         f"{c.target}: {_short(c.winner.candidate.url)}"
         for c in choice.chosen
@@ -322,6 +322,18 @@ def _failed_note(failed: Sequence[Entry]) -> str:
 
 
 # --- building settings ----------------------------------------------------------------
+
+
+def _with_parallel(target: str, settings: object, winner: Entry) -> object:
+    """``settings`` with the tool's parallel-download knob on (its ``parallel_settings``)
+    only where the winner was measured to gain from more connections."""
+    from envdoctor.net.parallel import GAIN
+
+    gain = winner.measurement.parallel_gain
+    knob = getattr(tools.load(target), "parallel_settings", None)
+    if gain is None or gain < GAIN or knob is None:
+        return settings
+    return knob(settings)
 
 
 def _settings_for(target: str, winner: Entry, base: Mapping[str, Profile]) -> object | None:

@@ -7,14 +7,21 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import tomlkit
 
+from envdoctor.auto import AutoChoice, TargetChoice, build_profile
+from envdoctor.context import Context
+from envdoctor.mirrors import Candidate, Entry
 from envdoctor.net.measure import measure_all
 from envdoctor.net.parallel import check_range, verdict
-from envdoctor.net.results import Measurement
+from envdoctor.net.results import Measurement, Outcome
 from envdoctor.net.session import Session
-from envdoctor.tools import hf
+from envdoctor.profile_checks import ProfileError
+from envdoctor.profiles import get_profile
+from envdoctor.tools import hf, modelscope
 from envdoctor.units import MiB
 from tests.mirrorlab import MirrorLab
 
@@ -133,3 +140,52 @@ def test_verdict_words() -> None:
     assert not limited and words is not None
     assert words.startswith("more connections do not help (link or server limit)")
     assert verdict(None, [(4, 1.0)]) == (None, False)
+
+
+# --- the knobs: a profile's download-workers, and --profile auto --------------------------
+
+
+def _profile(ctx: Context, name: str, text: str) -> Path:
+    directory = ctx.xdg_config_home / "envdoctor" / "profiles"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_modelscope_download_workers_become_the_sdks_variables(ctx: Context) -> None:
+    _profile(ctx, "ms", '[modelscope]\ndomain = "www.modelscope.cn"\ndownload-workers = 8\n')
+    profile = get_profile(ctx, "ms")
+    assert profile.modelscope is not None and profile.modelscope.download_workers == 8
+    variables = dict(modelscope.env_variables(profile))
+    # modelscope_hub 0.5.1 reads the first, modelscope before 1.40 the second
+    assert variables["MODELSCOPE_DOWNLOAD_PARALLEL_WORKERS"] == "8"
+    assert variables["MODELSCOPE_DOWNLOAD_PARALLELS"] == "8"
+    assert "download-workers = 8" in tomlkit.dumps(modelscope.settings_toml(profile.modelscope))
+    _profile(ctx, "plain", '[modelscope]\ndomain = "www.modelscope.cn"\n')
+    plain = dict(modelscope.env_variables(get_profile(ctx, "plain")))
+    assert "MODELSCOPE_DOWNLOAD_PARALLEL_WORKERS" not in plain
+    _profile(ctx, "bad", '[modelscope]\ndomain = "www.modelscope.cn"\ndownload-workers = 64\n')
+    with pytest.raises(ProfileError, match="from 1 to 16"):
+        get_profile(ctx, "bad")
+
+
+def _choice(target: str, url: str, rates: tuple[tuple[int, float], ...]) -> AutoChoice:
+    measured = Measurement(
+        url=url, kind=target, outcome=Outcome.OK, reason="ok", throughput_by_connections=rates
+    )
+    winner = Entry(Candidate(target, url), measured)
+    return AutoChoice((TargetChoice(target, winner, None, "fastest"),))
+
+
+def test_auto_turns_parallel_ranges_on_only_where_they_helped() -> None:
+    url = "https://mirror.example"
+    gained = build_profile(_choice("modelscope", url, ((1, 4 * MiB), (8, 19 * MiB))), base={})
+    assert gained.modelscope is not None and gained.modelscope.download_workers == 8
+    flat = build_profile(_choice("modelscope", url, ((1, 10 * MiB), (8, 11 * MiB))), base={})
+    assert flat.modelscope is not None and flat.modelscope.download_workers is None
+    unknown = build_profile(_choice("modelscope", url, ()), base={})
+    assert unknown.modelscope is not None and unknown.modelscope.download_workers is None
+    # The hub's plain HTTP download has no such knob: nothing is added for it.
+    hub = build_profile(_choice("hf", url, ((1, 4 * MiB), (8, 19 * MiB))), base={})
+    assert hub.hf is not None and set(hub.hf.env) == {"HF_HUB_DISABLE_XET"}

@@ -6,6 +6,7 @@ sets (written by :mod:`envdoctor.shellenv`), the request that exercises a domain
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import shlex
 from collections.abc import Mapping
@@ -170,7 +171,7 @@ def _check_domain(file: ProfileFile, value: object) -> str:
 
 NAME = "modelscope"
 TITLE = "ModelScope"
-TABLE_KEYS = ("domain",)
+TABLE_KEYS = ("domain", "download-workers")
 URL_KEYS: tuple[str, ...] = ()
 REQUIRED = ("domain", 'domain = "www.modelscope.cn"')
 MODELSCOPE_PROBE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -181,25 +182,46 @@ MODELSCOPE_LARGE_FILE = "model.safetensors"
 class ModelscopeSettings:
     domain: str
     """A bare host for ``MODELSCOPE_DOMAIN``: the SDK adds ``https://`` itself."""
+    download_workers: int | None = None
+    """``MODELSCOPE_DOWNLOAD_PARALLEL_WORKERS``: parallel ranges per large file (1 to 16,
+    the SDK's cap); None: leave the SDK's default (1)."""
 
 
 def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
     checked = check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
     if "domain" in table:
         checked["domain"] = _check_domain(file, table["domain"])
+    if "download-workers" in table:
+        workers = table["download-workers"]
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 16:
+            file.fail(
+                (NAME, "download-workers"),
+                f"expected a whole number from 1 to 16, got {workers!r}",
+                "modelscope_hub caps its parallel ranges at 16: write download-workers = 8.",
+            )
+        checked["download-workers"] = workers
     return checked
 
 
 def settings(table: Mapping[str, Any]) -> ModelscopeSettings:
-    return ModelscopeSettings(table["domain"])
+    return ModelscopeSettings(table["domain"], table.get("download-workers"))
 
 
 def settings_json(value: ModelscopeSettings) -> dict[str, Any]:
-    return {"domain": value.domain}
+    return {"domain": value.domain, "download_workers": value.download_workers}
 
 
 def settings_toml(value: ModelscopeSettings) -> Any:
-    return toml_table({"domain": value.domain})
+    table = toml_table({"domain": value.domain})
+    if value.download_workers is not None:
+        table.add("download-workers", value.download_workers)
+    return table
+
+
+def parallel_settings(value: ModelscopeSettings) -> ModelscopeSettings:
+    """``value`` with the SDK's parallel ranges on: what ``--profile auto`` chooses where
+    more connections were measured to help."""
+    return dataclasses.replace(value, download_workers=PARALLEL_WORKERS)
 
 
 def endpoints(value: ModelscopeSettings) -> list[str]:
@@ -265,7 +287,16 @@ def env_variables(profile: Profile) -> list[tuple[str, str]]:
     if profile.modelscope is None:
         return []
     domain = profile.modelscope.domain
-    return [("MODELSCOPE_DOMAIN", domain), ("MODELSCOPE_ENDPOINT", f"https://{domain}")]
+    variables = [("MODELSCOPE_DOMAIN", domain), ("MODELSCOPE_ENDPOINT", f"https://{domain}")]
+    workers = profile.modelscope.download_workers
+    if workers is not None:
+        # modelscope_hub reads the first (without a warning when it is set); modelscope
+        # before 1.40 reads only the second.
+        variables += [
+            ("MODELSCOPE_DOWNLOAD_PARALLEL_WORKERS", str(workers)),
+            ("MODELSCOPE_DOWNLOAD_PARALLELS", str(workers)),
+        ]
+    return variables
 
 
 def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> None:
