@@ -14,10 +14,10 @@ request sent).  The mirror waits ``--delay-ms`` before answering, so that the fi
 byte has a size worth comparing; DNS, connect and TLS on loopback take well under a
 millisecond to a few, where a ratio is mostly noise: read the milliseconds.
 
-Envdoctor has no multi-connection throughput yet: the script says so instead of
-printing a figure.  With aria2c installed (Debian ``aria2``) it prints ``aria2c -x 8``'s
-rate for reference; the lab answers no ``Range`` requests, so aria2c falls back to one
-connection there.
+Envdoctor's 8-connection figure is compared in ``benchmarks/parallel_vs_aria2.py``.
+With aria2c installed (Debian ``aria2``) this script prints ``aria2c -x 8``'s rate for
+reference; the lab now serves ``Range`` and limits each connection, so aria2c splits
+the file (the figure below, from before that, is one connection's).
 
 Measured on the 2-core dev VM (loopback, curl 7.88.1, aria2 1.36.0), 2026-12-01, with the
 defaults (8 MiB/s, 3 s, 3 runs): 1 connection envdoctor 8.0 MiB/s vs curl 8.0 MiB/s
@@ -179,10 +179,7 @@ def main() -> int:
             f"1 connection (median): envdoctor {format_rate(ours)}, curl {format_rate(theirs)},"
             f" ratio {ratio:.2f} ({'within' if within else 'OUTSIDE'} ±{TOLERANCE:.0%})"
         )
-        print(
-            "8 connections: envdoctor has no multi-connection throughput yet "
-            "(issue #10 item 2): no figure"
-        )
+        print("8 connections: envdoctor beside aria2c -x 8 -s 8 in benchmarks/parallel_vs_aria2.py")
         if shutil.which("aria2c") is None:
             print("aria2c -x 8: not installed (sudo apt-get install aria2), no reference figure")
         else:
@@ -191,7 +188,7 @@ def main() -> int:
             )
             print(
                 f"aria2c -x 8 (reference): {format_rate(aria)}, {aria / theirs:.2f}x curl"
-                " (the lab serves no Range: one connection)"
+                " (the lab limits each connection and serves Range: 8 ranges)"
             )
 
         print(f"\nphase timings, {args.samples} cold samples each (median), first byte after")

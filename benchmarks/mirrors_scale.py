@@ -21,6 +21,19 @@ mirror alone 1.82 s; N = 10: 5.00 s (2.75, 9 of 10 timed, 0.35 s windows); N = 5
 5.00 s (2.75, 16 of 50 timed, 0.10 s windows); N = 100: 5.00 s (2.74, 12 of 100
 timed).  Outside the 1.2x target at every N: the one-at-a-time downloads fill the
 deadline, and past about 20 mirrors most get no throughput figure at all.
+
+Again after downloads stop once their rate is steady (halves within 10%, at least
+0.25 s and 256 KiB), 2026-12-01, same VM and defaults, with pip's pull steps now
+reading each mirror's numpy page and a wheel: the slowest alone 1.46 s (its download
+0.26 s instead of 1 s); N = 10: 4.95 s (3.39, 9 of 10 timed, 0.26 s windows); N = 50:
+5.00 s (3.43, 7 timed, 18 of 50 not healthy); N = 100: 5.00 s (3.44, 9 timed, 72 of 100
+not healthy).  The ratio grew because the slowest alone got faster; N mirrors still
+fill the 5 s deadline.  The mirrors not healthy at N >= 50 ran out of the latency
+share on two loaded cores: parsing a 1 MiB numpy page takes about 0.38 s of CPU per
+mirror (pip's pull steps, ``html.parser``), and the lab's server threads share the
+same cores.  1.2x cannot be met with downloads one at a time: at N = 10 it leaves about
+0.03 s per download; it needs either concurrent downloads (which compete) or timing
+only the few mirrors that can still win.
 """
 
 from __future__ import annotations
@@ -38,23 +51,24 @@ if str(ROOT) not in sys.path:  # run as a script from the repository root
 
 from envdoctor.net.measure import measure_all  # noqa: E402
 from envdoctor.net.session import PullPath  # noqa: E402
-from envdoctor.tools import pull_path  # noqa: E402
+from envdoctor.tools import pip_pull, pull_path  # noqa: E402
 from envdoctor.units import MiB  # noqa: E402
 from tests.mirrorlab import LabPKI, MirrorLab  # noqa: E402
+
+pip_pull.UPSTREAM_INDEX = None  # lab mirrors: compared with no public index
 
 TARGET = 1.2
 
 
 def _run(
     mirrors: list[PullPath], env: dict[str, str], samples: int, timeout: float
-) -> tuple[float, int, float | None]:
-    """Wall time, how many mirrors got a throughput figure, their median window."""
+) -> tuple[float, int, float | None, int]:
+    """Wall time, how many mirrors got a throughput figure, their median window, and how
+    many were not healthy (on a loaded machine, latency not done within its share)."""
     started = time.perf_counter()
     results = measure_all(mirrors, env=env, samples=samples, deadline_s=timeout, throughput=True)
     wall = time.perf_counter() - started
     unhealthy = [result for result in results if not result.healthy]
-    if unhealthy:
-        raise SystemExit(f"lab mirror not healthy: {unhealthy[0].url}: {unhealthy[0].reason}")
     timed = [r for r in results if r.throughput_bytes_per_s is not None]
     windows = []
     for result in timed:
@@ -62,7 +76,7 @@ def _run(
         words = (result.throughput_reason or "").split(" in ")
         if len(words) > 1:
             windows.append(float(words[-1].split(" s")[0]))
-    return wall, len(timed), statistics.median(windows) if windows else None
+    return wall, len(timed), statistics.median(windows) if windows else None, len(unhealthy)
 
 
 def main() -> int:
@@ -103,10 +117,11 @@ def main() -> int:
                 for index, delay in enumerate(delays)
             ]
             slowest = [mirrors[-1]]
-            walls, alone, timed, windows, alone_windows = [], [], [], [], []
+            walls, alone, timed, windows, alone_windows, failed = [], [], [], [], [], []
             for _ in range(args.runs):
-                wall, got, window = _run(mirrors, lab.env, args.samples, args.timeout)
-                single, _, single_window = _run(slowest, lab.env, args.samples, args.timeout)
+                wall, got, window, bad = _run(mirrors, lab.env, args.samples, args.timeout)
+                single, _, single_window, _ = _run(slowest, lab.env, args.samples, args.timeout)
+                failed.append(bad)
                 walls.append(wall)
                 alone.append(single)
                 timed.append(got)
@@ -121,6 +136,7 @@ def main() -> int:
             print(
                 f"{count:>4}  {statistics.median(walls):8.2f}s  {statistics.median(alone):12.2f}s"
                 f"  {ratio:6.2f}  {min(timed):>3}/{count:<3}  {window_text:>8}  {alone_text:>8}"
+                + (f"  ({max(failed)} not healthy)" if max(failed) else "")
             )
     print(
         f"worst ratio {worst:.2f} ({'within' if worst <= TARGET else 'OUTSIDE'} the"
