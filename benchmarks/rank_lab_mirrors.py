@@ -23,8 +23,10 @@ if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
 from envdoctor.net.measure import measure_all, rank  # noqa: E402
-from envdoctor.tools import pull_path  # noqa: E402
+from envdoctor.tools import pip_pull, pull_path  # noqa: E402
 from tests.mirrorlab import LabPKI, MirrorLab  # noqa: E402
+
+pip_pull.UPSTREAM_INDEX = None  # lab mirrors: compared with no public index
 
 
 def main() -> None:

@@ -24,10 +24,12 @@ below: it has been missing that long.
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -84,13 +86,44 @@ class IndexFile:
 
 @dataclass(frozen=True)
 class SimplePage:
-    """What a simple page says, as far as it was read."""
+    """What a simple page says, as far as it was read.  An HTML page's anchors are kept
+    unparsed until asked for: the wheel is chosen from the newest end, and only a lag
+    comparison needs every file name."""
 
-    files: tuple[IndexFile, ...]
     serial: int | None
     complete: bool
     """The whole body was read: a file missing from :attr:`files` is not on the page."""
     is_json: bool
+    entries: tuple[IndexFile, ...] = ()
+    """A JSON page's files."""
+    anchors: tuple[bytes, ...] = ()
+    """An HTML page's ``<a>`` attributes, as read."""
+    base: str = ""
+    """What an HTML page's hrefs are relative to."""
+
+    @functools.cached_property
+    def files(self) -> tuple[IndexFile, ...]:
+        """Every file listed, in page order."""
+        if self.is_json:
+            return self.entries
+        return tuple(item for item in map(self._anchor, self.anchors) if item is not None)
+
+    def newest_first(self) -> Iterator[IndexFile]:
+        """The files from the end of the page (PyPI and bandersnatch list oldest first)."""
+        if self.is_json:
+            yield from reversed(self.entries)
+            return
+        for attributes in reversed(self.anchors):
+            item = self._anchor(attributes)
+            if item is not None:
+                yield item
+
+    def _anchor(self, attributes: bytes) -> IndexFile | None:
+        href = _href(attributes)
+        if not href:
+            return None
+        yanked = _YANKED.search(attributes) is not None
+        return IndexFile(_filename(href), href, self.base, yanked=yanked)
 
 
 def page_headers(accept: str = PIP_ACCEPT) -> tuple[tuple[str, str], ...]:
@@ -110,41 +143,35 @@ def parse_page(answer: Answer) -> SimplePage:
     kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == JSON_TYPE or (kind.endswith("json") and answer.body.lstrip().startswith(b"{")):
         files, body_serial = _json_files(answer, complete)
-        return SimplePage(files, serial if serial is not None else body_serial, complete, True)
-    links, body_serial = _html_files(answer.url, answer.body)
-    return SimplePage(tuple(links), serial if serial is not None else body_serial, complete, False)
+        found = serial if serial is not None else body_serial
+        return SimplePage(found, complete, True, entries=files)
+    body = answer.body
+    base = answer.url
+    tag = _BASE.search(body)
+    if tag is not None and _href(tag.group(1)):
+        base = urljoin(answer.url, _href(tag.group(1)))
+    serials = _SERIAL_COMMENT.findall(body)
+    if serial is None and serials:
+        serial = int(serials[-1])
+    return SimplePage(serial, complete, False, anchors=tuple(_ANCHOR.findall(body)), base=base)
 
 
-_TAG = re.compile(rb"<(a|base)\s([^>]*)>", re.IGNORECASE)
+# Regular expressions over the bytes, not an HTML parser: html.parser takes half a second
+# on a 1 MiB page, in the thread of a mirror whose neighbours' latency samples share the
+# GIL.  A tag cut off by the end of the body has no ">" and is not taken.
+_ANCHOR = re.compile(rb"<a\s([^>]*)>", re.IGNORECASE)
+_BASE = re.compile(rb"<base\s([^>]*)>", re.IGNORECASE)
 _HREF = re.compile(rb"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 _YANKED = re.compile(rb"\bdata-yanked\b", re.IGNORECASE)
 
 
-def _html_files(page_url: str, body: bytes) -> tuple[list[IndexFile], int | None]:
-    """``<a href>`` of a PEP 503 page, ``<base href>`` and ``<!--SERIAL n-->``, found with
-    regular expressions over the bytes: an HTML parser takes half a second on a 1 MiB
-    page, in the thread of a mirror whose neighbours' latency samples share the GIL.  A
-    tag cut off by the end of the body has no ``>`` and is not taken."""
-    base = page_url
-    seen_base = False
-    files: list[IndexFile] = []
-    for tag in _TAG.finditer(body):
-        attributes = tag.group(2)
-        found = _HREF.search(attributes)
-        if found is None:
-            continue
-        raw = found.group(1) if found.group(1) is not None else found.group(2) or found.group(3)
-        href = html.unescape(raw.decode("utf-8", "replace"))
-        if not href:
-            continue
-        if tag.group(1).lower() == b"base":
-            if not seen_base:
-                base, seen_base = urljoin(page_url, href), True
-            continue
-        yanked = _YANKED.search(attributes) is not None
-        files.append(IndexFile(_filename(href), href, base, yanked=yanked))
-    serials = _SERIAL_COMMENT.findall(body)
-    return files, int(serials[-1]) if serials else None
+def _href(attributes: bytes) -> str:
+    found = _HREF.search(attributes)
+    if found is None:
+        return ""
+    raw = next(group for group in found.groups() if group is not None)
+    text = raw.decode("utf-8", "replace")
+    return html.unescape(text) if "&" in text else text
 
 
 def _filename(href: str) -> str:
@@ -209,19 +236,21 @@ def _timestamp(value: object) -> float | None:
 
 
 def choose_file(page: SimplePage) -> IndexFile | None:
-    """The newest listed (last, as PyPI and bandersnatch order files by version) of:
+    """The newest listed (the last: PyPI and bandersnatch order files by version) of:
     ``py3-none-any`` or ``manylinux*x86_64`` wheels, else any wheel, else any file;
     a yanked file is never chosen."""
-    files = [item for item in page.files if not item.yanked]
-    for wanted in (
-        lambda name: bool(_PREFERRED_WHEEL.search(name)),
-        lambda name: name.endswith(".whl"),
-        lambda name: name.endswith((".tar.gz", ".zip")),
-    ):
-        chosen = [item for item in files if wanted(item.filename)]
-        if chosen:
-            return chosen[-1]
-    return None
+    fallbacks: list[IndexFile | None] = [None, None]
+    for item in page.newest_first():
+        if item.yanked:
+            continue
+        name = item.filename
+        if _PREFERRED_WHEEL.search(name):
+            return item
+        if name.endswith(".whl"):
+            fallbacks[0] = fallbacks[0] or item
+        elif name.endswith((".tar.gz", ".zip")):
+            fallbacks[1] = fallbacks[1] or item
+    return fallbacks[0] or fallbacks[1]
 
 
 def find_wheel(
