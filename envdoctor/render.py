@@ -299,6 +299,8 @@ def render_mirrors(
                     result.append(f"\n  via proxy {measurement.proxy}", style="dim")
                 if measurement.freshness:
                     result.append(f"\n  freshness: {measurement.freshness}", style="dim")
+                if measurement.pull_file:
+                    result.append(f"\n  pull: {measurement.pull_file}", style="dim")
                 for line in _parallel_lines(measurement):
                     result.append(f"\n  {line}", style="dim")
                 if entry.icmp_method:
@@ -371,6 +373,8 @@ def _render_mirrors_plain(
                 lines.append(f"{'':14}via proxy {measurement.proxy}")
             if measurement.freshness:
                 lines.append(f"{'':14}freshness: {measurement.freshness}")
+            if measurement.pull_file:
+                lines.append(f"{'':14}pull: {measurement.pull_file}")
             lines.extend(f"{'':14}{line}" for line in _parallel_lines(measurement))
             if entry.icmp_method:
                 lines.append(f"{'':14}{_icmp_text(entry)}")

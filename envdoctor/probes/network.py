@@ -78,7 +78,12 @@ def brief_parallel(measurement: Measurement) -> str | None:
     return None
 
 
-_UNKNOWN_FRESHNESS = ("sync status unknown", "Release date unknown", "Release date not compared")
+_UNKNOWN_FRESHNESS = (
+    "sync status unknown",
+    "Release date unknown",
+    "Release date not compared",
+    "freshness unknown",
+)
 
 
 def brief_freshness(measurement: Measurement) -> str | None:

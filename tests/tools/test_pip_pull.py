@@ -13,12 +13,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 
+from envdoctor.cli import cli
+from envdoctor.context import Context
 from envdoctor.net.measure import measure_all
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer
 from envdoctor.net.results import Measurement, Outcome
+from envdoctor.probes.network import timing
 from envdoctor.tools import pip, pip_pull, uv
 from tests.mirrorlab import MirrorLab, SimpleIndex
+from tests.test_mirrors import lab_context
 
 WHEEL = "/packages/ab/cd/numpy-1.{}.0-py3-none-any.whl"
 
@@ -197,6 +202,35 @@ def test_uv_asks_with_its_own_accept(mirror_lab: MirrorLab) -> None:
     assert result.healthy and result.pull_file == "wheel numpy-1.2.0-py3-none-any.whl"
     page = [h for t, h in gets(mirror_lab, "m") if t == "/simple/numpy/"]
     assert page[0]["accept"] == pip_pull.UV_ACCEPT
+
+
+def test_mirrors_shows_how_far_behind_and_the_wheel_timed(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
+    late = mirror_lab.add_index("late", SimpleIndex(numpy_files=5, serial=97))
+    others = ("uv", "conda", "docker", "hf", "modelscope")
+    urls = {name: mirror_lab.add(name) for name in others}
+    ctx = lab_context(tmp_path, mirror_lab, {**urls, "pip": late})
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    monkeypatch.setattr(pip_pull, "UPSTREAM_INDEX", f"{pypi}/simple")
+    args = ["mirrors", "--target", "pip", "--no-throughput", "--timeout", "20"]
+    plain = CliRunner().invoke(cli, args)
+    first = plain.stdout.splitlines()[0]
+    assert first.endswith("; behind 127.0.0.1 by 3 serials (numpy)"), plain.output
+    verbose = CliRunner().invoke(cli, [*args, "-v"])
+    assert "pull: wheel numpy-1.4.0-py3-none-any.whl" in verbose.stdout, verbose.output
+    assert "freshness: behind 127.0.0.1 by 3 serials (numpy)" in verbose.stdout
+
+
+def test_unknown_freshness_stays_out_of_the_short_line(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3, serial=42))
+    upstream = mirror_lab.refused_url("https") + "/simple"
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{base}/simple", upstream)], env=mirror_lab.env, samples=1
+    )
+    assert result.freshness is not None and result.freshness.startswith("freshness unknown")
+    assert "unknown" not in timing(result)
 
 
 # --------------------------------------------------------------------------- parsing
