@@ -4,7 +4,11 @@ connection, limit the total, or ignore ``Range``."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -189,3 +193,83 @@ def test_auto_turns_parallel_ranges_on_only_where_they_helped() -> None:
     # The hub's plain HTTP download has no such knob: nothing is added for it.
     hub = build_profile(_choice("hf", url, ((1, 4 * MiB), (8, 19 * MiB))), base={})
     assert hub.hf is not None and set(hub.hf.env) == {"HF_HUB_DISABLE_XET"}
+
+
+# --- real clients as judges ----------------------------------------------------------------
+
+
+def _aria2c_rate(lab: MirrorLab, url: str, size: int, tmp_path: Path) -> float:
+    started = time.monotonic()
+    subprocess.run(
+        [
+            *("aria2c", "-x8", "-s8", "-k1M", "--ca-certificate", lab.env["SSL_CERT_FILE"]),
+            *("--file-allocation=none", "--console-log-level=error", "--summary-interval=0"),
+            *("--download-result=hide", "-d", str(tmp_path), "-o", "f.bin", url),
+        ],
+        check=True,
+        timeout=120,
+        stdout=subprocess.DEVNULL,
+    )
+    elapsed = time.monotonic() - started
+    assert (tmp_path / "f.bin").stat().st_size == size
+    return size / elapsed
+
+
+@pytest.mark.skipif(shutil.which("aria2c") is None, reason="aria2c is not installed (aria2)")
+def test_aria2c_gains_where_envdoctor_says_and_not_where_it_says_not(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    size = 8 * MiB
+    for name, limits in (("lanes", {"rate_bps": 1 * MiB}), ("pipe", {"total_rate_bps": 4 * MiB})):
+        base = mirror_lab.add(name, body_bytes=size, **limits)  # type: ignore[arg-type]
+        ours = measure_hub(mirror_lab, base)
+        single = ours.throughput_bytes_per_s
+        assert single is not None
+        directory = tmp_path / name
+        directory.mkdir()
+        theirs = _aria2c_rate(mirror_lab, f"{base}/m/resolve/main/f.bin", size, directory)
+        limited = (ours.parallel_verdict or "").startswith("per-connection limited")
+        # aria2c's 8 ranges, set-up included, beside envdoctor's one connection
+        assert limited == (name == "lanes"), ours.parallel_verdict
+        assert (theirs > 3 * single) == limited, (name, theirs, single)
+
+
+_PLAIN_DOWNLOAD = """
+import sys
+from huggingface_hub import hf_hub_download
+print(hf_hub_download("openai-community/gpt2", "model.safetensors", cache_dir=sys.argv[1]))
+"""
+
+
+def test_the_hubs_plain_download_uses_one_connection_as_the_advice_says(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
+    hub = mirror_lab.add("hub", body_bytes=3 * MiB)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")},
+        **mirror_lab.env,
+        "REQUESTS_CA_BUNDLE": mirror_lab.env["SSL_CERT_FILE"],
+        "HF_ENDPOINT": hub,
+        "HF_HUB_DISABLE_XET": "1",
+        # the knobs of hf_xet: they must change nothing on this path
+        "HF_XET_HIGH_PERFORMANCE": "1",
+        "HF_XET_NUM_CONCURRENT_RANGE_GETS": "16",
+        "HF_HOME": str(tmp_path / "home"),
+        "NO_PROXY": "*",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _PLAIN_DOWNLOAD, str(tmp_path / "cache")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    mirror_lab.server("hub").wait_idle()
+    gets = [
+        r for r in mirror_lab.server("hub").records if r.method == "GET" and "/resolve/" in r.target
+    ]
+    assert len(gets) == 1 and "range" not in gets[0].headers, [g.headers for g in gets]
+    assert "aria2c -x 8 -s 8" in hf.PARALLEL_ADVICE and "one connection" in hf.PARALLEL_ADVICE
