@@ -14,11 +14,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from envdoctor.context import Context
+from envdoctor.net.body import STEADY_MIN_S
 from envdoctor.net.icmp import icmp_permission, icmp_rtt
 from envdoctor.net.measure import measure, measure_all, measure_throughput, rank, score
 from envdoctor.net.proxy import proxies_from_env, proxy_for
 from envdoctor.net.results import Measurement, Outcome
-from envdoctor.net.session import STEADY_MIN_S, Session
+from envdoctor.net.session import Session
 from envdoctor.redact import mask_url
 from envdoctor.tools import pull_path
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from envdoctor import __version__
+from envdoctor.net.body import STEADY_STEP_S, read_buffer, steady_rate
 from envdoctor.net.dualstack import ConnectFailed, fallback_words, family_name, race
 from envdoctor.net.proxy import (
     DEFAULT_PORTS,
@@ -52,9 +53,6 @@ _MAX_HEAD_BYTES = 64 * 1024
 
 RECV_BYTES = 256 * 1024
 """The largest read of a head or a small body."""
-
-
-_BODY_BUFFER_BYTES = 1024 * 1024
 
 
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -645,15 +643,15 @@ class Session:
         """Read the body for ``seconds`` after ``started``, or ``max_bytes``, or to its end:
         ``(bytes read, time the last of them arrived, whole body read, stopped early for
         a steady rate)``.  With ``steady``, stop as soon as the rate is steady
-        (:func:`_steady`): the first and second halves of what was read so far agree
-        within :data:`STEADY_TOLERANCE`.
+        (:func:`~envdoctor.net.body.steady_rate`: the halves of what was read so far
+        agree within :data:`~envdoctor.net.body.STEADY_TOLERANCE`).
 
         One buffer, filled with ``recv_into``: no allocation per read, so a fast link is
         not under-reported by the reader's own cost."""
         count = 0
         last = started
         stop_at = started + seconds
-        view = memoryview(_read_buffer())
+        view = memoryview(read_buffer())
         marks: list[tuple[float, int]] = [(started, 0)]
         while count < max_bytes:
             now = time.perf_counter()
@@ -662,7 +660,7 @@ class Session:
                 return count, last, False, False
             if steady and now - marks[-1][0] >= STEADY_STEP_S:
                 marks.append((last, count))
-                if _steady(marks):
+                if steady_rate(marks):
                     return count, last, False, True
             try:
                 budget = self.budget("body")
@@ -684,45 +682,6 @@ class Session:
             count += got
             last = time.perf_counter()
         return count, last, False, False
-
-
-STEADY_MIN_S = 0.25
-"""A download stopped for a steady rate has run at least this long: on a real link that
-is a few round trips, past most of TCP's slow start (whose doubling halves never agree)."""
-
-STEADY_MIN_BYTES = 256 * 1024
-"""Nor before this many bytes: the "too small to time" bound of a throughput figure."""
-
-STEADY_STEP_S = 0.05
-STEADY_TOLERANCE = 0.1
-
-
-def _steady(marks: Sequence[tuple[float, int]]) -> bool:
-    """``marks`` are ``(time, bytes so far)`` from the start of the body: is the rate over
-    the second half of the time within :data:`STEADY_TOLERANCE` of the first half's?"""
-    start_at, _ = marks[0]
-    end_at, end_count = marks[-1]
-    if end_at - start_at < STEADY_MIN_S or end_count < STEADY_MIN_BYTES:
-        return False
-    middle = start_at + (end_at - start_at) / 2
-    mid_at, mid_count = min(marks, key=lambda mark: abs(mark[0] - middle))
-    if not start_at < mid_at < end_at:
-        return False
-    first = mid_count / (mid_at - start_at)
-    second = (end_count - mid_count) / (end_at - mid_at)
-    return first > 0 and abs(second - first) <= STEADY_TOLERANCE * max(first, second)
-
-
-_BUFFERS = threading.local()
-
-
-def _read_buffer() -> bytearray:
-    """This thread's body buffer (downloads run one at a time per thread)."""
-    buffer: bytearray | None = getattr(_BUFFERS, "buffer", None)
-    if buffer is None:
-        buffer = bytearray(_BODY_BUFFER_BYTES)
-        _BUFFERS.buffer = buffer
-    return buffer
 
 
 def _resolve_with_timeout(
