@@ -1123,7 +1123,7 @@ class SimpleIndex:
     served at ``/packages/...`` with ``body_bytes`` of filler.  ``missing``: projects
     whose page is a 404.  ``last_modified`` (POSIX time): the repodata's
     ``Last-Modified``; ``repodata``: its body instead of the generated one.  repodata
-    honours ``Range: bytes=a-b``.
+    honours ``Range: bytes=a-b``, simple pages ``Range: bytes=-N``.
     """
 
     numpy_files: int | None = None
@@ -1162,14 +1162,14 @@ class SimpleIndex:
         wants_json = "application/vnd.pypi.simple.v1+json" in request.get("accept", "")
         if self.json and wants_json:
             headers = {**headers, "Content-Type": "application/vnd.pypi.simple.v1+json"}
-            return 200, headers, self._json_page(server, project)
+            return _suffix_range(request, headers, self._json_page(server, project))
         if self.numpy_files is None and self.files_from is None and not self.yanked:
             page = _simple_page(project, server.body_bytes)
         else:
             page = self._html_page(server, project)
         if self.serial is not None:
             page += f"<!--SERIAL {self.serial}-->\n".encode()
-        return 200, headers, page
+        return _suffix_range(request, headers, page)
 
     def _files(self, server: MirrorServer, project: str) -> list[tuple[str, str, bool, float]]:
         """``(filename, href, yanked, upload time)`` of every file the page lists."""
@@ -1229,3 +1229,16 @@ class SimpleIndex:
 
 
 MirrorServer.index = SimpleIndex()
+
+
+def _suffix_range(
+    request: dict[str, str], headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """``Range: bytes=-N`` (the last N bytes, all of them when N is larger) as nginx and
+    Fastly answer it; a page asked without ``Range`` comes whole."""
+    wanted = request.get("range", "")
+    if not (wanted.startswith("bytes=-") and wanted[7:].isdigit() and body):
+        return 200, headers, body
+    start = max(0, len(body) - int(wanted[7:]))
+    headers = {**headers, "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}
+    return 206, headers, body[start:]

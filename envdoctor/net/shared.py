@@ -1,11 +1,13 @@
 """An answer every mirror's pull steps need, asked once per run: the upstream's page a
 mirror is compared with (PyPI's simple page, Anaconda's repodata headers).
 
-Mirrors are measured in one thread each; the first thread that needs ``key`` computes
-it with its own fetch (its mirror's session: proxies, trust store, deadline), the
-others wait for that value instead of asking the upstream again.  A value is kept for
-:data:`RUN_TTL_S`, longer than any run's deadline, so a long-lived process (``watch``,
-the test suite) asks again on its next run.
+Mirrors are measured in one thread each; the first thread that needs ``key`` starts its
+computation in a thread of its own, with its own fetch (its mirror's session: proxies,
+trust store, deadline), and every mirror then waits for the value :data:`WAIT_S` at
+most: an upstream that is slow or unreachable (pypi.org from behind a firewall) costs
+each mirror that long, never its measurement.  A value is kept for :data:`RUN_TTL_S`,
+longer than any run's deadline, so a long-lived process (``watch``, the test suite)
+asks again on its next run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from envdoctor.net.results import ProbeFailure
 T = TypeVar("T")
 
 RUN_TTL_S = 60.0
+WAIT_S = 2.0
+"""How long a mirror's pull step waits for an upstream's answer."""
 
 
 @dataclass
@@ -34,11 +38,13 @@ _ENTRIES: dict[str, _Entry[object]] = {}
 _LOCK = threading.Lock()
 
 
-def once_per_run(key: str, compute: Callable[[], T], *, ttl_s: float = RUN_TTL_S) -> T | None:
-    """``compute()`` for the first caller of ``key`` in ``ttl_s`` seconds, and the same
-    value for every later one (waiting while the first computes); None when it failed
-    with a network problem (:class:`~envdoctor.net.results.ProbeFailure`), which is kept
-    too: an upstream that did not answer is not asked once per mirror."""
+def once_per_run(
+    key: str, compute: Callable[[], T], *, wait_s: float | None = None, ttl_s: float = RUN_TTL_S
+) -> T | None:
+    """``compute()``, run once for ``key`` in ``ttl_s`` seconds whoever asks, and waited
+    for ``wait_s`` seconds at most (default :data:`WAIT_S`); None when it is not done by
+    then, or failed with a network problem (:class:`~envdoctor.net.results.ProbeFailure`,
+    kept too: an upstream that did not answer is not asked once per mirror)."""
     now = time.monotonic()
     with _LOCK:
         entry = _ENTRIES.get(key)
@@ -47,18 +53,23 @@ def once_per_run(key: str, compute: Callable[[], T], *, ttl_s: float = RUN_TTL_S
             entry = _Entry(threading.Event(), now)
             _ENTRIES[key] = entry
     assert entry is not None
-    if not first:
-        entry.done.wait(ttl_s)
-        return entry.value  # type: ignore[return-value]
-    value: T | None = None
+    if first:
+        threading.Thread(
+            target=_compute, args=(entry, compute), name="envdoctor-upstream", daemon=True
+        ).start()
+    entry.done.wait(WAIT_S if wait_s is None else wait_s)
+    return entry.value  # type: ignore[return-value]
+
+
+def _compute(entry: _Entry[T], compute: Callable[[], T]) -> None:
     try:
-        value = compute()
+        entry.value = compute()
     except ProbeFailure:
-        value = None
+        entry.value = None  # the upstream did not answer: nothing to compare with
+    except Exception:  # noqa: BLE001 - a bug here must not fail every mirror's measurement
+        entry.value = None
     finally:
-        entry.value = value
         entry.done.set()
-    return value
 
 
 def age(seconds: float) -> str:

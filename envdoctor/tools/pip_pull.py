@@ -126,6 +126,14 @@ class SimplePage:
         return IndexFile(_filename(href), href, self.base, yanked=yanked)
 
 
+def _whole_range(content_range: str) -> bool:
+    """``bytes 0-99/100``: the range is the whole body."""
+    match = re.fullmatch(r"bytes\s+(\d+)-(\d+)/(\d+)", content_range.strip())
+    if match is None:
+        return False
+    return int(match[1]) == 0 and int(match[2]) + 1 == int(match[3])
+
+
 def page_headers(accept: str = PIP_ACCEPT) -> tuple[tuple[str, str], ...]:
     """The simple-page request pip sends (``accept``: uv's list for uv)."""
     return (("Accept", accept), ("Cache-Control", "max-age=0"))
@@ -138,6 +146,8 @@ def parse_page(answer: Answer) -> SimplePage:
     complete = len(answer.body) < ANSWER_BODY_BYTES or (
         length.isdigit() and int(length) == len(answer.body)
     )
+    if answer.status == 206 and not _whole_range(answer.headers.get("content-range", "")):
+        complete = False
     header = answer.headers.get("x-pypi-last-serial", "").strip()
     serial = int(header) if header.isdigit() else None
     kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -187,7 +197,7 @@ def _json_files(answer: Answer, complete: bool) -> tuple[tuple[IndexFile, ...], 
     serial = int(match.group(1)) if match else None
     start = _JSON_FILES.search(body)
     if start is None:
-        return (), serial
+        return _json_tail(answer.url, body), serial
     text = body[start.end() :].decode("utf-8", "replace")
     decoder = json.JSONDecoder()
     files: list[IndexFile] = []
@@ -205,6 +215,26 @@ def _json_files(answer: Answer, complete: bool) -> tuple[tuple[IndexFile, ...], 
         if entry is not None:
             files.append(entry)
     return tuple(files), serial
+
+
+_BETWEEN_FILES = re.compile(rb"\}\s*,\s*\{")
+
+
+def _json_tail(page_url: str, body: bytes) -> tuple[IndexFile, ...]:
+    """The whole file objects of the end of a PEP 691 page (a ``Range: bytes=-N``
+    answer, which starts inside one): the text between ``}, {`` separators, which occur
+    only between the ``files`` array's objects, each parsed on its own; the cut first
+    one, and anything else that does not parse, is left out."""
+    files: list[IndexFile] = []
+    for piece in _BETWEEN_FILES.split(body):
+        try:
+            item = json.loads(b"{" + piece.strip().lstrip(b"{").rstrip(b"]} \r\n") + b"}")
+        except ValueError:
+            continue
+        entry = _json_file(page_url, item)
+        if entry is not None:
+            files.append(entry)
+    return tuple(files)
 
 
 def _json_file(page_url: str, item: object) -> IndexFile | None:
@@ -367,12 +397,24 @@ def _lag(mine: SimplePage, theirs: SimplePage) -> tuple[int, float] | None:
     return len(missing), max(0.0, time.time() - min(missing))
 
 
+UPSTREAM_TAIL_BYTES = 256 * 1024
+"""How much of the end of the upstream's page is asked for: its serial is a header, and
+the newest files (the ones a late mirror lacks) are at the end; a server that ignores
+``Range`` sends the beginning instead, read up to the usual cap."""
+
+
 def _upstream_page(url: str, fetch: Fetch) -> SimplePage | None:
-    """The upstream's page at ``url``, asked by the first mirror's thread that needs it
-    and shared with the others of the run (None: it did not answer with a page)."""
+    """The end of the upstream's page at ``url``, asked once for every mirror of the
+    run and waited for :data:`~envdoctor.net.shared.WAIT_S` at most (None: it did not
+    answer with a page by then)."""
 
     def ask() -> SimplePage | None:
-        answer = fetch(url, (("Accept", JSON_TYPE), ("Cache-Control", "max-age=0")), None)
+        headers = (
+            ("Accept", JSON_TYPE),
+            ("Cache-Control", "max-age=0"),
+            ("Range", f"bytes=-{UPSTREAM_TAIL_BYTES}"),
+        )
+        answer = fetch(url, headers, None)
         return parse_page(answer) if 200 <= answer.status < 300 else None
 
     return once_per_run(url, ask)

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from envdoctor.cli import cli
 from envdoctor.context import Context
+from envdoctor.net import shared
 from envdoctor.net.measure import measure_all
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer
 from envdoctor.net.results import Measurement, Outcome
@@ -173,6 +175,43 @@ def test_pep_700_upload_times_bound_the_lag(mirror_lab: MirrorLab) -> None:
         "the oldest uploaded 30 h ago"
     )
     assert result.pull_file == "wheel numpy-1.1.0-py3-none-any.whl (4.2 MB)"  # JSON's size
+
+
+def test_the_end_of_a_large_upstream_page_bounds_the_lag(mirror_lab: MirrorLab) -> None:
+    # 5000 upstream files, one a minute, the newest a minute ago; the mirror has 2000
+    upstream = SimpleIndex(numpy_files=5000, serial=100, json=True, upload_step_s=60)
+    pypi = mirror_lab.add_index("pypi", upstream)
+    late = mirror_lab.add_index("late", SimpleIndex(numpy_files=2000, serial=60))
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{late}/simple", f"{pypi}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert result.healthy, result.reason
+    (asked,) = [h for t, h in gets(mirror_lab, "pypi") if t == "/simple/numpy/"]
+    assert asked["range"] == f"bytes=-{pip_pull.UPSTREAM_TAIL_BYTES}"  # only the newest end
+    # the oldest lacking file within the tail: newer than file 2000 (3000 min), older than
+    # the newest (1 min)
+    assert result.lag_s is not None and 60 < result.lag_s < 3000 * 60, result.freshness
+    assert result.serials_behind == 40
+
+
+def test_a_hanging_upstream_costs_a_bounded_wait(
+    mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared, "WAIT_S", 0.5)
+    hanging = mirror_lab.add("pypi", behaviour="hang")
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3, serial=42))
+    started = time.monotonic()
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{base}/simple", f"{hanging}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+        deadline_s=8,
+    )
+    assert time.monotonic() - started < 5  # not the 8 s deadline
+    assert result.healthy, result.reason
+    assert result.freshness == "freshness unknown: 127.0.0.1 did not answer (numpy serial 42 here)"
 
 
 def test_a_cut_mirror_page_gives_no_lag(mirror_lab: MirrorLab) -> None:
