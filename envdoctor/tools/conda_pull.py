@@ -129,10 +129,11 @@ def freshness(
     channel: str, answer: Answer, fetch: Fetch, upstream: str | None = None
 ) -> Freshness | None:
     """The repodata's ``Last-Modified`` against the upstream channel's.  ``lag_s`` is how
-    long the mirror has been missing the upstream's current repodata (now minus the
-    upstream's ``Last-Modified``, when the mirror's is older): a lower bound.  The gap
-    between the two dates is shown, not taken as the lag: a mirror that keeps the
-    upstream's file times (``rsync -t``) may hold a copy newer than its date says."""
+    much older the mirror's repodata is than the upstream's (as apt's ``InRelease``
+    ``Date:`` comparison, and reflector, rank): the mirror lacks every change the
+    upstream made in that gap.  For a channel that changes every few minutes
+    (conda-forge) that is how stale the mirror's view is; for one that changes rarely it
+    may overstate it by up to the time between the upstream's updates."""
     upstream = (upstream or upstream_channel(channel) or "").rstrip("/")
     mine = _date(answer.headers.get("last-modified"))
     if not upstream or host_port(upstream) == host_port(channel):
@@ -150,8 +151,7 @@ def freshness(
         return Freshness(f"freshness unknown: {host} did not say (repodata {here} old here)")
     if mine >= theirs:
         return Freshness(f"repodata current with {host}'s", 0.0)
-    lag = max(0.0, time.time() - theirs)
-    return Freshness(f"repodata last updated {age(theirs - mine)} before {host}'s", lag)
+    return Freshness(f"repodata last updated {age(theirs - mine)} before {host}'s", theirs - mine)
 
 
 def _ask(upstream: str, fetch: Fetch) -> float | None:
