@@ -3,6 +3,7 @@ connection, limit the total, or ignore ``Range``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -23,9 +24,10 @@ from envdoctor.net.measure import measure_all
 from envdoctor.net.parallel import check_range, verdict
 from envdoctor.net.results import Measurement, Outcome
 from envdoctor.net.session import Session
+from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileError
 from envdoctor.profiles import get_profile
-from envdoctor.tools import hf, modelscope
+from envdoctor.tools import docker, hf, modelscope
 from envdoctor.units import MiB
 from tests.mirrorlab import MirrorLab
 
@@ -273,3 +275,30 @@ def test_the_hubs_plain_download_uses_one_connection_as_the_advice_says(
     ]
     assert len(gets) == 1 and "range" not in gets[0].headers, [g.headers for g in gets]
     assert "aria2c -x 8 -s 8" in hf.PARALLEL_ADVICE and "one connection" in hf.PARALLEL_ADVICE
+
+
+def test_docker_max_concurrent_downloads_goes_into_daemon_json(ctx: Context) -> None:
+    _profile(ctx, "layers", "[docker]\nregistry-mirrors = []\nmax-concurrent-downloads = 8\n")
+    profile = get_profile(ctx, "layers")
+    assert profile.docker is not None and profile.docker.max_concurrent_downloads == 8
+    path = ctx.path("/etc/docker/daemon.json")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"registry-mirrors": ["https://old.example"], "debug": true}\n')
+    (change,) = docker.plan(ctx, profile, ApplyOptions(scope="system")).changes
+    assert change.new is not None
+    assert json.loads(change.new) == {"debug": True, "max-concurrent-downloads": 8}
+    unset = dataclasses.replace(profile.docker, max_concurrent_downloads=None)
+    kept = dataclasses.replace(profile, docker=unset)
+    path.write_text('{"max-concurrent-downloads": 5}\n')
+    assert docker.plan(ctx, kept, ApplyOptions(scope="system")).changes[0].new == path.read_bytes()
+    _profile(ctx, "zero", "[docker]\nregistry-mirrors = []\nmax-concurrent-downloads = 0\n")
+    with pytest.raises(ProfileError, match="at least 1"):
+        get_profile(ctx, "zero")
+
+
+def test_auto_raises_dockerds_layer_downloads_only_where_they_helped() -> None:
+    url = "https://registry.example"
+    gained = build_profile(_choice("docker", url, ((1, 4 * MiB), (8, 19 * MiB))), base={})
+    assert gained.docker is not None and gained.docker.max_concurrent_downloads == 8
+    flat = build_profile(_choice("docker", url, ((1, 10 * MiB), (4, 11 * MiB))), base={})
+    assert flat.docker is not None and flat.docker.max_concurrent_downloads is None

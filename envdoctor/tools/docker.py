@@ -24,6 +24,7 @@ and the command-line flags that override daemon.json, are in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -206,6 +207,11 @@ def resolve_docker(ctx: Context) -> ToolConfig:
 NAME = "docker"
 
 KEY = "registry-mirrors"
+DOWNLOADS_KEY = "max-concurrent-downloads"
+"""Layers dockerd pulls at once (default 3); reloaded on SIGHUP like ``registry-mirrors``."""
+PARALLEL_DOWNLOADS = 8
+"""What ``--profile auto`` sets :data:`DOWNLOADS_KEY` to where more connections were
+measured to help (8, as measured)."""
 SYSTEM_FILE = "/etc/docker/daemon.json"
 
 _BOM = "\ufeff"
@@ -244,7 +250,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
             + ", ".join(str(flag) for flag in flags)
             + ", or leave the mirrors there and run apply with --skip docker.",
         )
-    new = _new_content(old, mirrors, display)
+    new = _new_content(old, mirrors, display, profile.docker.max_concurrent_downloads)
     notes: list[str] = []
     if not mirrors and flags:
         notes.append(
@@ -347,23 +353,32 @@ def _parse(old: bytes, display: str) -> tuple[dict[str, Any], bool]:
     return data, crlf
 
 
-def _new_content(old: bytes | None, mirrors: list[str], display: str) -> bytes | None:
+def _new_content(
+    old: bytes | None, mirrors: list[str], display: str, downloads: int | None = None
+) -> bytes | None:
+    """``old`` with ``registry-mirrors`` set to ``mirrors`` (removed when empty) and, when
+    given, ``max-concurrent-downloads`` set to ``downloads`` (else left as it is)."""
     if old is None:
-        if not mirrors:
+        if not mirrors and downloads is None:
             return None
         data: dict[str, Any] = {}
         crlf = False
     else:
         data, crlf = _parse(old, display)
     current = data.get(KEY)
+    changed = False
     if mirrors:
-        if current == mirrors:
-            return old
-        data[KEY] = mirrors  # an existing key keeps its place
-    else:
-        if current is None or current == [] or KEY not in data:
-            return old
+        if current != mirrors:
+            data[KEY] = mirrors  # an existing key keeps its place
+            changed = True
+    elif KEY in data and current not in (None, []):
         del data[KEY]
+        changed = True
+    if downloads is not None and data.get(DOWNLOADS_KEY) != downloads:
+        data[DOWNLOADS_KEY] = downloads
+        changed = True
+    if not changed:
+        return old
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if crlf:
         text = text.replace("\n", "\r\n")
@@ -541,7 +556,7 @@ def _docker_daemon(
 # --- the Tool protocol ------------------------------------------------------------------
 
 TITLE = "Docker"
-TABLE_KEYS = ("registry-mirrors", "probe-image", "allow-http")
+TABLE_KEYS = ("registry-mirrors", "probe-image", "max-concurrent-downloads", "allow-http")
 URL_KEYS = ("registry-mirrors",)
 REQUIRED = ("registry-mirrors", "registry-mirrors = [] (empty: Docker Hub itself)")
 DOCKER_HUB = "https://registry-1.docker.io"
@@ -559,6 +574,9 @@ class DockerSettings:
     """The image measuring asks these mirrors for (``probe-image``); None: the default
     :data:`~envdoctor.tools.docker_pull.PROBE_IMAGE`.  Proxies that serve only an
     allowlist refuse most images: name one they serve."""
+    max_concurrent_downloads: int | None = None
+    """``max-concurrent-downloads`` for ``daemon.json``: layers pulled at once; None: the
+    file's own value (or dockerd's default, 3) stays."""
 
 
 def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
@@ -576,13 +594,25 @@ def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
                 'e.g. probe-image = "library/python:3.12-slim".',
             )
         checked["probe-image"] = image.strip()
+    downloads = table.get(DOWNLOADS_KEY)
+    if downloads is not None:
+        if isinstance(downloads, bool) or not isinstance(downloads, int) or downloads < 1:
+            file.fail(
+                (NAME, DOWNLOADS_KEY),
+                f"expected a whole number of at least 1, got {downloads!r}",
+                "Write max-concurrent-downloads = 8 (dockerd's default is 3).",
+            )
+        checked[DOWNLOADS_KEY] = downloads
     return checked
 
 
 def settings(table: Mapping[str, Any]) -> DockerSettings:
     mirrors: tuple[str, ...] = table["registry-mirrors"]
     return DockerSettings(
-        mirrors, allow_http=any_http(mirrors), probe_image=table.get("probe-image")
+        mirrors,
+        allow_http=any_http(mirrors),
+        probe_image=table.get("probe-image"),
+        max_concurrent_downloads=table.get(DOWNLOADS_KEY),
     )
 
 
@@ -591,6 +621,7 @@ def settings_json(value: DockerSettings) -> dict[str, Any]:
         "registry_mirrors": list(value.registry_mirrors),
         "allow_http": value.allow_http,
         "probe_image": value.probe_image,
+        "max_concurrent_downloads": value.max_concurrent_downloads,
     }
 
 
@@ -598,8 +629,16 @@ def settings_toml(value: DockerSettings) -> Any:
     table = toml_table({"registry-mirrors": list(value.registry_mirrors)})
     if value.probe_image is not None:
         table.add("probe-image", value.probe_image)
+    if value.max_concurrent_downloads is not None:
+        table.add(DOWNLOADS_KEY, value.max_concurrent_downloads)
     add_allow_http(table, value.allow_http)
     return table
+
+
+def parallel_settings(value: DockerSettings) -> DockerSettings:
+    """``value`` with more layers pulled at once: what ``--profile auto`` chooses where
+    more connections were measured to help (each layer is still one connection)."""
+    return dataclasses.replace(value, max_concurrent_downloads=PARALLEL_DOWNLOADS)
 
 
 def endpoints(value: DockerSettings) -> list[str]:

@@ -80,7 +80,9 @@ from envdoctor.tools.pip_config import (
     pip_option_name,
     resolve_pip,
     strict_parse,
+    universal_newlines,
 )
+from envdoctor.tools.pip_sections import sparse_for
 
 NAME = "pip"
 
@@ -116,12 +118,20 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
 
 
 def edit(
-    data: bytes, settings: PipSettings, display: str, ctx: Context | None = None
+    data: bytes,
+    settings: PipSettings,
+    display: str,
+    ctx: Context | None = None,
+    *,
+    sparse: bool = True,
 ) -> tuple[bytes, list[str]]:
     """``data`` (a pip.conf's bytes) with the profile's keys set; notes for people.
 
     Raises :class:`EnvdoctorError` naming ``display`` and the line when pip would refuse
     the file.  With ``ctx``, pip's parse of the file is the one this run's resolve made.
+    configupdater sees only ``[global]`` (:func:`envdoctor.tools.pip_sections.sparse_for`),
+    the other sections being put back as they were; ``sparse=False`` shows it the whole
+    file (the same bytes, slower: the tests compare both).
     """
     notes: list[str] = []
     text = decode_utf8(data, display, "pip")
@@ -134,19 +144,30 @@ def edit(
             "load a file that starts with one"
         )
     lines = split_lines(text)
-    normalised = "".join(content + "\n" for content, _ in lines)
-    if not _check_like_pip(normalised, display, ctx).has_section(_SECTION):
+    universal = universal_newlines(text)  # what pip reads, and this run's resolve parsed
+    normalised = universal + "\n" if universal and not universal.endswith("\n") else universal
+    if not _check_like_pip(universal, display, ctx).has_section(_SECTION):
         # A new [global] goes last, after a blank line when the file has text.
         if normalised.strip() and not normalised.endswith("\n\n"):
             normalised += "\n"
         normalised += f"[{_SECTION}]\n"
+    edited = None
+    if sparse:
+        shown = sparse_for(normalised, _SECTION)
+        edited = shown.put_back(_edit_with_configupdater(shown.text, settings, display))
+    if edited is None:  # a stand-in did not come back as it went: edit the whole file
+        edited = _edit_with_configupdater(normalised, settings, display)
+    return restore_line_endings(lines, edited).encode("utf-8"), notes
+
+
+def _edit_with_configupdater(text: str, settings: PipSettings, display: str) -> str:
     updater = ConfigUpdater(strict=False)
     try:
-        updater.read_string(normalised)
+        updater.read_string(text)
     except configparser.Error as exc:  # pip accepted it, configupdater did not
         raise _parse_error(display, exc) from exc
     _update(updater, settings)
-    return restore_line_endings(lines, str(updater)).encode("utf-8"), notes
+    return str(updater)
 
 
 # --- reading ---------------------------------------------------------------------------

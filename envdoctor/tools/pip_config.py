@@ -27,7 +27,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from envdoctor.configfiles import (
     ConfigProblem,
@@ -91,7 +91,17 @@ def pip_option_name(name: str) -> str:
 
 
 class PipConfigParser(configparser.RawConfigParser):
-    """The parser pip builds (``configuration._RawConfigParser``): pip's key names."""
+    """The parser pip builds (``configuration._RawConfigParser``): pip's key names.
+
+    Its sections have no typed getters (``section.getint``...): configparser makes three
+    of them for every section it reads, a third of the parse of a file of 20,000
+    sections, and nothing here asks for one.  What it reads is the same.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in list(self.converters):
+            del self.converters[name]
 
     def optionxform(self, optionstr: str) -> str:
         return pip_option_name(optionstr)
@@ -229,6 +239,12 @@ def _configparser_problem(path: Path, exc: configparser.Error) -> ConfigProblem:
     return ConfigProblem(str(path), line, f"{message}: pip refuses to load this file")
 
 
+def universal_newlines(text: str) -> str:
+    """``text`` as pip reads it: its file is opened in text mode, so ``\r\n`` and a bare
+    ``\r`` end a line as ``\n`` does."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def strict_parse(ctx: Context, text: str) -> tuple[PipConfigParser, configparser.Error | None]:
     """pip's own strict parse of ``text``, once per run: the parser, and the error that
     makes pip stop (None when pip loads it).  The parser is shared: never change it."""
@@ -264,6 +280,7 @@ def parse_pip_file(
             )
         )
         text = text[1:]
+    text = universal_newlines(text)
     parser, error = strict_parse(ctx, text)
     if error is not None:
         problems.append(_configparser_problem(path, error))
@@ -332,9 +349,12 @@ def _pip_convert(
 
 
 def _entries(location: str, items: list[tuple[str, str, str]]) -> dict[str, _PipEntry]:
+    # Only the options resolve_pip follows: a key it never reads changes nothing it
+    # finds, and a file of 20,000 sections would be walked for each command.
     return {
         f"{section}.{name}": _PipEntry(value, Source("file", location, section))
         for section, name, value in items
+        if name in _PIP_OPTIONS
     }
 
 

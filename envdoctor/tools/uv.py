@@ -80,6 +80,7 @@ from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
 from envdoctor.tools import pip, pip_pull
+from envdoctor.tools.uv_sparse import follows, sparse_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -436,14 +437,17 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
 
 
 def edit(
-    data: bytes, url: str, display: str, ctx: Context | None = None
+    data: bytes, url: str, display: str, ctx: Context | None = None, *, sparse: bool = True
 ) -> tuple[bytes, list[str]]:
     """``data`` (a uv.toml's bytes) with exactly one default index, at ``url``; notes.
 
     Raises :class:`EnvdoctorError` naming ``display`` and the line when the file is not
     valid TOML by uv's rules (:func:`parse_toml`, before tomlkit, which is laxer, edits
     it) or its ``index`` is not a list of tables.  With ``ctx``, the check reuses this
-    run's parse of the file.
+    run's parse of the file.  tomlkit sees only the tables the edit touches
+    (:func:`envdoctor.tools.uv_sparse.sparse_for`) and tomllib checks the whole result
+    (:func:`~envdoctor.tools.uv_sparse.follows`), else tomlkit edits the whole file;
+    ``sparse=False`` always does (the same bytes, slower: the tests compare both).
     """
     text = decode_utf8(data, display, "uv")
     parsed, line, problem = parse_toml(ctx or Context.for_root(Path("/")), text)
@@ -458,6 +462,28 @@ def edit(
     bom = _BOM if text.startswith(_BOM) else ""
     lines = split_lines(text[len(bom) :])
     normalised = "".join(content + "\n" for content, _ in lines)
+    if sparse and parsed is not None:
+        shown = sparse_for(normalised, parsed)
+        if shown is not None:
+            try:
+                notes, new_text = _edit_with_tomlkit(shown.text, url, display)
+            except EnvdoctorError:
+                pass  # tomlkit reads the whole file below, and says what it refuses
+            else:
+                edited = shown.put_back(new_text)
+                if edited == normalised:
+                    return data, notes
+                if edited is not None:
+                    restored = restore_line_endings(lines, edited)
+                    if follows(parsed, restored, url):
+                        return (bom + restored).encode("utf-8"), notes
+    notes, new_text = _edit_with_tomlkit(normalised, url, display)
+    if new_text == normalised:
+        return data, notes
+    return (bom + restore_line_endings(lines, new_text)).encode("utf-8"), notes
+
+
+def _edit_with_tomlkit(normalised: str, url: str, display: str) -> tuple[list[str], str]:
     try:
         document = tomlkit.parse(normalised)
     except tomlkit.exceptions.ParseError as exc:
@@ -472,10 +498,7 @@ def edit(
             f"Fix {display}, then run apply again.",
         ) from None
     notes = _update(document, url, display)
-    new_text = tomlkit.dumps(document)
-    if new_text == normalised:
-        return data, notes
-    return (bom + restore_line_endings(lines, new_text)).encode("utf-8"), notes
+    return notes, tomlkit.dumps(document)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -1,0 +1,286 @@
+"""How long each apply target takes to plan a ~1 MiB hostile-but-valid file (issue 11).
+
+    python benchmarks/apply_large_inputs.py [--runs N] [--only pip,uv] [--profile]
+
+For every target with a ``plan``, a temp root gets the files that target reads, each
+just under 1 MiB and built to be hard (thousands of sections or tables, comments,
+continuation lines, multi-line strings holding header-like text, CRLF endings), and the
+target is planned with the shipped profile that sets it (``cn-tsinghua``, or
+``cn-docker-proxies`` for the container runtimes), as ``apply --dry-run`` does: a fresh
+Context per run, so nothing is memoised across runs.  The table shows the median plan
+time per target; ``--profile`` prints the top of cProfile for each target instead.
+
+The goal (issue 11 item 7): every target under 1 s for any input under 1 MiB.
+
+Measured on the shared 2-core box (median of 3, seconds), before -> after this change:
+
+    target      bytes read   before   after
+    pip          1,037,690    2.33     0.13
+    uv           1,042,854    4.37     0.23
+    (every other target was already under 0.3 s; see the table the script prints)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from envdoctor.context import Context  # noqa: E402
+from envdoctor.planning import ApplyOptions, plan  # noqa: E402
+from envdoctor.profiles import get_profile  # noqa: E402
+
+MiB = 1 << 20
+LIMIT = MiB - 4096  # every file stays under 1 MiB
+
+
+def _fill(head: str, unit: Callable[[int], str], tail: str = "", limit: int = LIMIT) -> str:
+    """``head``, then ``unit(i)`` for i = 0, 1, ... while the text stays under ``limit``."""
+    parts, size, i = [head], len(head) + len(tail), 0
+    while True:
+        piece = unit(i)
+        if size + len(piece) > limit:
+            break
+        parts.append(piece)
+        size += len(piece)
+        i += 1
+    parts.append(tail)
+    return "".join(parts)
+
+
+def _pip(limit: int = LIMIT) -> str:
+    return _fill(
+        "; a pip.conf of many sections\n[global]\ntimeout = 30\nindex-url = https://a.example/simple\n"
+        "trusted-host = a.example\n    b.example\n# a comment inside the value\n\n",
+        lambda i: f"[s{i}]\nKey_{i} : v{i}\n    continued {i}\n; c {i}\nother = [x]\n\n",
+        limit=limit,
+    )
+
+
+def _uv(limit: int = LIMIT) -> str:
+    return _fill(
+        '# uv.toml\nnative-tls = true\nindex-url = "https://a.example/simple"\n'
+        'note = """\n[[index]]\nname = "not a table"\n"""\n\n',
+        lambda i: (
+            f'[[index]]\nname = "i{i}"  # comment\nurl = "https://e{i}.example/simple"\n'
+            f"explicit = true\n\n"
+        ),
+        '[pip]\nindex-url = "https://b.example/simple"\n',
+        limit=limit,
+    )
+
+
+def _condarc() -> str:
+    return _fill(
+        "# a big .condarc\nchannels:\n  - defaults\ncustom_channels:\n",
+        lambda i: f"  ch{i}: https://c{i}.example/conda  # comment {i}\n",
+        "show_channel_urls: true\n",
+    )
+
+
+def _daemon_json() -> str:
+    return _fill(
+        '{\n  "debug": true,\n  "registry-mirrors": ["https://m.example"],\n  "labels": [\n',
+        lambda i: f'    "label{i}=value{i}",\n',
+        '    "last=1"\n  ]\n}\n',
+    )
+
+
+def _containerd_config() -> str:
+    return _fill(
+        "version = 2\n# containerd config\n",
+        lambda i: f'[plugins."io.containerd.plugin{i}"]\n  key = "value {i}"\n  flag = true\n\n',
+    )
+
+
+def _hosts_toml() -> str:
+    return _fill(
+        'server = "https://registry-1.docker.io"\n\n',
+        lambda i: (
+            f'[host."https://h{i}.example"]\n  capabilities = ["pull", "resolve"]\n'
+            f"  skip_verify = false\n\n"
+        ),
+    )
+
+
+def _registries_conf() -> str:
+    return _fill(
+        'unqualified-search-registries = ["docker.io"]\n\n',
+        lambda i: (
+            f'[[registry]]\nprefix = "r{i}.example"\nlocation = "r{i}.example"\n'
+            f'[[registry.mirror]]\nlocation = "m{i}.example"\n\n'
+        ),
+    )
+
+
+def _sysctl() -> str:
+    return _fill(
+        "# sysctl.conf\n", lambda i: f"# comment {i}\nnet.ipv4.conf.eth{i}.rp_filter = 1\n"
+    )
+
+
+def _sources_list() -> str:
+    return _fill(
+        "deb http://deb.debian.org/debian bookworm main\n",
+        lambda i: (
+            f"# deb http://deb.debian.org/debian bookworm-{i} main\n"
+            f"deb [arch=amd64] https://repo{i}.example/debian bookworm main\n"
+        ),
+    )
+
+
+def _npmrc() -> str:
+    return _fill(
+        "registry=https://registry.npmjs.org/\n",
+        lambda i: f"; comment {i}\n@scope{i}:registry=https://n{i}.example/\n",
+    )
+
+
+def _go_env() -> str:
+    return _fill("GOPROXY=https://proxy.golang.org,direct\n", lambda i: f"GOX{i}=value{i}\n")
+
+
+def _cargo() -> str:
+    return _fill(
+        '# cargo config\n[source.crates-io]\nreplace-with = "old"\n\n',
+        lambda i: f'[registries.r{i}]\nindex = "sparse+https://r{i}.example/"\n\n',
+    )
+
+
+def _gitconfig() -> str:
+    return _fill(
+        "[user]\n\tname = Someone\n",
+        lambda i: f'[remote "r{i}"]\n\turl = https://g{i}.example/r.git\n\tfetch = +refs/*\n',
+    )
+
+
+def _shell_rc() -> str:
+    return _fill("# .bashrc\n", lambda i: f"export VAR_{i}=value_{i}  # comment\nalias a{i}='ls'\n")
+
+
+def _crlf(build: Callable[[int], str]) -> str:
+    """What ``build`` makes, with CRLF endings, still under 1 MiB."""
+    text = build(LIMIT)
+    lines = text.count("\n")
+    return build(LIMIT - lines - 4096).replace("\n", "\r\n")
+
+
+# target -> (profile, scope, {path under the root or "~/...": text})
+CASES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "pip": ("cn-tsinghua", "system", {"etc/pip.conf": _pip()}),
+    "pip-crlf": ("cn-tsinghua", "system", {"etc/pip.conf": _crlf(_pip)}),
+    "uv": ("cn-tsinghua", "system", {"etc/uv/uv.toml": _uv()}),
+    "uv-crlf": ("cn-tsinghua", "system", {"etc/uv/uv.toml": _crlf(_uv)}),
+    "conda": ("cn-tsinghua", "system", {"etc/conda/.condarc": _condarc()}),
+    "docker": ("cn-docker-proxies", "system", {"etc/docker/daemon.json": _daemon_json()}),
+    "containerd": (
+        "cn-docker-proxies",
+        "system",
+        {
+            "etc/containerd/config.toml": _containerd_config(),
+            "etc/containerd/certs.d/docker.io/hosts.toml": _hosts_toml(),
+        },
+    ),
+    "podman": (
+        "cn-docker-proxies",
+        "system",
+        {"etc/containers/registries.conf": _registries_conf(), "usr/bin/podman": ""},
+    ),
+    "sysctl": ("cn-tsinghua", "system", {"etc/sysctl.conf": _sysctl()}),
+    "apt": ("cn-tsinghua", "system", {"etc/apt/sources.list": _sources_list()}),
+    "npm": ("cn-tsinghua", "system", {"usr/etc/npmrc": _npmrc()}),
+    "go": ("cn-tsinghua", "user", {"~/.config/go/env": _go_env()}),
+    "cargo": ("cn-tsinghua", "user", {"~/.cargo/config.toml": _cargo()}),
+    "git": ("cn-tsinghua", "system", {"etc/gitconfig": _gitconfig()}),
+    "env": (
+        "cn-tsinghua",
+        "user",
+        {"~/.bashrc": _shell_rc(), "~/.profile": _shell_rc(), "~/.zshenv": _shell_rc()},
+    ),
+}
+
+
+def _setup(case: str, root: Path) -> Context:
+    _, _, files = CASES[case]
+    home = root / "home" / "u"
+    home.mkdir(parents=True)
+    for name, text in files.items():
+        path = home / name[2:] if name.startswith("~/") else root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+        if name == "usr/bin/podman":
+            path.chmod(0o755)
+    ipv4 = root / "proc/sys/net/ipv4"  # a kernel that offers bbr, for sysctl
+    ipv4.mkdir(parents=True)
+    (ipv4 / "tcp_available_congestion_control").write_text("reno cubic bbr\n")
+    (ipv4 / "tcp_congestion_control").write_text("cubic\n")
+    (root / "proc/sys/net/core").mkdir(parents=True)
+    (root / "proc/sys/net/core/default_qdisc").write_text("fq_codel\n")
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin"}
+    return Context.for_root(root, home=home, env=env)
+
+
+def _plan_once(case: str, root: Path) -> tuple[float, float, int]:
+    profile_name, scope, _ = CASES[case]
+    ctx = Context.for_root(root, home=root / "home" / "u", env={
+        "HOME": str(root / "home" / "u"), "PATH": "/usr/bin:/bin"
+    })  # fmt: skip
+    target = case.split("-")[0]
+    profile = get_profile(ctx, profile_name)
+    started, cpu = time.perf_counter(), time.process_time()
+    result = plan(ctx, target, profile, ApplyOptions(scope=scope))  # type: ignore[arg-type]
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if result.skipped:
+        raise SystemExit(f"{case}: skipped ({result.skipped}): the benchmark set-up is wrong")
+    return elapsed, cpu, sum(1 for change in result.changes if change.changed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated cases")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top 25")
+    args = parser.parse_args()
+    cases = [case for case in CASES if not args.only or case in args.only.split(",")]
+    print(f"{'target':<12}{'bytes read':>12}{'changes':>9}{'median s':>10}{'max s':>8}{'cpu s':>8}")
+    slow = []
+    for case in cases:
+        with tempfile.TemporaryDirectory(prefix="envdoctor-bench-") as tmp:
+            root = Path(tmp)
+            _setup(case, root)
+            size = sum(len(text.encode()) for text in CASES[case][2].values())
+            if args.profile:
+                profiler = cProfile.Profile()
+                profiler.enable()
+                _plan_once(case, root)
+                profiler.disable()
+                print(f"--- {case}")
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+                continue
+            times, cpus, changed = [], [], 0
+            for _ in range(args.runs):
+                elapsed, cpu, changed = _plan_once(case, root)
+                times.append(elapsed)
+                cpus.append(cpu)
+            median = statistics.median(times)
+            if median >= 1.0:
+                slow.append(case)
+            print(
+                f"{case:<12}{size:>12,}{changed:>9}{median:>10.3f}{max(times):>8.3f}"
+                f"{statistics.median(cpus):>8.3f}"
+            )
+    if slow:
+        print(f"over 1 s: {', '.join(slow)}")
+
+
+if __name__ == "__main__":
+    main()
