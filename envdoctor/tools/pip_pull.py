@@ -226,9 +226,13 @@ def _json_tail(page_url: str, body: bytes) -> tuple[IndexFile, ...]:
     only between the ``files`` array's objects, each parsed on its own; the cut first
     one, and anything else that does not parse, is left out."""
     files: list[IndexFile] = []
-    for piece in _BETWEEN_FILES.split(body):
+    pieces = _BETWEEN_FILES.split(body)
+    for index, piece in enumerate(pieces):
+        if index == len(pieces) - 1:
+            end = piece.find(b"}]")  # the array's last object: what follows is not a file
+            piece = piece[:end] if end >= 0 else piece
         try:
-            item = json.loads(b"{" + piece.strip().lstrip(b"{").rstrip(b"]} \r\n") + b"}")
+            item = json.loads(b"{" + piece + b"}")
         except ValueError:
             continue
         entry = _json_file(page_url, item)
@@ -309,7 +313,8 @@ def find_wheel(
     if chosen is None:
         what = "an HTML page without file links" if answer.is_html else "a page without files"
         if page.files:
-            what = "only yanked files"
+            unyanked = any(not item.yanked for item in page.files)
+            what = "no wheel or source archive" if unyanked else "only yanked files"
         raise PullRefused(f"the index has no files for {project} ({what})", answer.status)
     mirror, host = host_port(answer.url), host_port(chosen.url)
     finding = None

@@ -323,6 +323,37 @@ def test_a_cut_json_page_gives_the_files_before_the_cut() -> None:
     assert len(whole.files) == 1 and whole.complete
 
 
+def test_the_end_of_a_json_page_gives_its_whole_objects() -> None:
+    # Warehouse's key order: a dict-valued key last, then meta after the files
+    file = (
+        '{"filename": "numpy-2.%d-py3-none-any.whl", "hashes": {"sha256": "00"}, '
+        '"upload-time": "2026-11-30T10:00:00Z", '
+        '"url": "https://files.test/numpy-2.%d-py3-none-any.whl", '
+        '"yanked": false, "data-dist-info-metadata": {"sha256": "11"}}'
+    )
+    page = (
+        '{"files": [' + ", ".join(file % (i, i) for i in range(50)) + '], "meta": '
+        '{"_last-serial": 9, "api-version": "1.1"}, "name": "numpy", "versions": ["2.0"]}'
+    ).encode()
+    tail = page[len(page) // 2 :]
+    answer = Answer(
+        "https://m.test/simple/numpy/",
+        206,
+        "Partial Content",
+        {
+            "content-type": pip_pull.JSON_TYPE,
+            "content-range": f"bytes {len(page) // 2}-{len(page) - 1}/{len(page)}",
+        },
+        tail,
+    )
+    parsed = pip_pull.parse_page(answer)
+    assert not parsed.complete and parsed.serial == 9
+    names = [item.filename for item in parsed.files]
+    assert names[-1] == "numpy-2.49-py3-none-any.whl"  # the last object, before "meta"
+    assert 20 < len(names) < 26  # the whole objects of the second half, the cut one left out
+    assert all(item.upload_time is not None for item in parsed.files)
+
+
 # --------------------------------------------------------------------------- real clients
 
 
