@@ -269,8 +269,12 @@ def overrides(ctx: Context, values: Mapping[str, str]) -> list[str]:
             "procps applies it last" if path == ctx.path(SYSCTL_CONF) else "it is read after ours"
         )
         for line_no, key, value in assignments(text):
+            # A key with no glob matches only itself: fnmatch would compile a pattern
+            # for each line of a 1 MiB sysctl.conf.
+            glob = any(char in key for char in "*?[")
             for wanted in sorted(values):
-                if fnmatch.fnmatchcase(wanted, key) and value.split() != values[wanted].split():
+                matches = fnmatch.fnmatchcase(wanted, key) if glob else wanted == key
+                if matches and value.split() != values[wanted].split():
                     notes.append(
                         f"{display} line {line_no} sets {wanted} = {value} and wins ({when}): "
                         f"remove that line to keep {values[wanted]}"

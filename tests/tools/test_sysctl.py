@@ -299,6 +299,23 @@ def test_sysctl_conf_alone_is_reported(ctx: Context) -> None:
     ]
 
 
+def test_a_glob_key_still_wins_among_many_plain_ones(ctx: Context) -> None:
+    """Plain keys are compared as they are (fnmatch compiled one pattern per line of a
+    1 MiB file); a key with a glob is still matched as systemd-sysctl matches it."""
+    fake_kernel(ctx)
+    ctx.path("/etc").mkdir(exist_ok=True)
+    lines = [f"net.ipv4.conf.eth{i}.rp_filter = 1\n" for i in range(5000)]
+    lines += ["net.core.default_qdisc = fq_codel\n", "net.ipv4.tcp_congestion_*=cubic\n"]
+    ctx.path("/etc/sysctl.conf").write_text("".join(lines))
+
+    plan = sysctl.plan(ctx, get_profile(ctx, "cn-tsinghua"), SYSTEM)
+
+    assert [n.split(" and wins")[0] for n in plan.notes if "wins" in n] == [
+        "/etc/sysctl.conf line 5001 sets net.core.default_qdisc = fq_codel",
+        "/etc/sysctl.conf line 5002 sets net.ipv4.tcp_congestion_control = cubic",
+    ]
+
+
 # --- --now ---------------------------------------------------------------------------------
 
 
