@@ -5,6 +5,7 @@ lab server."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envdoctor.cli import cli
 from envdoctor.context import Context
@@ -352,6 +355,34 @@ def test_the_end_of_a_json_page_gives_its_whole_objects() -> None:
     assert names[-1] == "numpy-2.49-py3-none-any.whl"  # the last object, before "meta"
     assert 20 < len(names) < 26  # the whole objects of the second half, the cut one left out
     assert all(item.upload_time is not None for item in parsed.files)
+
+
+def _pages() -> tuple[bytes, bytes]:
+    names = [f"numpy-1.{i}.0-cp311-cp311-manylinux_2_17_x86_64.whl" for i in range(30)]
+    html_page = "".join(
+        f'<a href="../../p/{n}#sha256={i:064x}" data-requires-python="&gt;=3.9">{n}</a><br/>'
+        for i, n in enumerate(names)
+    )
+    files = [
+        {"filename": n, "url": f"../../p/{n}", "hashes": {"sha256": "0"}, "core-metadata": {}}
+        for n in names
+    ]
+    document = {"meta": {"_last-serial": 3}, "name": "numpy", "files": files}
+    return html_page.encode(), json.dumps(document).encode()
+
+
+@given(cut=st.integers(min_value=0, max_value=10_000), as_json=st.booleans())
+def test_a_page_cut_anywhere_gives_a_prefix_of_its_files(cut: int, as_json: bool) -> None:
+    whole_html, whole_json = _pages()
+    whole = whole_json if as_json else whole_html
+    kind = pip_pull.JSON_TYPE if as_json else "text/html"
+    every = [f.filename for f in pip_pull.parse_page(_answer(whole, kind)).files]
+    assert len(every) == 30
+    cut_page = pip_pull.parse_page(_answer(whole[: cut % (len(whole) + 1)], kind))
+    names = [f.filename for f in cut_page.files]
+    assert names == every[: len(names)]  # never a file that is not there, never reordered
+    assert all(f.url.startswith("https://m.test/p/numpy-1.") for f in cut_page.files)
+    assert all("#" not in f.url for f in cut_page.files)
 
 
 # --------------------------------------------------------------------------- real clients
