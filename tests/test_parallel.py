@@ -302,3 +302,14 @@ def test_auto_raises_dockerds_layer_downloads_only_where_they_helped() -> None:
     assert gained.docker is not None and gained.docker.max_concurrent_downloads == 8
     flat = build_profile(_choice("docker", url, ((1, 10 * MiB), (4, 11 * MiB))), base={})
     assert flat.docker is not None and flat.docker.max_concurrent_downloads is None
+
+
+def test_a_measured_parallel_verdict_fits_the_mirrors_schema(mirror_lab: MirrorLab) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from tests.test_json_schemas import MIRRORS
+
+    base = mirror_lab.add("lanes", rate_bps=1 * MiB, body_bytes=ENDLESS)
+    data = json.loads(json.dumps(measure_hub(mirror_lab, base).to_json()))
+    assert set(data["throughput_by_connections"]) == {"1", "4", "8"}
+    document = {"$defs": MIRRORS["$defs"], "$ref": "#/$defs/measurement"}
+    jsonschema.Draft202012Validator(document).validate(data)
