@@ -28,7 +28,10 @@ common name elsewhere, and ``mirror-by-digest-only``, which skips mirrors for ta
 from __future__ import annotations
 
 import dataclasses
+import functools
+import re
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +41,13 @@ import tomlkit
 
 from envdoctor.checkup import Checkup, Row, add_problems, source_text, tool_details
 from envdoctor.configfiles import (
+    MAX_NESTING,
     ConfigProblem,
     Setting,
     Source,
     ToolConfig,
     decode_utf8,
+    memoized,
     normalise_endpoint,
     read_existing,
     read_text,
@@ -56,6 +61,11 @@ from envdoctor.profiles import Profile
 from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import PullOptions, docker, oci_mirrors
 from envdoctor.tools.oci_mirrors import RegistryMirrors
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 NAME = "podman"
 TITLE = "podman / CRI-O / buildah / skopeo"
@@ -164,12 +174,12 @@ def load(
         if text is None:
             continue
         files_read.append(str(path))
-        try:
-            data = tomlkit.parse(text).unwrap()
-        except Exception as exc:  # noqa: BLE001 - tomlkit raises several types
-            line = getattr(exc, "line", None)
+        data, error = memoized(ctx, "registries.conf", text, functools.partial(_parse, text))
+        if data is None:
+            where = _AT_LINE.search(error)
+            line = int(where.group(1)) if where else None
             problems.append(
-                ConfigProblem(str(path), line, f"invalid TOML: podman refuses to run ({exc})")
+                ConfigProblem(str(path), line, f"invalid TOML: podman refuses to run ({error})")
             )
             continue
         if isinstance(data.get("registries"), dict):
@@ -191,6 +201,22 @@ def load(
         if isinstance(mode, str):
             merged.short_name_mode = (mode, path)
     return merged
+
+
+_AT_LINE = re.compile(r"at line (\d+)")
+
+
+def _parse(text: str) -> tuple[dict[str, Any] | None, str]:
+    """A registries.conf read by tomllib (TOML 1.0, as containers/image's BurntSushi/toml
+    reads it: tomlkit took seconds for 1 MiB), or None and why it is refused."""
+    try:
+        return tomllib.loads(text), ""
+    except tomllib.TOMLDecodeError as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, f"nests more than {MAX_NESTING} deep"
+    except ValueError as exc:  # an integer past Python's 4300-digit limit
+        return None, str(exc).split(";")[0]
 
 
 def mirror_url(entry: Mapping[str, Any]) -> str:

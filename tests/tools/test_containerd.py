@@ -257,6 +257,28 @@ def test_podman_user_file_replaces_the_system_files(ctx: Context) -> None:
     assert any("replaces the system files" in note for note in plan.notes)
 
 
+def test_podman_names_the_line_of_a_registries_conf_toml_refuses(ctx: Context) -> None:
+    """registries.conf is read by tomllib (TOML 1.0, as containers/image's BurntSushi/toml):
+    a duplicate key, which tomlkit let through, is a problem naming its line."""
+    _put(ctx, podman.SYSTEM_FILE, '[[registry]]\nprefix = "a.example"\nprefix = "b.example"\n')
+    config = podman.resolve(ctx)
+    assert config is not None
+    [problem] = [p for p in config.problems if "invalid TOML" in p.message]
+    assert problem.line == 3 and "podman refuses to run" in problem.message
+    assert podman.mirrors(config) == []
+    import shutil
+    import subprocess
+
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed: the real parser's verdict is not checked")
+    refused = subprocess.run(  # fails on the file, before any network
+        ["skopeo", "--registries-conf", str(ctx.path(podman.SYSTEM_FILE)), "inspect",
+         "--retry-times", "0", "docker://a.example/x"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "toml: line 3" in refused.stderr, refused.stderr
+
+
 def test_podman_refuses_a_v1_main_file(ctx: Context) -> None:
     _put(ctx, podman.SYSTEM_FILE, '[registries.search]\nregistries = ["docker.io"]\n')
     with pytest.raises(EnvdoctorError, match="v1"):
