@@ -28,7 +28,9 @@ reading each mirror's numpy page and a wheel: the slowest alone 1.46 s (its down
 0.26 s instead of 1 s); N = 10: 4.95 s (3.39, 9 of 10 timed, 0.26 s windows); N = 50:
 5.00 s (3.43, 7 timed, 18 of 50 not healthy); N = 100: 5.00 s (3.44, 9 timed, 72 of 100
 not healthy).  The ratio grew because the slowest alone got faster; N mirrors still
-fill the 5 s deadline.  The mirrors not healthy at N >= 50 ran out of the latency
+fill the 5 s deadline.  Where the deadline leaves room, the steady stop shows:
+``--counts 10 --timeout 10``, one run, 4.70 s for all 10 (all timed, 0.26 s windows)
+against 9.98 s (0.80 s windows) at d45e192, the commit before it.  The mirrors not healthy at N >= 50 ran out of the latency
 share on two loaded cores: parsing a 1 MiB numpy page takes about 0.38 s of CPU per
 mirror (pip's pull steps, ``html.parser``), and the lab's server threads share the
 same cores.  1.2x cannot be met with downloads one at a time: at N = 10 it leaves about
