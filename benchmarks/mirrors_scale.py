@@ -30,12 +30,14 @@ reading each mirror's numpy page and a wheel: the slowest alone 1.46 s (its down
 not healthy).  The ratio grew because the slowest alone got faster; N mirrors still
 fill the 5 s deadline.  Where the deadline leaves room, the steady stop shows:
 ``--counts 10 --timeout 10``, one run, 4.70 s for all 10 (all timed, 0.26 s windows)
-against 9.98 s (0.80 s windows) at d45e192, the commit before it.  The mirrors not healthy at N >= 50 ran out of the latency
-share on two loaded cores: parsing a 1 MiB numpy page takes about 0.38 s of CPU per
-mirror (pip's pull steps, ``html.parser``), and the lab's server threads share the
-same cores.  1.2x cannot be met with downloads one at a time: at N = 10 it leaves about
-0.03 s per download; it needs either concurrent downloads (which compete) or timing
-only the few mirrors that can still win.
+against 9.98 s (0.80 s windows) at d45e192, the commit before it.
+
+The mirrors not healthy at N >= 50 ran out of the latency share on two loaded cores:
+parsing a 1 MiB numpy page takes about 0.38 s of CPU per mirror (pip's pull steps,
+``html.parser``), and the lab's server threads share the same cores.  1.2x cannot be
+met with downloads one at a time: at N = 10 it leaves about 0.03 s per download; it
+needs either concurrent downloads (which compete) or timing only the few mirrors that
+can still win.
 """
 
 from __future__ import annotations
