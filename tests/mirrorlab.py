@@ -1123,7 +1123,8 @@ class SimpleIndex:
     served at ``/packages/...`` with ``body_bytes`` of filler.  ``missing``: projects
     whose page is a 404.  ``last_modified`` (POSIX time): the repodata's
     ``Last-Modified``; ``repodata``: its body instead of the generated one.  repodata
-    honours ``Range: bytes=a-b``, simple pages ``Range: bytes=-N``.
+    honours ``Range: bytes=a-b``, simple pages ``Range: bytes=-N`` (unless
+    ``ranges=False``: the whole page, as a server that ignores ``Range``).
     """
 
     numpy_files: int | None = None
@@ -1136,6 +1137,7 @@ class SimpleIndex:
     last_modified: float | None = None
     missing: tuple[str, ...] = ()
     repodata: bytes | None = None
+    ranges: bool = True
 
     def answer(
         self,
@@ -1155,6 +1157,8 @@ class SimpleIndex:
         if not (path.endswith("/") and "/simple/" in path):
             return 200, headers, body
         project = path.rstrip("/").rsplit("/", 1)[-1]
+        if not self.ranges:
+            request = {k: v for k, v in request.items() if k != "range"}
         if project in self.missing:
             return 404, {"Content-Type": "text/plain"}, b"not found\n"
         if self.serial is not None and self.serial_header:

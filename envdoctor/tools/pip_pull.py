@@ -8,7 +8,8 @@ PEP 503 HTML page, resolves each file's ``href`` against the page's URL (or its
 ``<base href>``) with ``urljoin``, and downloads the chosen file with
 ``Accept-Encoding: identity``.  uv sends the same page request with ``q=0.2`` for the
 HTML type (and its own compression, which :data:`~envdoctor.net.pull.Fetch` does not
-decode, so it is not copied).  :func:`find_wheel` does these steps for
+decode, so it is not copied).  Unlike both, the page is asked for its last
+:data:`PAGE_TAIL_BYTES` only (``Range``), where the newest files are.  :func:`find_wheel` does these steps for
 :data:`~envdoctor.tools.pip.PYPI_LARGE_PROJECT` and returns the wheel the throughput
 phase downloads.
 
@@ -300,7 +301,10 @@ def find_wheel(
     compared with ``upstream`` (an index URL; default :data:`UPSTREAM_INDEX`).  A missing
     project, an error page or a page without files is :class:`PullRefused`."""
     base = base_url.strip().rstrip("/")
-    answer = fetch(f"{base}/{project}/", page_headers(accept), None)
+    url = f"{base}/{project}/"
+    answer = fetch(url, (*page_headers(accept), ("Range", f"bytes=-{PAGE_TAIL_BYTES}")), None)
+    if answer.status == 416:  # a server that refuses a suffix range: ask as pip does
+        answer = fetch(url, page_headers(accept), None)
     if answer.status == 404:
         raise PullRefused(f"the index has no project {project} (HTTP 404)", 404)
     if not 200 <= answer.status < 300:
@@ -406,6 +410,12 @@ UPSTREAM_TAIL_BYTES = 256 * 1024
 """How much of the end of the upstream's page is asked for: its serial is a header, and
 the newest files (the ones a late mirror lacks) are at the end; a server that ignores
 ``Range`` sends the beginning instead, read up to the usual cap."""
+PAGE_TAIL_BYTES = 256 * 1024
+"""How much of the end of the mirror's page is asked for (``Range: bytes=-N``, which pip
+does not send): the newest files, the ones pip chooses, and bandersnatch's
+``<!--SERIAL n-->``, are at the end of a page that runs past 1 MiB for numpy; and 256 KiB
+of it, not 1 MiB, is what a slow mirror must deliver within the latency deadline, where
+this step runs.  A server that ignores ``Range`` sends the page's beginning."""
 
 
 def _upstream_page(url: str, fetch: Fetch) -> SimplePage | None:
