@@ -1,4 +1,5 @@
-"""Where the ``[table]`` and ``[[array]]`` header lines of a TOML document are, fast.
+"""Where the ``[table]`` and ``[[array]]`` header lines of a TOML document are, fast, and
+the document with the tables an edit does not need behind stand-ins.
 
 tomlkit needs seconds for a 1 MiB file; finding the header lines, so that an edit can
 show tomlkit only the tables it changes (:mod:`envdoctor.sparse_edit`), needs one pass
@@ -12,6 +13,15 @@ doubled closing quotes), comments and brackets.  It is meant for text that a TOM
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Mapping, Sequence
+
+from envdoctor import sparse_edit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 # Runs of text that cannot change the scan's state, matched in one go: single-line
 # strings (whose brackets do not count), comments, newlines not followed by a "["
@@ -85,3 +95,69 @@ def _closing(text: str, start: int, quote: str, *, escapes: bool) -> int:
             end += 1
             extra += 1
         return end
+
+
+def header_line(text: str, start: int) -> str:
+    """The header line that starts at ``start``, without its newline."""
+    end = text.find("\n", start)
+    return text[start : len(text) if end < 0 else end]
+
+
+_FIRST_KEY = re.compile(r"""[ \t]*\[\[?[ \t]*(?:([A-Za-z0-9_-]+)|"([^"\\\n]*)"|'([^'\n]*)')""")
+
+
+def tables_in_order(text: str, starts: Sequence[int]) -> bool:
+    """Whether the tables of each top-level key come one after the other.
+
+    tomlkit moves the tables of a key that comes back after another key's (a split
+    array of tables) next to the first ones when it edits the document: what it would do
+    to tables it does not see cannot be known, so such a file is edited whole.  A header
+    this cannot read (an escape in a quoted key) counts as out of order.
+    """
+    closed: set[str] = set()
+    previous: str | None = None
+    for start in starts:
+        match = _FIRST_KEY.match(text, start)
+        if match is None:
+            return False
+        key = next(group for group in match.groups() if group is not None)
+        if key != previous:
+            if key in closed:
+                return False
+            if previous is not None:
+                closed.add(previous)
+            previous = key
+    return True
+
+
+def sparse_tables(
+    text: str, parsed: Mapping[str, object], starts: Sequence[int], keep: Sequence[bool]
+) -> sparse_edit.Sparse | None:
+    """``text`` (valid TOML, ``\\n`` endings; ``parsed`` is tomllib's reading of it) with
+    every run of tables not in ``keep`` (one entry per header of ``starts``) behind a
+    stand-in (:mod:`envdoctor.sparse_edit`); None when nothing is hidden or tomlkit could
+    not be shown the file this way.
+
+    Stand-ins keep the sequence of kinds tomlkit sees: an array-of-tables element spelt
+    as its header is, or a table.  The top-level key that comes last stays last (tomlkit
+    edits ask it: a table appended before another gets a blank line after it), checked
+    with tomllib on the text shown; files whose tables of one key are split are refused
+    (:func:`tables_in_order`).
+    """
+    if not tables_in_order(text, starts):
+        return None
+    last = list(parsed)[-1] if parsed else None
+    kinds: list[str] = ["top"]
+    keeps: list[bool] = [True]
+    for start, wanted in zip(starts, keep, strict=True):
+        header = header_line(text, start)
+        kinds.append(header if header.lstrip(" \t").startswith("[[") else "table")
+        keeps.append(wanted or (last is not None and last in header))
+    shown = sparse_edit.reduce(text, starts, kinds, keeps)
+    if not shown.runs:
+        return None
+    try:
+        seen = tomllib.loads(shown.text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        return None
+    return shown if (list(seen)[-1] if seen else None) == last else None

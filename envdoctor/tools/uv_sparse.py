@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 
 from envdoctor import sparse_edit
-from envdoctor.toml_scan import header_starts
+from envdoctor.toml_scan import header_line, header_starts, sparse_tables
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,72 +35,22 @@ _DEFAULT_TRUE = re.compile(r"""^[ \t]*["']?default["']?[ \t]*=[ \t]*true""", re.
 
 def sparse_for(text: str, parsed: Mapping[str, object]) -> sparse_edit.Sparse | None:
     """``text`` (``\\n`` endings, valid TOML; ``parsed`` is tomllib's reading of it) with
-    the tables the edit does not touch behind stand-ins, or None when nothing is hidden
-    or the stand-ins would change what the edit finds.
-
-    The edit also asks which top-level key comes last (a new ``[[index]]`` gets a blank
-    line after it when another table follows), so a header that may name that key is
-    kept, and tomllib checks that the text shown ends with the same key.
-    """
-    last = list(parsed)[-1] if parsed else None
+    the tables the edit does not touch behind stand-ins, or None
+    (:func:`envdoctor.toml_scan.sparse_tables`)."""
     starts = header_starts(text)
-    if not _in_order(text, starts):
-        return None
     bounds = [*starts, len(text)]
-    kinds: list[str] = ["top"]
-    keep: list[bool] = [True]
+    keep: list[bool] = []
     last_index = -1
-    for number, start in enumerate(starts, start=1):
-        end = text.find("\n", start)
-        header = text[start : len(text) if end < 0 else end]
+    for number, start in enumerate(starts):
+        header = header_line(text, start)
         if _INDEX_TABLE.fullmatch(header):
-            # tomlkit writes every [[index]] header as the first one is spelt: a run
-            # hides tables spelt as the one tomlkit sees, so that a respelling shows.
-            kinds.append(header)
-            keep.append(_DEFAULT_TRUE.search(text, start, bounds[number]) is not None)
+            keep.append(_DEFAULT_TRUE.search(text, start, bounds[number + 1]) is not None)
             last_index = number
         else:
-            kinds.append("other")
-            named = last is not None and last in header
-            keep.append(named or _MAY_BE_INDEX.match(header) is not None)
-    if last_index > 0:
+            keep.append(_MAY_BE_INDEX.match(header) is not None)
+    if last_index >= 0:
         keep[last_index] = True  # a new table goes after it, whatever it ends with
-    shown = sparse_edit.reduce(text, starts, kinds, keep)
-    if not shown.runs:
-        return None
-    try:
-        seen = tomllib.loads(shown.text)
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
-        return None
-    return shown if (list(seen)[-1] if seen else None) == last else None
-
-
-_FIRST_KEY = re.compile(r"""[ \t]*\[\[?[ \t]*(?:([A-Za-z0-9_-]+)|"([^"\\\n]*)"|'([^'\n]*)')""")
-
-
-def _in_order(text: str, starts: list[int]) -> bool:
-    """Whether the tables of each top-level key come one after the other.
-
-    tomlkit moves the tables of a key that comes back after another key's (a split
-    array of tables, a sub-table far from its parent) next to the first ones when it
-    edits the document: what it would do to parts it does not see cannot be known, so
-    such a file is edited whole, as before.  A header this cannot read counts as out of
-    order.
-    """
-    closed: set[str] = set()
-    previous: str | None = None
-    for start in starts:
-        match = _FIRST_KEY.match(text, start)
-        if match is None:
-            return False
-        key = next(group for group in match.groups() if group is not None)
-        if key != previous:
-            if key in closed:
-                return False
-            if previous is not None:
-                closed.add(previous)
-            previous = key
-    return True
+    return sparse_tables(text, parsed, starts, keep)
 
 
 def follows(old: Mapping[str, object], new_text: str, url: str) -> bool:
