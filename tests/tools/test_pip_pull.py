@@ -28,7 +28,7 @@ from envdoctor.net.results import Measurement, Outcome
 from envdoctor.probes.network import timing
 from envdoctor.tools import pip, pip_pull, uv
 from tests.mirrorlab import MirrorLab, SimpleIndex
-from tests.test_mirrors import lab_context
+from tests.test_mirrors import lab_context, user_profile
 
 WHEEL = "/packages/ab/cd/numpy-1.{}.0-py3-none-any.whl"
 
@@ -268,12 +268,16 @@ def test_mirrors_shows_how_far_behind_and_the_wheel_timed(
     others = ("uv", "conda", "docker", "hf", "modelscope")
     urls = {name: mirror_lab.add(name) for name in others}
     ctx = lab_context(tmp_path, mirror_lab, {**urls, "pip": late})
+    # only the lab's mirrors: without --profile, the shipped profiles' public ones too
+    user_profile(ctx, "lab", f'[pip]\nindex-url = "{late}/simple"\n')
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
     monkeypatch.setattr(pip_pull, "UPSTREAM_INDEX", f"{pypi}/simple")
-    args = ["mirrors", "--target", "pip", "--no-throughput", "--timeout", "20"]
+    args = ["mirrors", "--target", "pip", "--profile", "lab", "--no-throughput"]
+    args += ["--timeout", "20"]
     plain = CliRunner().invoke(cli, args)
+    assert len(plain.stdout.splitlines()) == 2, plain.output  # one mirror, the summary
     first = plain.stdout.splitlines()[0]
-    assert first.endswith("; behind 127.0.0.1 by 3 serials (numpy)"), plain.output
+    assert "ms); behind 127.0.0.1 by 3 serials (numpy)  profiles: lab" in first, plain.output
     verbose = CliRunner().invoke(cli, [*args, "-v"])
     assert "pull: wheel numpy-1.4.0-py3-none-any.whl" in verbose.stdout, verbose.output
     assert "freshness: behind 127.0.0.1 by 3 serials (numpy)" in verbose.stdout
