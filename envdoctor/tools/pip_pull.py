@@ -9,9 +9,9 @@ PEP 503 HTML page, resolves each file's ``href`` against the page's URL (or its
 ``Accept-Encoding: identity``.  uv sends the same page request with ``q=0.2`` for the
 HTML type (and its own compression, which :data:`~envdoctor.net.pull.Fetch` does not
 decode, so it is not copied).  Unlike both, the page is asked for its last
-:data:`PAGE_TAIL_BYTES` only (``Range``), where the newest files are.  :func:`find_wheel` does these steps for
-:data:`~envdoctor.tools.pip.PYPI_LARGE_PROJECT` and returns the wheel the throughput
-phase downloads.
+:data:`PAGE_TAIL_BYTES` only (``Range``), where the newest files are.
+:func:`find_wheel` does these steps for :data:`~envdoctor.tools.pip.PYPI_LARGE_PROJECT`
+and returns the wheel the throughput phase downloads.
 
 Freshness comes from what the page carries: the project's serial in the
 ``X-PyPI-Last-Serial`` header, in a ``<!--SERIAL n-->`` comment (bandersnatch) or in
