@@ -30,7 +30,6 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -58,7 +57,8 @@ UPSTREAM_INDEX: str | None = "https://pypi.org/simple"
 suite sets this, so that no test reaches a public host)."""
 
 _SERIAL_COMMENT = re.compile(rb"<!--\s*SERIAL\s+(\d+)\s*-->")
-_JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')
+_JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*"?(\d+)')
+"""PEP 691 leaves its type open: PyPI's JSON has been seen with a number and a string."""
 _JSON_FILES = re.compile(rb'"files"\s*:\s*\[')
 _PREFERRED_WHEEL = re.compile(r"-(?:py3-none-any|[^-]+-[^-]+-manylinux[^-]*x86_64[^-]*)\.whl$")
 
@@ -88,8 +88,7 @@ class IndexFile:
 @dataclass(frozen=True)
 class SimplePage:
     """What a simple page says, as far as it was read.  An HTML page's anchors are kept
-    unparsed until asked for: the wheel is chosen from the newest end, and only a lag
-    comparison needs every file name."""
+    unparsed until :attr:`files` is asked for (once)."""
 
     serial: int | None
     complete: bool
@@ -108,16 +107,6 @@ class SimplePage:
         if self.is_json:
             return self.entries
         return tuple(item for item in map(self._anchor, self.anchors) if item is not None)
-
-    def newest_first(self) -> Iterator[IndexFile]:
-        """The files from the end of the page (PyPI and bandersnatch list oldest first)."""
-        if self.is_json:
-            yield from reversed(self.entries)
-            return
-        for attributes in reversed(self.anchors):
-            item = self._anchor(attributes)
-            if item is not None:
-                yield item
 
     def _anchor(self, attributes: bytes) -> IndexFile | None:
         href = _href(attributes)
@@ -271,21 +260,49 @@ def _timestamp(value: object) -> float | None:
 
 
 def choose_file(page: SimplePage) -> IndexFile | None:
-    """The newest listed (the last: PyPI and bandersnatch order files by version) of:
-    ``py3-none-any`` or ``manylinux*x86_64`` wheels, else any wheel, else any file;
-    a yanked file is never chosen."""
-    fallbacks: list[IndexFile | None] = [None, None]
-    for item in page.newest_first():
+    """A file a pip on Linux x86_64 downloads: a ``py3-none-any`` or ``manylinux*x86_64``
+    wheel, else any wheel, else a source archive; of those, the newest version (a final
+    release before a pre-release, as pip without ``--pre``); never a yanked one.  Which
+    wheel pip itself takes depends on its interpreter's tags, which a mirror's speed does
+    not.  Versions are compared, not page positions: PyPI lists files by name, where
+    ``1.10`` comes before ``1.9`` and ``2.0rc1`` after ``2.0``."""
+    best: tuple[tuple[int, bool, tuple[int, ...], int], IndexFile] | None = None
+    for position, item in enumerate(page.files):
         if item.yanked:
             continue
         name = item.filename
         if _PREFERRED_WHEEL.search(name):
-            return item
-        if name.endswith(".whl"):
-            fallbacks[0] = fallbacks[0] or item
+            tier = 2
+        elif name.endswith(".whl"):
+            tier = 1
         elif name.endswith((".tar.gz", ".zip")):
-            fallbacks[1] = fallbacks[1] or item
-    return fallbacks[0] or fallbacks[1]
+            tier = 0
+        else:
+            continue
+        final, release = _version_key(name)
+        key = (tier, final, release, position)
+        if best is None or key > best[0]:
+            best = (key, item)
+    return best[1] if best else None
+
+
+_RELEASE = re.compile(r"(\d+(?:\.\d+)*)(.*)")
+_PRE = re.compile(r"(?:a|b|c|rc|alpha|beta|pre|preview|dev)\d*", re.IGNORECASE)
+
+
+def _version_key(filename: str) -> tuple[bool, tuple[int, ...]]:
+    """``(is a final release, release numbers)`` of a wheel's or sdist's version."""
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        version = parts[1] if len(parts) > 1 else ""
+    else:
+        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+        version = stem.rsplit("-", 1)[-1]
+    match = _RELEASE.match(version)
+    if match is None:
+        return False, ()
+    release = tuple(int(part) for part in match.group(1).split("."))
+    return _PRE.search(match.group(2)) is None, release
 
 
 def find_wheel(

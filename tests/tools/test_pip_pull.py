@@ -300,6 +300,30 @@ def _answer(body: bytes, kind: str = "text/html", url: str = "https://m.test/sim
     return Answer(url, 200, "OK", {"content-type": kind}, body)
 
 
+def test_the_newest_final_release_is_chosen_whatever_the_page_order() -> None:
+    # PyPI lists files by name: 1.10 before 1.9, an rc after its final release; a
+    # Linux x86_64 wheel before a Windows one or an sdist of a newer version
+    names = [
+        "numpy-1.10.0-cp39-cp39-manylinux1_x86_64.whl",
+        "numpy-1.26.4-py3-none-any.whl",
+        "numpy-1.9.3-py3-none-any.whl",
+        "numpy-2.0.0-cp312-cp312-win_amd64.whl",
+        "numpy-2.0.0rc1-py3-none-any.whl",
+        "numpy-2.0.0.tar.gz",
+    ]
+    body = "".join(f'<a href="{n}">{n}</a>' for n in names).encode()
+    chosen = pip_pull.choose_file(pip_pull.parse_page(_answer(body)))
+    assert chosen is not None and chosen.filename == "numpy-1.26.4-py3-none-any.whl"
+    only_pre = b'<a href="numpy-3.0.0rc1-py3-none-any.whl">x</a>'
+    chosen = pip_pull.choose_file(pip_pull.parse_page(_answer(only_pre)))
+    assert chosen is not None and chosen.filename == "numpy-3.0.0rc1-py3-none-any.whl"
+
+
+def test_a_json_serial_may_be_a_string() -> None:
+    body = b'{"files": [], "meta": {"_last-serial": "42069282", "api-version": "1.1"}}'
+    assert pip_pull.parse_page(_answer(body, pip_pull.JSON_TYPE)).serial == 42069282
+
+
 def test_html_links_resolve_as_pip_resolves_them() -> None:
     body = (
         b'<html><head><base href="https://files.test/root/"></head><body>'
