@@ -106,6 +106,13 @@ def header_line(text: str, start: int) -> str:
 _FIRST_KEY = re.compile(r"""[ \t]*\[\[?[ \t]*(?:([A-Za-z0-9_-]+)|"([^"\\\n]*)"|'([^'\n]*)')""")
 
 
+def _first_key(text: str, start: int) -> str | None:
+    match = _FIRST_KEY.match(text, start)
+    if match is None:
+        return None
+    return next(group for group in match.groups() if group is not None)
+
+
 def tables_in_order(text: str, starts: Sequence[int]) -> bool:
     """Whether the tables of each top-level key come one after the other.
 
@@ -117,10 +124,9 @@ def tables_in_order(text: str, starts: Sequence[int]) -> bool:
     closed: set[str] = set()
     previous: str | None = None
     for start in starts:
-        match = _FIRST_KEY.match(text, start)
-        if match is None:
+        key = _first_key(text, start)
+        if key is None:
             return False
-        key = next(group for group in match.groups() if group is not None)
         if key != previous:
             if key in closed:
                 return False
@@ -149,10 +155,13 @@ def sparse_tables(
     last = list(parsed)[-1] if parsed else None
     kinds: list[str] = ["top"]
     keeps: list[bool] = [True]
+    named = False  # the first table of the last key is kept (tables are in order)
     for start, wanted in zip(starts, keep, strict=True):
         header = header_line(text, start)
         kinds.append(header if header.lstrip(" \t").startswith("[[") else "table")
-        keeps.append(wanted or (last is not None and last in header))
+        first = not named and _first_key(text, start) == last
+        named = named or first
+        keeps.append(wanted or first)
     shown = sparse_edit.reduce(text, starts, kinds, keeps)
     if not shown.runs:
         return None

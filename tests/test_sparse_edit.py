@@ -1,4 +1,4 @@
-"""The sparse edits of pip.conf and uv.toml give the bytes the whole-file edits give.
+"""The sparse edits of pip.conf, uv.toml and cargo's config give the whole-file edits' bytes.
 
 configupdater (pip.conf) and tomlkit (uv.toml) now see only the sections an edit touches
 (:mod:`envdoctor.sparse_edit`); the rest goes behind stand-ins and is put back.  Each
@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from envdoctor import sparse_edit
 from envdoctor.errors import EnvdoctorError
-from envdoctor.toml_scan import header_starts
-from envdoctor.tools import pip, uv
+from envdoctor.toml_scan import header_starts, sparse_tables
+from envdoctor.tools import cargo, pip, uv
 from envdoctor.tools.pip_config import PipConfigParser
 from envdoctor.tools.pip_sections import section_starts, sparse_for
 from envdoctor.tools.uv_sparse import sparse_for as uv_sparse_for
@@ -367,3 +367,57 @@ def test_real_uv_reads_a_sparse_edit_of_a_big_file(tmp_path: Path):
         check=False,
     )
     assert refused.returncode != 0
+
+
+# --- cargo's config.toml: the [source.*] tables ----------------------------------------
+
+CRATES_MIRROR = "sparse+https://crates.mirror.example/index/"
+TRICKY_CARGO = {
+    "no source yet": '[build]\njobs = 4\n\n[registries.a]\nindex = "sparse+https://a/"\n',
+    "a replacement to follow": '[net]\nretry = 3\n[source.crates-io]\nreplace-with = "old"\n\n'
+    '[source.old]\nregistry = "sparse+https://old/"\n\n[http]\ntimeout = 5\n',
+    "a replacement to remove": '[source.crates-io]\nreplace-with = "m"\n[source.m]\n'
+    'registry = "sparse+https://m/"\n[term]\nverbose = true\n',
+    "dotted keys on top": 'source.crates-io.replace-with = "x"\nsource.x.registry = "https://x/"\n'
+    "[build]\njobs = 1\n",
+    "source last": '[build]\njobs = 2\n[source.crates-io]\nreplace-with = "y"\n',
+    "a vendored source": '[source.crates-io]\nreplace-with = "v"\n[source.v]\n'
+    'directory = "vendor"\n[x]\n',
+    "strings holding headers": 'a = """\n[source.crates-io]\n"""\n[b]\n'
+    'c = """\n[source]\n"""\n[d]\n',
+    "split tables": '[a]\n[source.crates-io]\nreplace-with = "q"\n[b]\n[source.q]\n'
+    'registry = "r"\n',
+    "crlf": "[build]\r\njobs = 4\r\n[net]\r\nretry = 1\r\n",
+    "many tables": "".join(
+        f'[registries.r{i}]\nindex = "sparse+https://r{i}/"\n\n' for i in range(300)
+    )
+    + '[source.crates-io]\nreplace-with = "z"\n[source.z]\nregistry = "https://z/"\n'
+    + "".join(f"[profile.p{i}]\nopt-level = 1\n" for i in range(300)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY_CARGO))
+@pytest.mark.parametrize("index", [CRATES_MIRROR, cargo.CRATES_IO_SPARSE])
+def test_cargo_sparse_edit_gives_the_whole_file_edit_bytes(name, index):
+    data = TRICKY_CARGO[name].encode()
+
+    def edit(**kwargs):
+        try:
+            return outcome(cargo.edit, data, index, "config.toml", **kwargs)
+        except Exception as kept:  # the vendored source: not edited, either way
+            return ("kept", str(kept))
+
+    sparse = edit()
+    assert sparse == edit(sparse=False)
+    if isinstance(sparse[0], bytes) and index == CRATES_MIRROR:
+        written = tomllib.loads(sparse[0].decode())
+        name_ = written["source"]["crates-io"]["replace-with"]
+        assert written["source"][name_]["registry"] == CRATES_MIRROR
+
+
+def test_cargo_sparse_edit_hides_the_other_tables():
+    text = TRICKY_CARGO["many tables"]
+    starts = header_starts(text)
+    keep = [text[start:].startswith("[source") for start in starts]
+    shown = sparse_tables(text, tomllib.loads(text), starts, keep)
+    assert shown is not None and len(shown.runs) == 2 and len(shown.text) < 400

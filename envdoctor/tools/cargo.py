@@ -20,6 +20,9 @@ variables; the ``CARGO_REGISTRIES_*`` variables cargo does read are diagnosed.
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ from tomlkit.items import Table
 
 from envdoctor.checkup import Checkup, Finding, Remedies, Row, add_problems, drift, tool_details
 from envdoctor.configfiles import (
+    MAX_NESTING,
     ConfigProblem,
     Setting,
     Source,
@@ -39,6 +43,7 @@ from envdoctor.configfiles import (
     decode_utf8,
     env_path,
     is_within,
+    memoized,
     read_existing,
     read_text,
     restore_line_endings,
@@ -52,7 +57,13 @@ from envdoctor.profile_checks import ProfileFile, check_url, show, toml_table
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
+from envdoctor.toml_scan import header_starts, sparse_tables
 from envdoctor.tools import PullOptions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 NAME = "cargo"
 TITLE = "cargo (crates.io)"
@@ -90,20 +101,31 @@ def config_files(ctx: Context) -> list[Path]:
     return found
 
 
-def _load(path: Path, problems: list[ConfigProblem]) -> dict[str, Any] | None:
+def _load(ctx: Context, path: Path, problems: list[ConfigProblem]) -> dict[str, Any] | None:
     text = read_text(path, problems)
     if text is None:
         return None
+    data, line, message = memoized(ctx, "cargo config", text, functools.partial(_parse, text))
+    if message is not None:
+        problems.append(ConfigProblem(str(path), line, f"invalid TOML ({message}): cargo stops"))
+    return data
+
+
+_AT_LINE = re.compile(r" \(at line (\d+), column \d+\)$")
+
+
+def _parse(text: str) -> tuple[dict[str, Any] | None, int | None, str | None]:
+    """A cargo config read by tomllib (TOML 1.0, as cargo's toml crate reads it; tomlkit
+    took seconds for 1 MiB), or None, the line and why it is refused."""
     try:
-        return tomlkit.parse(text).unwrap()
-    except tomlkit.exceptions.ParseError as exc:
-        message = str(exc).split(" at line ")[0]
-        problems.append(
-            ConfigProblem(str(path), exc.line, f"invalid TOML ({message}): cargo stops")
-        )
-    except tomlkit.exceptions.TOMLKitError as exc:
-        problems.append(ConfigProblem(str(path), None, f"invalid TOML ({exc}): cargo stops"))
-    return None
+        return tomllib.loads(text), None, None
+    except tomllib.TOMLDecodeError as exc:
+        where = _AT_LINE.search(str(exc))
+        return None, int(where.group(1)) if where else None, _AT_LINE.sub("", str(exc))
+    except RecursionError:
+        return None, None, f"nests more than {MAX_NESTING} deep"
+    except ValueError as exc:  # an integer past Python's 4300-digit limit
+        return None, None, str(exc).split(";")[0]
 
 
 def resolve_cargo(ctx: Context) -> ToolConfig:
@@ -115,7 +137,7 @@ def resolve_cargo(ctx: Context) -> ToolConfig:
     sources: dict[str, tuple[dict[str, Any], Path]] = {}
     replace: list[tuple[object, Source]] = [(None, _CARGO_DEFAULT)]
     for path in reversed(config_files(ctx)):  # lowest priority first
-        data = _load(path, problems)
+        data = _load(ctx, path, problems)
         files_read.append(str(path))
         table = data.get("source") if data else None
         if not isinstance(table, dict):
@@ -209,12 +231,87 @@ def config_path(ctx: Context) -> Path:
     return home / "config" if (home / "config").is_file() else home / "config.toml"
 
 
-def edit(data: bytes, index: str, display: str) -> tuple[bytes, list[str]]:
+def edit(
+    data: bytes, index: str, display: str, ctx: Context | None = None, *, sparse: bool = True
+) -> tuple[bytes, list[str]]:
     """``data`` with crates.io replaced by ``index`` (or the replacement removed when
-    ``index`` is crates.io itself); notes."""
+    ``index`` is crates.io itself); notes.
+
+    tomlkit sees only the top-level keys and the ``[source.*]`` tables
+    (:func:`envdoctor.toml_scan.sparse_tables`) when tomllib reads the file, and tomllib
+    checks the whole result; else, or with ``sparse=False``, tomlkit edits the whole file
+    (the same bytes, slower: the tests compare both).
+    """
     text = decode_utf8(data, display, "cargo")
     lines = split_lines(text)
     normalised = "".join(content + "\n" for content, _ in lines)
+    if sparse:
+        memo = ctx if ctx is not None else Context.for_root(Path("/"))
+        parsed = memoized(memo, "cargo config", text, functools.partial(_parse, text))[0]
+        if parsed is not None:
+            edited = _sparse_edit(normalised, parsed, index, display)
+            if edited is not None:
+                new_text, notes = edited
+                if new_text == normalised:
+                    return data, notes
+                return restore_line_endings(lines, new_text).encode("utf-8"), notes
+    notes, new_text = _edit_with_tomlkit(normalised, index, display)
+    if new_text == normalised:
+        return data, notes
+    return restore_line_endings(lines, new_text).encode("utf-8"), notes
+
+
+_SOURCE_HEADER = re.compile(
+    r"""[ \t]*\[\[?[ \t]*(?:source|"source"|'source')[ \t]*[.\]]|[^\n]*\\"""
+)
+
+
+def _sparse_edit(
+    normalised: str, parsed: dict[str, Any], index: str, display: str
+) -> tuple[str, list[str]] | None:
+    """The edit made with tomlkit shown only what it changes; None when it cannot be."""
+    starts = header_starts(normalised)
+    keep = [_SOURCE_HEADER.match(normalised, start) is not None for start in starts]
+    shown = sparse_tables(normalised, parsed, starts, keep)
+    if shown is None:
+        return None
+    try:
+        notes, new_text = _edit_with_tomlkit(shown.text, index, display)
+    except _Kept:
+        raise
+    except EnvdoctorError:
+        return None  # the whole file is edited, and says what is wrong
+    edited = shown.put_back(new_text)
+    if edited is None or not _follows(parsed, edited, index):
+        return None
+    return edited, notes
+
+
+def _follows(old: dict[str, Any], new_text: str, index: str) -> bool:
+    """Whether ``new_text`` means ``old`` with the edit of :func:`_update` made."""
+    new, _, problem = _parse(new_text)
+    if new is None or problem is not None:
+        return False
+    source = old.get("source")
+    if canonical(index) == canonical(CRATES_IO_SPARSE):
+        crates = source.get("crates-io") if isinstance(source, dict) else None
+        if isinstance(crates, dict) and "replace-with" in crates:
+            crates = {key: value for key, value in crates.items() if key != "replace-with"}
+            source = {**cast("dict[str, Any]", source), "crates-io": crates}
+    else:
+        source = dict(source) if isinstance(source, dict) else {}
+        crates = dict(source.get("crates-io") or {})
+        name = crates.get("replace-with")
+        if not (isinstance(name, str) and isinstance(source.get(name), dict)):
+            name = MIRROR_SOURCE
+            crates["replace-with"] = name
+        source["crates-io"] = crates
+        source[name] = {**(source.get(name) or {}), "registry": index}
+    rest = {key: value for key, value in old.items() if key != "source"}
+    return new == ({**rest, "source": source} if source is not None else rest)
+
+
+def _edit_with_tomlkit(normalised: str, index: str, display: str) -> tuple[list[str], str]:
     try:
         document = tomlkit.parse(normalised)
     except tomlkit.exceptions.ParseError as exc:
@@ -224,10 +321,7 @@ def edit(data: bytes, index: str, display: str) -> tuple[bytes, list[str]]:
             f"Fix {display}, then run apply again.",
         ) from None
     notes = _update(document, index, display)
-    new_text = tomlkit.dumps(document)
-    if new_text == normalised:
-        return data, notes
-    return restore_line_endings(lines, new_text).encode("utf-8"), notes
+    return notes, tomlkit.dumps(document)
 
 
 def _table(parent: Any, key: str, display: str, *, super_table: bool = False) -> Table:
@@ -282,7 +376,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     display = ctx.display(path)
     old = read_existing(path, display, "cargo")
     try:
-        new, notes = edit(old or b"", profile.cargo.index, display)
+        new, notes = edit(old or b"", profile.cargo.index, display, ctx)
     except _Kept as kept:
         return TargetPlan(NAME, skipped=f"{kept}: left as it is")
     change = FileChange(NAME, path, display, old, new, owner=options.owner)
