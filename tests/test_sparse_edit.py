@@ -421,3 +421,38 @@ def test_cargo_sparse_edit_hides_the_other_tables():
     keep = [text[start:].startswith("[source") for start in starts]
     shown = sparse_tables(text, tomllib.loads(text), starts, keep)
     assert shown is not None and len(shown.runs) == 2 and len(shown.text) < 400
+
+
+# --- containerd's config.toml: config_path in the CRI registry table -------------------
+
+CONTAINERD_DATA = Path(__file__).parent / "tools" / "data" / "containerd"
+CRI = '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = ""\n'
+TRICKY_CONTAINERD = {
+    "many plugins": "version = 2\n"
+    + "".join(f'[plugins."io.containerd.p{i}"]\n  k = {i}\n\n' for i in range(300))
+    + CRI
+    + "".join(f'[plugins."io.containerd.q{i}"]\n  k = {i}\n' for i in range(300)),
+    "registry first, no trailing newline": f'version = 2\n{CRI}[plugins."x"]\n  k = 1',
+    "registry with mirrors below": f'version = 2\n{CRI}  [plugins."io.containerd.grpc.v1.cri"'
+    '.registry.configs]\n[plugins."y"]\n',
+    "crlf": f"version = 2\n{CRI}[plugins.z]\nk = 1\n".replace("\n", "\r\n"),
+    "strings holding headers": f'version = 2\na = """\n{CRI}"""\n[b]\n{CRI}[c]\n',
+}
+for fixture in sorted(CONTAINERD_DATA.glob("config-*.toml")):
+    if ".registry]" in fixture.read_text(encoding="utf-8"):  # the table edited in place
+        TRICKY_CONTAINERD[fixture.name] = fixture.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY_CONTAINERD))
+def test_containerd_config_path_edit_gives_tomlkit_s_bytes(name):
+    import tomlkit
+
+    from envdoctor.tools import containerd_files
+
+    old = TRICKY_CONTAINERD[name]
+    config = containerd_files.read_config(tomllib.loads(old))
+    new = containerd_files.with_config_path(old, "/etc/containerd/certs.d", "config.toml")
+    document = tomlkit.parse(old)  # the whole-file edit, as before
+    registry = document["plugins"][config.plugin]["registry"]
+    registry["config_path"] = "/etc/containerd/certs.d"
+    assert new == tomlkit.dumps(document)

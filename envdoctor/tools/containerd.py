@@ -114,7 +114,7 @@ def _load_config(
         return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
     files_read.append(str(path))
     try:
-        return files.read_config(files.parse_toml(text, CONFIG_TOML))
+        return files.read_config(files.read_toml(text, CONFIG_TOML))
     except EnvdoctorError as exc:
         problems.append(ConfigProblem(str(path), None, exc.message.partition(": ")[2]))
         return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
@@ -363,7 +363,7 @@ def _containerd_changes(
     old_config = read_existing(config_file, CONFIG_TOML, NAME)
     old_text = None if old_config is None else decode_utf8(old_config, CONFIG_TOML, NAME)
     config = (
-        files.read_config(files.parse_toml(old_text, CONFIG_TOML))
+        files.read_config(files.read_toml(old_text, CONFIG_TOML))
         if old_text
         else files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
     )

@@ -9,7 +9,10 @@ in a ``version = 3`` file (containerd 2.x), ``plugins.cri.registry`` in a versio
 
 from __future__ import annotations
 
+import functools
 import io
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +21,15 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
+from envdoctor.configfiles import MAX_NESTING
 from envdoctor.errors import EnvdoctorError
+from envdoctor.toml_scan import header_line, header_starts, sparse_tables
 from envdoctor.tools.oci_mirrors import upstream_url
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 DEFAULT_HOSTS_DIR = "/etc/containerd/certs.d"
 MARKER = "Managed by envdoctor"
@@ -55,6 +65,30 @@ def parse_toml(text: str, display: str) -> Any:
             f"containerd: {display}{where}: invalid TOML ({exc}); containerd refuses to start",
             f"Fix {display}, then run apply again.",
         ) from exc
+
+
+@functools.lru_cache(maxsize=4)
+def read_toml(text: str, display: str) -> dict[str, Any]:
+    """``text`` as containerd's TOML parser (go-toml, TOML 1.0) reads it, by tomllib: a
+    1 MiB config.toml takes tomlkit seconds.  Kept for the next call with the same text
+    (a plan reads config.toml three times): the result is shared, never change it."""
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
+        if isinstance(exc, RecursionError):
+            problem = f"nests more than {MAX_NESTING} deep"
+        else:
+            problem = str(exc).split(";")[0]
+        where = _AT_LINE.search(problem)
+        problem = _AT_LINE.sub("", problem)
+        line = f" line {where.group(1)}" if where else ""
+        raise EnvdoctorError(
+            f"containerd: {display}{line}: invalid TOML ({problem}); containerd refuses to start",
+            f"Fix {display}, then run apply again.",
+        ) from None
+
+
+_AT_LINE = re.compile(r" \(at line (\d+), column \d+\)")
 
 
 def read_config(doc: Any) -> ContainerdConfig:
@@ -102,22 +136,28 @@ def with_config_path(old: str | None, hosts_dir: str, display: str) -> str:
             f'[plugins."io.containerd.grpc.v1.cri".registry]\n'
             f"  config_path = {_toml_string(hosts_dir)}\n"
         )
-    doc = parse_toml(old, display)
-    config = read_config(doc)
+    data = read_toml(old, display)
+    config = read_config(data)
     if config.config_path == hosts_dir:
         return old
-    registry = _table_at(doc, ("plugins", config.plugin, "registry"))
-    if isinstance(registry, Table):
-        registry["config_path"] = hosts_dir
-        new = tomlkit.dumps(doc)
-    else:
+    new = None
+    registry: Any = _table_at(data, ("plugins", config.plugin, "registry"))
+    if registry is not None:  # edited in place (no table: tomlkit would find none either)
+        new = _sparse_config_path(old, data, config.plugin, hosts_dir, display)
+        if new is None:
+            doc = parse_toml(old, display)
+            registry = _table_at(doc, ("plugins", config.plugin, "registry"))
+            if isinstance(registry, Table):
+                registry["config_path"] = hosts_dir
+                new = tomlkit.dumps(doc)
+    if new is None:
         separator = "" if old.endswith("\n") else "\n"
         key = _toml_key(config.plugin)
         new = (
             f"{old}{separator}\n[plugins.{key}.registry]\n"
             f"  config_path = {_toml_string(hosts_dir)}\n"
         )
-    if read_config(parse_toml(new, display)).config_path != hosts_dir:
+    if read_config(read_toml(new, display)).config_path != hosts_dir:
         raise EnvdoctorError(
             f"containerd: {display}: could not place config_path in the "
             f"plugins.{_toml_key(config.plugin)}.registry table (it is written in a form "
@@ -125,6 +165,52 @@ def with_config_path(old: str | None, hosts_dir: str, display: str) -> str:
             f'Set config_path = "{hosts_dir}" there by hand, or run apply with --skip containerd.',
         )
     return new
+
+
+def _sparse_config_path(
+    old: str, data: dict[str, Any], plugin: str, hosts_dir: str, display: str
+) -> str | None:
+    """``old`` with ``config_path`` set by tomlkit shown only the ``plugins`` tables that
+    may hold the registry table (:func:`envdoctor.toml_scan.sparse_tables`), checked by
+    tomllib; None when it cannot be done so (tomlkit then edits the whole file)."""
+    if "\r" in old:
+        return None
+    text = old if old.endswith("\n") else old + "\n"
+    starts = header_starts(text)
+    keep = []
+    for start in starts:
+        header = header_line(text, start)
+        keep.append(plugin in header or "\\" in header or header.strip() == "[plugins]")
+    shown = sparse_tables(text, data, starts, keep)
+    if shown is None:
+        return None
+    try:
+        doc = tomlkit.parse(shown.text)
+    except TOMLKitError:
+        return None
+    registry = _table_at(doc, ("plugins", plugin, "registry"))
+    if not isinstance(registry, Table):
+        return None
+    registry["config_path"] = hosts_dir
+    new = shown.put_back(tomlkit.dumps(doc))
+    if new is None:
+        return None
+    if not old.endswith("\n"):
+        if not new.endswith("\n"):
+            return None
+        new = new[:-1]
+    try:
+        written = read_toml(new, display)  # kept for with_config_path's own check
+    except EnvdoctorError:
+        return None
+    path = ("plugins", plugin, "registry")
+    return new if written == _with_key(data, path, "config_path", hosts_dir) else None
+
+
+def _with_key(data: dict[str, Any], path: Sequence[str], key: str, value: object) -> dict[str, Any]:
+    if not path:
+        return {**data, key: value}
+    return {**data, path[0]: _with_key(data[path[0]], path[1:], key, value)}
 
 
 def _toml_key(plugin: str) -> str:
