@@ -445,6 +445,22 @@ def run_pip(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def test_a_bare_cr_pip_conf_is_read_as_pip_reads_it(tmp_path: Path) -> None:
+    """pip opens its files in text mode: a bare CR ends a line.  resolve once read such a
+    file as one long line (no section at all); now it sees what pip sees."""
+    from envdoctor.tools.pip_config import resolve_pip
+
+    ctx = make_ctx(tmp_path)
+    write(user_conf(ctx), "[global]\rindex-url = https://cr.example/simple\rtimeout = 7\r")
+    config = resolve_pip(ctx)
+    assert config.settings["index-url"].value == "https://cr.example/simple"
+    assert config.settings["timeout"].value == 7.0
+    listed = run_pip(pip_env(ctx, tmp_path), "config", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "global.index-url='https://cr.example/simple'" in listed.stdout
+    assert "global.timeout='7'" in listed.stdout
+
+
 def test_pip_config_debug_and_list_read_the_written_file(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path)
     write(user_conf(ctx), (DATA / "commented.conf").read_bytes())
