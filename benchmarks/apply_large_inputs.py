@@ -104,9 +104,18 @@ def _containerd_config(*, registry: bool = False) -> str:
     )
 
 
-def _hosts_toml() -> str:
+def _docker_io_mirrors() -> tuple[str, ...]:
+    profile = get_profile(Context.for_root(Path("/nonexistent")), "cn-docker-proxies")
+    assert profile.containerd is not None
+    return dict(profile.containerd.registries)["docker.io"]
+
+
+def _hosts_toml(*, mirrors_first: bool = False) -> str:
+    first = "".join(
+        f'[host."{url}"]\n  capabilities = ["pull", "resolve"]\n\n' for url in _docker_io_mirrors()
+    )
     return _fill(
-        'server = "https://registry-1.docker.io"\n\n',
+        'server = "https://registry-1.docker.io"\n\n' + (first if mirrors_first else ""),
         lambda i: (
             f'[host."https://h{i}.example"]\n  capabilities = ["pull", "resolve"]\n'
             f"  skip_verify = false\n\n"
@@ -198,6 +207,11 @@ CASES: dict[str, tuple[str, str, dict[str, str]]] = {
         "cn-docker-proxies",
         "system",
         {"etc/containerd/certs.d/docker.io/hosts.toml": _hosts_toml()},
+    ),
+    "containerd-hosts-kept": (  # the same, already following the profile: left alone
+        "cn-docker-proxies",
+        "system",
+        {"etc/containerd/certs.d/docker.io/hosts.toml": _hosts_toml(mirrors_first=True)},
     ),
     "podman": (
         "cn-docker-proxies",

@@ -247,14 +247,18 @@ def hosts_toml(old: str | None, registry: str, mirrors: Sequence[str], profile: 
             lines.append('  capabilities = ["pull", "resolve"]\n')
         return "".join(lines)
     assert old is not None
-    doc = parse_toml(old, f"{DEFAULT_HOSTS_DIR}/{registry}/hosts.toml")
-    hosts = doc.get("host")
+    display = f"{DEFAULT_HOSTS_DIR}/{registry}/hosts.toml"
+    # Whether it already follows, by tomllib (tomlkit takes seconds for a big file).
+    hosts: Any = read_toml(old, display).get("host")
     existing: dict[str, Any] = dict(hosts.items()) if isinstance(hosts, dict) else {}
-    wanted = {mirror: existing.get(mirror) for mirror in mirrors}
     if list(existing)[: len(mirrors)] == list(mirrors) and all(
-        isinstance(t, dict) and _pulls(t) for t in wanted.values()
+        isinstance(existing[mirror], dict) and _pulls(existing[mirror]) for mirror in mirrors
     ):
         return old
+    doc = parse_toml(old, display)
+    hosts = doc.get("host")
+    existing = dict(hosts.items()) if isinstance(hosts, dict) else {}
+    wanted = {mirror: existing.get(mirror) for mirror in mirrors}
     new_doc = tomlkit.document()
     for key, value in doc.body:
         if key is None:
