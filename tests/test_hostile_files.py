@@ -178,12 +178,14 @@ def test_a_changed_middle_keeps_the_endings_around_it():
     ids=["pip.conf-20000-sections", "uv.toml-under-1MiB-of-index-tables"],
 )
 def test_a_huge_file_plans_in_seconds_not_minutes(tmp_path, tool, content):
-    """58 s (pip.conf) and 80 s (uv.toml) before; now one parse by each parser."""
+    """58 s (pip.conf) and 80 s (uv.toml) before; now one parse by each parser, and the
+    round-trip editors see only what they change."""
     ctx = make_ctx(tmp_path)
     put(tmp_path, tool, content)
     started = time.monotonic()
     result = plan(ctx, tool, profile_for(ctx, tool), SYSTEM)
-    assert time.monotonic() - started < 25  # a loaded 2-core CI box; ~3-8 s measured
+    # a loaded 2-core CI box; ~1 s measured (benchmarks/apply_large_inputs.py)
+    assert time.monotonic() - started < 25
     assert result.changes and result.changes[0].changed
 
 
