@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import ipaddress
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +32,50 @@ def _no_public_index_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
     tests (a test names a lab upstream itself)."""
     monkeypatch.setattr("envdoctor.tools.pip_pull.UPSTREAM_INDEX", None)
     monkeypatch.setattr("envdoctor.tools.conda_pull.UPSTREAM_BASES", {})
+
+
+_RESERVED_SUFFIXES = (".test", ".invalid", ".example", ".localhost", ".local")
+_RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def _may_resolve(host: object) -> bool:
+    """Loopback, address literals and the names RFC 2606/6761 keep off the Internet."""
+    if not isinstance(host, str) or not host:
+        return True
+    name = host.lower().rstrip(".")
+    try:
+        ipaddress.ip_address(name.strip("[]").split("%")[0])
+    except ValueError:
+        pass
+    else:
+        return True
+    if name == "localhost" or name.endswith(_RESERVED_SUFFIXES) or name in ("test", "invalid"):
+        return True
+    return any(name == d or name.endswith("." + d) for d in _RESERVED_DOMAINS)
+
+
+@pytest.fixture(autouse=True)
+def _no_public_names(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never touch a public host: a lookup of a public name fails at once (as it
+    does offline) and fails the test that asked, naming the host, so that a test which
+    measures the shipped profiles' mirrors by accident is caught on a machine with DNS
+    too (envdoctor resolves through ``socket.getaddrinfo`` at each call)."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+    lock = threading.Lock()
+
+    def guarded(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if _may_resolve(host):
+            return real(host, *args, **kwargs)
+        with lock:
+            asked.append(str(host))
+        raise socket.gaierror(socket.EAI_NONAME, f"tests never resolve public names: {host}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+    yield
+    with lock:
+        names = sorted(set(asked))
+    assert not names, f"this test asked for public hosts: {', '.join(names)}"
 
 
 pytest_plugins = ["tests.mirrorlab"]

@@ -19,7 +19,7 @@ from envdoctor.context import Context
 from envdoctor.engine import SCHEMA_VERSION
 from envdoctor.net.results import Measurement, Outcome, Sample
 from tests.mirrorlab import MirrorLab
-from tests.test_mirrors import lab_context
+from tests.test_mirrors import lab_context, user_profile
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -85,12 +85,14 @@ def lab_ctx(tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPat
     urls["npm"] = mirror_lab.refused_url("https")
     ctx = lab_context(tmp_path, mirror_lab, urls)
     assert cdn
+    # Only the lab: without --profile, mirrors would also measure every shipped profile.
+    user_profile(ctx, "lab", f'[pip]\nindex-url = "{fast}/simple"\n')
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
     return ctx
 
 
 def test_a_real_mirrors_run_validates(lab_ctx: Context) -> None:
-    args = ["mirrors", "--json", "--samples", "1", "--timeout", "8"]
+    args = ["mirrors", "--json", "--samples", "1", "--timeout", "8", "--profile", "lab"]
     out = CliRunner().invoke(cli, [*args, "--target", "pip,conda,docker,hf,npm"])
     document = json.loads(out.stdout)
     jsonschema.validate(document, MIRRORS)

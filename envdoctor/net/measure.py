@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -74,6 +73,7 @@ from envdoctor.net.session import (
     Resolver,
     Session,
     median,
+    system_resolver,
     trust_store,
     via,
 )
@@ -300,7 +300,7 @@ def measure(
     alive_statuses: frozenset[int] = frozenset(),
     samples: int = 3,
     timeout: float = 5.0,
-    resolver: Resolver = socket.getaddrinfo,
+    resolver: Resolver = system_resolver,
     cancel: threading.Event | None = None,
     deadline: float | None = None,
     proxy_rules: ProxyRules = "requests",
@@ -336,7 +336,7 @@ def measure_throughput(
     seconds: float = 1.0,
     max_bytes: int = 64 * MiB,
     timeout: float = 5.0,
-    resolver: Resolver = socket.getaddrinfo,
+    resolver: Resolver = system_resolver,
     cancel: threading.Event | None = None,
     deadline: float | None = None,
 ) -> Throughput:
@@ -437,7 +437,7 @@ def measure_all(
     throughput: bool = False,
     throughput_seconds: float = 1.0,
     throughput_max_bytes: int = 64 * MiB,
-    resolver: Resolver = socket.getaddrinfo,
+    resolver: Resolver = system_resolver,
     cancel: threading.Event | None = None,
 ) -> list[Measurement]:
     """Measure mirrors, each given as its tool's :class:`PullPath`, within ``deadline_s`` seconds.

@@ -38,6 +38,14 @@ Resolver = Callable[[str, int, int, int], Sequence[tuple[Any, Any, int, str, tup
 """``socket.getaddrinfo`` or a stand-in: ``(host, port, family, type) -> addrinfo list``."""
 
 
+def system_resolver(
+    host: str, port: int, family: int, kind: int
+) -> Sequence[tuple[Any, Any, int, str, tuple[Any, ...]]]:
+    """``socket.getaddrinfo``, looked up at each call (so that a test's guard on it, or
+    a caller's patch, applies to every measurement)."""
+    return socket.getaddrinfo(host, port, family, kind)
+
+
 MAX_REDIRECTS = 5
 
 

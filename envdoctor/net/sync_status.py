@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,7 +39,7 @@ from urllib.parse import urlsplit
 from envdoctor.net.measure import fetch_with
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Freshness
 from envdoctor.net.results import ProbeFailure, host_port
-from envdoctor.net.session import Resolver, Session
+from envdoctor.net.session import Resolver, Session, system_resolver
 from envdoctor.redact import mask_url
 
 Format = Literal["tunasync", "mirrorz"]
@@ -315,7 +314,7 @@ def fetch_documents(
     deadline: float,
     timeout: float = 5.0,
     cancel: threading.Event | None = None,
-    resolver: Resolver = socket.getaddrinfo,
+    resolver: Resolver = system_resolver,
 ) -> dict[str, Document]:
     """Each site's document (by its URL), fetched concurrently, one daemon thread per
     document, and waited for until ``deadline`` (a ``time.monotonic()`` value) at most:

@@ -21,7 +21,7 @@ from envdoctor.net.pull import Answer
 from envdoctor.probes.network import timing
 from envdoctor.tools import hf, hf_pull, modelscope
 from tests.mirrorlab import MirrorLab, XetFile
-from tests.test_mirrors import lab_context
+from tests.test_mirrors import lab_context, user_profile
 
 
 def test_hub_redirecting_resolve_names_the_cdn_and_times_it(mirror_lab: MirrorLab) -> None:
@@ -132,14 +132,13 @@ def test_mirrors_command_shows_where_large_files_come_from(
     urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "docker", "modelscope")}
     ctx = lab_context(tmp_path, mirror_lab, {**urls, "hf": hub})
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    # Only the lab: without --profile, mirrors would also measure every shipped profile.
+    user_profile(ctx, "lab", f'[pip]\nindex-url = "{urls["pip"]}/simple"\n')
     found = f"large files from this mirror come from {cdn.removeprefix('https://')}"
-    plain = CliRunner().invoke(
-        cli, ["mirrors", "--target", "hf", "--no-throughput", "--timeout", "20"]
-    )
+    args = ["mirrors", "--target", "hf", "--profile", "lab", "--no-throughput", "--timeout", "20"]
+    plain = CliRunner().invoke(cli, args)
     assert found in plain.stdout.splitlines()[0], plain.output
-    data = CliRunner().invoke(
-        cli, ["mirrors", "--target", "hf", "--no-throughput", "--json", "--timeout", "20"]
-    )
+    data = CliRunner().invoke(cli, [*args, "--json"])
     (target,) = json.loads(data.stdout)["targets"]
     (mirror,) = [m for m in target["mirrors"] if m["url"] == hub]
     assert found in json.dumps(mirror)
