@@ -6,7 +6,11 @@ Starts loopback lab mirrors (tests/mirrorlab.py) whose first byte is delayed by 
 ... ms, ranks them with ``measure_all`` and prints the wall time beside the slowest
 single mirror's probe time.  Latency runs concurrently, so the ratio should stay close
 to 1; a ratio near the number of mirrors would mean they were probed one by one.  It
-also checks the ranking against the injected delays.
+also checks the ranking against the injected delays.  A mirror's probe time
+(``elapsed_s``) includes its pull steps (pip: numpy's page and the wheel it names),
+which the wall time includes too.
+
+Last run (2 cores, 10 mirrors, 3 samples): wall 870 ms, slowest single 859 ms, 1.01.
 """
 
 from __future__ import annotations

@@ -156,6 +156,7 @@ def _run_measure(
     find: FindLargeFile | None = None,
     found: list[LargeFile] | None = None,
 ) -> Measurement:
+    started = time.perf_counter()
     measured = _run_samples(url, session, samples)
     if find is None or not measured.healthy:
         return measured
@@ -168,6 +169,7 @@ def _run_measure(
             reason=refused.reason,
             status_code=refused.status or measured.status_code,
             phase="first_byte",
+            elapsed_s=time.perf_counter() - started,
         )
     except ProbeFailure as failure:
         return dataclasses.replace(
@@ -175,6 +177,7 @@ def _run_measure(
             outcome=failure.outcome,
             reason=f"{measured.reason}, then the pull failed: {failure.reason}",
             phase=failure.phase,
+            elapsed_s=time.perf_counter() - started,
         )
     if found is not None:
         found.append(large)
@@ -184,6 +187,7 @@ def _run_measure(
         pull_file=large.what,
         pull_hops=large.hops,
         pull_finding=large.finding,
+        elapsed_s=time.perf_counter() - started,  # the pull steps are part of the probe
     )
     return with_freshness(measured, large.freshness)
 

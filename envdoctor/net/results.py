@@ -103,7 +103,8 @@ class Measurement:
     redirects: tuple[str, ...] = ()
     """``host[:port]`` of every redirect target, in order."""
     elapsed_s: float = 0.0
-    """Wall time this measurement took."""
+    """Wall time this measurement took: the latency samples and the pull steps after them
+    (the download timed afterwards is not included)."""
     pull_url: str | None = None
     """The file the client's real pull path downloads (a registry's layer blob), found
     by its steps after the first answer; throughput times it."""
