@@ -32,13 +32,18 @@ class Sparse:
     runs: tuple[str, ...]
     """The original bytes of each stand-in, in order."""
     token: str
+    blank_line: bool = False
+    """Each stand-in ends with a blank line (its run does too), which it takes back."""
 
     def put_back(self, edited: str) -> str | None:
         """``edited`` (the editor's output for ``self.text``) with every stand-in put back;
         None when one is missing, repeated or changed."""
         if not self.runs:
             return edited
-        pattern = re.compile(rf"^([^\n]*\n)# envdoctor-sparse-{self.token}-(\d+)\n", re.MULTILINE)
+        blank = "\n" if self.blank_line else ""
+        pattern = re.compile(
+            rf"^([^\n]*\n)# envdoctor-sparse-{self.token}-(\d+)\n{blank}", re.MULTILINE
+        )
         seen: set[int] = set()
         broken = False
 
@@ -58,13 +63,20 @@ class Sparse:
 
 
 def reduce(
-    text: str, starts: Sequence[int], kinds: Sequence[Hashable], keep: Sequence[bool]
+    text: str,
+    starts: Sequence[int],
+    kinds: Sequence[Hashable],
+    keep: Sequence[bool],
+    *,
+    blank_line: bool = False,
 ) -> Sparse:
     """``text`` with each run of unneeded chunks of one kind replaced by a stand-in.
 
     ``starts`` are the offsets where chunks 1.. begin (each at the start of a header
     line; chunk 0 runs from 0 to the first); ``kinds`` and ``keep`` hold one entry per
-    chunk, chunk 0 included.  A chunk whose header line has no newline is kept.
+    chunk, chunk 0 included.  A chunk whose header line has no newline is kept.  With
+    ``blank_line``, each stand-in ends with a blank line, as the caller's runs must (an
+    editor that separates tables by one then sees one).
     """
     bounds = [0, *starts, len(text)]
     token = secrets.token_hex(8)
@@ -86,8 +98,8 @@ def reduce(
         while end < count and not keep[end] and kinds[end] == kinds[index]:
             end += 1
         header = chunk[: newline + 1]
-        out.append(f"{header}# envdoctor-sparse-{token}-{len(runs)}\n")
+        out.append(f"{header}# envdoctor-sparse-{token}-{len(runs)}\n" + "\n" * blank_line)
         headers.append(header)
         runs.append(text[bounds[index] : bounds[end]])
         index = end
-    return Sparse("".join(out), tuple(headers), tuple(runs), token)
+    return Sparse("".join(out), tuple(headers), tuple(runs), token, blank_line)

@@ -137,7 +137,12 @@ def tables_in_order(text: str, starts: Sequence[int]) -> bool:
 
 
 def sparse_tables(
-    text: str, parsed: Mapping[str, object], starts: Sequence[int], keep: Sequence[bool]
+    text: str,
+    parsed: Mapping[str, object],
+    starts: Sequence[int],
+    keep: Sequence[bool],
+    *,
+    blank_line: bool = False,
 ) -> sparse_edit.Sparse | None:
     """``text`` (valid TOML, ``\\n`` endings; ``parsed`` is tomllib's reading of it) with
     every run of tables not in ``keep`` (one entry per header of ``starts``) behind a
@@ -162,7 +167,7 @@ def sparse_tables(
         first = not named and _first_key(text, start) == last
         named = named or first
         keeps.append(wanted or first)
-    shown = sparse_edit.reduce(text, starts, kinds, keeps)
+    shown = sparse_edit.reduce(text, starts, kinds, keeps, blank_line=blank_line)
     if not shown.runs:
         return None
     try:

@@ -457,3 +457,36 @@ def test_containerd_config_path_edit_gives_tomlkit_s_bytes(name):
     registry = document["plugins"][config.plugin]["registry"]
     registry["config_path"] = "/etc/containerd/certs.d"
     assert new == tomlkit.dumps(document)
+
+
+# --- containerd's hosts.toml of a user's own: the mirrors moved first --------------------
+
+HUB_MIRRORS = ("https://m1.example", "https://m2.example")
+TRICKY_HOSTS = {
+    "many hosts": 'server = "https://registry-1.docker.io"\n\n'
+    + "".join(f'[host."https://h{i}.example"]\n  capabilities = ["pull"]\n\n' for i in range(200))
+    + '[host."https://m2.example"]\n  ca = "/etc/ca.pem"\n\n'
+    + "".join(f'[host."https://k{i}.example"]\n  skip_verify = true\n' for i in range(200)),
+    "many hosts, each after a blank line": 'server = "https://registry-1.docker.io"\n\n'
+    + "".join(f'[host."https://h{i}.example"]\n  capabilities = ["pull"]\n\n' for i in range(200))
+    + '[host."https://m2.example"]\n  ca = "/etc/ca.pem"\n\n'
+    + "".join(f'[host."https://k{i}.example"]\n  skip_verify = true\n\n' for i in range(200)),
+    "no server, a sub-table": '[host."https://a.example"]\n  capabilities = ["pull"]\n'
+    '  [host."https://a.example".header]\n    x = ["y"]\n[host."https://b.example"]\n',
+    "a comment between": '# mine\nserver = "https://r.example"\n[host."https://a"]\n# c\n'
+    '[host."https://b"]\n  capabilities = ["resolve"]\n',
+    "another table after": '[host."https://a"]\n[other]\nk = 1\n[host."https://b"]\n',
+    "mirrors already there, out of order": '[host."https://m2.example"]\n[host."https://x"]\n'
+    '[host."https://m1.example"]\n  capabilities = ["pull", "push"]\n[host."https://y"]\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRICKY_HOSTS))
+def test_containerd_hosts_toml_sparse_edit_gives_the_whole_file_edit_bytes(name):
+    from envdoctor.tools import containerd_files
+
+    old = TRICKY_HOSTS[name]
+    sparse = containerd_files.hosts_toml(old, "docker.io", HUB_MIRRORS, "p")
+    assert sparse == containerd_files.hosts_toml(old, "docker.io", HUB_MIRRORS, "p", sparse=False)
+    assert sparse is not None
+    assert list(tomllib.loads(sparse)["host"])[:2] == list(HUB_MIRRORS)

@@ -224,14 +224,17 @@ def _toml_string(value: str) -> str:
 # --- hosts.toml -----------------------------------------------------------------------
 
 
-def hosts_toml(old: str | None, registry: str, mirrors: Sequence[str], profile: str) -> str | None:
+def hosts_toml(
+    old: str | None, registry: str, mirrors: Sequence[str], profile: str, *, sparse: bool = True
+) -> str | None:
     """The new ``hosts.toml`` of ``registry`` (None: remove the file).
 
     A file envdoctor wrote (its first comment is :data:`MARKER`) is regenerated whole.  A
     file of the user's own keeps everything: the profile's mirrors come first with
     ``capabilities = ["pull", "resolve"]`` (keeping a mirror's other keys, such as ``ca``),
     then the hosts already there.  No mirrors: envdoctor's own file is removed, a user's
-    file is left as it is.
+    file is left as it is.  tomlkit sees only the tables it moves or changes
+    (``sparse=False``: the whole file, the same bytes, slower; the tests compare both).
     """
     ours = old is None or old.lstrip().startswith(f"# {MARKER}")
     if not mirrors:
@@ -255,7 +258,73 @@ def hosts_toml(old: str | None, registry: str, mirrors: Sequence[str], profile: 
         isinstance(existing[mirror], dict) and _pulls(existing[mirror]) for mirror in mirrors
     ):
         return old
-    doc = parse_toml(old, display)
+    if sparse:
+        edited = _sparse_hosts(old, read_toml(old, display), registry, mirrors, display)
+        if edited is not None:
+            return edited
+    return _hosts_with_tomlkit(parse_toml(old, display), registry, mirrors)
+
+
+# A host table as tomlkit writes the header of one it moves: others are shown to it.
+_HOST_TABLE = re.compile(r'\[host\."[ !#-\[\]-~]*"\]')  # printable ASCII but " and \
+
+
+def _sparse_hosts(
+    old: str, data: dict[str, Any], registry: str, mirrors: Sequence[str], display: str
+) -> str | None:
+    """The new hosts.toml with tomlkit shown only the tables it moves or changes (the
+    mirrors' and every table that is not a host's), checked by tomllib; None when it
+    cannot be done so."""
+    if "\r" in old or not old.endswith("\n"):
+        return None
+    starts = header_starts(old)
+    bounds = [*starts, len(old)]
+    keep = []
+    for number, start in enumerate(starts):
+        header = header_line(old, start)
+        other = not header.lstrip(" \t").startswith("[host.")
+        if not other and not _HOST_TABLE.fullmatch(header):
+            return None  # a sub-table ([host."x".header]) or a header tomlkit respells
+        kept = other or "\\" in header or any(mirror in header for mirror in mirrors)
+        if not kept and not old.endswith("\n\n", start, bounds[number + 1]):
+            return None  # tomlkit puts a blank line after each table it moves: show them all
+        keep.append(kept)
+    shown = sparse_tables(old, data, starts, keep, blank_line=True)
+    if shown is None:
+        return None
+    try:
+        edited = _hosts_with_tomlkit(tomlkit.parse(shown.text), registry, mirrors)
+    except TOMLKitError:
+        return None
+    new = shown.put_back(edited)
+    if new is None:
+        return None
+    try:
+        written = read_toml(new, display)
+    except EnvdoctorError:
+        return None
+    hosts = data.get("host")
+    existing: dict[str, Any] = dict(hosts) if isinstance(hosts, dict) else {}
+    expected_hosts = {}
+    for mirror in mirrors:
+        table = existing.get(mirror)
+        table = dict(table) if isinstance(table, dict) else {}
+        caps = list(table.get("capabilities", []))
+        expected_hosts[mirror] = {
+            **table,
+            "capabilities": list(dict.fromkeys(["pull", "resolve", *caps])),
+        }
+    expected_hosts.update(
+        (name, table) for name, table in existing.items() if name not in expected_hosts
+    )
+    expected = {key: value for key, value in data.items() if key != "host"}
+    expected.setdefault("server", upstream_url(registry))
+    expected["host"] = expected_hosts
+    host_order = list(written.get("host", {}))
+    return new if written == expected and host_order == list(expected_hosts) else None
+
+
+def _hosts_with_tomlkit(doc: Any, registry: str, mirrors: Sequence[str]) -> str:
     hosts = doc.get("host")
     existing = dict(hosts.items()) if isinstance(hosts, dict) else {}
     wanted = {mirror: existing.get(mirror) for mirror in mirrors}
