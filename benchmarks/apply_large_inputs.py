@@ -12,26 +12,32 @@ time per target; ``--profile`` prints the top of cProfile for each target instea
 
 The goal (issue 11 item 7): every target under 1 s for any input under 1 MiB.
 
-Measured on the shared 2-core box (plan wall time, seconds; "before" is one run of the
-code before this benchmark's changes, "after" the median of 3; the box is loaded, so
-+-30%):
+Measured on the shared 2-core box (plan wall time, seconds, which is CPU time here):
+"before" is one run of the code before this benchmark's changes, "after" the range of
+the medians of three runs of 3, taken while other engineers used the box (load 0.9-1.9):
 
-    target                before   after   what it was
-    pip                    2.92     0.81   configupdater parsed all 15,000 sections
-    pip-crlf               4.58     0.74   the same, and pip's parse ran twice (*)
-    uv                     4.97     0.84   tomlkit parsed all 11,600 [[index]] tables
-    uv-crlf                3.81     0.78
-    cargo                  9.35     0.69   tomlkit, twice
-    containerd (*)        21.9      0.54   tomlkit, four times; 0.61 with the CRI table
-    containerd-hosts       (*)      6.72   still slow: a user's hosts.toml is rebuilt
-                                           by tomlkit (0.38 when it already follows)
-    podman                 4.83     0.33   tomlkit read registries.conf
-    sysctl                 2.62     0.04   fnmatch compiled a pattern per line
-    conda                  9.73     9.17   still slow: ruamel.yaml round-trip
+    target                 before   after       what it was
+    pip                     2.92    0.65-1.00   configupdater parsed all 15,000 sections
+    pip-crlf                4.58    0.74-0.89   the same, and pip's parse ran twice (*)
+    uv                      4.97    0.84-1.05   tomlkit parsed all 11,600 [[index]] tables
+    uv-crlf                 3.81    0.78-1.21
+    cargo                   9.35    0.69-1.09   tomlkit, twice
+    containerd (**)        21.9     0.54-0.68   tomlkit, four times
+    containerd-registry     (**)    0.61-1.08   the CRI registry table edited in place
+    containerd-hosts        (**)    1.07-1.18   a user's hosts.toml, mirrors moved first
+    containerd-hosts-kept   (**)    0.32-0.50   one that already follows
+    podman                  4.83    0.29-0.39   tomlkit read registries.conf
+    sysctl                  2.62    0.04-0.07   fnmatch compiled a pattern per line
+    conda                   9.73    9.2-11.2    still slow: ruamel.yaml's round-trip of
+                                                the whole file, load and dump
     docker, apt, npm, go, git, env: under 0.3 s before and after
 
-    (*) before, config.toml and hosts.toml were one case: 21.9 s for both; the CRLF
-    files were 1.1 MiB (10% more bytes, the same lines).
+    (*) the CRLF files were 1.1 MiB before (10% more bytes, the same lines).
+    (**) before, config.toml and a hosts.toml were one case: 21.9 s for both.
+
+What is left of pip, uv, cargo and containerd is one parse of the input by the client's
+rules (configparser, tomllib) and, for TOML, one more of the result, which tomllib checks
+whole: about two thirds of each time.
 """
 
 from __future__ import annotations
