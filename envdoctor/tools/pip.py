@@ -146,7 +146,11 @@ def edit(
     lines = split_lines(text)
     universal = universal_newlines(text)  # what pip reads, and this run's resolve parsed
     normalised = universal + "\n" if universal and not universal.endswith("\n") else universal
-    if not _check_like_pip(universal, display, ctx).has_section(_SECTION):
+    parsed = _check_like_pip(universal, display, ctx)
+    # [DEFAULT]'s keys come first in every section pip reads, in their order there: an index
+    # spelling only [DEFAULT] has would be met after [global]'s and win (see _update).
+    inherited = tuple(key for key in parsed.defaults() if pip_option_name(key) in _INDEX_KEYS)
+    if not parsed.has_section(_SECTION):
         # A new [global] goes last, after a blank line when the file has text.
         if normalised.strip() and not normalised.endswith("\n\n"):
             normalised += "\n"
@@ -154,19 +158,21 @@ def edit(
     edited = None
     if sparse:
         shown = sparse_for(normalised, _SECTION)
-        edited = shown.put_back(_edit_with_configupdater(shown.text, settings, display))
+        edited = shown.put_back(_edit_with_configupdater(shown.text, settings, display, inherited))
     if edited is None:  # a stand-in did not come back as it went: edit the whole file
-        edited = _edit_with_configupdater(normalised, settings, display)
+        edited = _edit_with_configupdater(normalised, settings, display, inherited)
     return restore_line_endings(lines, edited).encode("utf-8"), notes
 
 
-def _edit_with_configupdater(text: str, settings: PipSettings, display: str) -> str:
+def _edit_with_configupdater(
+    text: str, settings: PipSettings, display: str, inherited: Sequence[str] = ()
+) -> str:
     updater = ConfigUpdater(strict=False)
     try:
         updater.read_string(text)
     except configparser.Error as exc:  # pip accepted it, configupdater did not
         raise _parse_error(display, exc) from exc
-    _update(updater, settings)
+    _update(updater, settings, inherited)
     return str(updater)
 
 
@@ -278,7 +284,13 @@ def _assign(option: Option, values: Sequence[str]) -> None:
         option.set_values(values)
 
 
-def _update(updater: ConfigUpdater, settings: PipSettings) -> None:
+def _update(updater: ConfigUpdater, settings: PipSettings, inherited: Sequence[str] = ()) -> None:
+    """Set the profile's keys in ``[global]``.  ``inherited``: the index spellings
+    ``[DEFAULT]`` has (raw keys, in its order).  configparser puts ``[DEFAULT]``'s keys
+    first in every section, each holding the section's value when the section has that
+    key; pip takes the last spelling it meets.  So each inherited spelling is set in
+    ``[global]`` too: a ``[DEFAULT] pypi-url =`` after ``index-url`` would otherwise
+    still be the index pip uses."""
     section = updater[_SECTION]
     # --pypi-url is an old alias: keep the index-url spelling when both are there.
     spellings = sorted(
@@ -287,6 +299,12 @@ def _update(updater: ConfigUpdater, settings: PipSettings) -> None:
     )
     index = _set(section, spellings, "index-url", [settings.index_url], after=None)
     last = index
+    chosen = index.raw_key.lower()
+    for key in inherited:
+        if key.lower() == chosen:
+            continue
+        same = [option for option in _options_in(section) if option.raw_key.lower() == key.lower()]
+        last = _set(section, same, key, [settings.index_url], after=last)
     if settings.extra_index_urls:
         last = _set(
             section,

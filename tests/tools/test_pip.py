@@ -395,8 +395,11 @@ def test_any_file_gives_a_parsable_result_or_envdoctor_error(
     written = parse(new)["global"]
     # pip reads pypi-url as index-url; a file that only has the alias is edited in place.
     # Of two spellings the later one pip meets wins ([DEFAULT] keys come first), as pip's
-    # own option parser shows for `[global] pypi-url = X` beside `[DEFAULT] index-url =`.
-    spellings = [value for key, value in written.items() if key in ("index-url", "pypi-url")]
+    # own option parser shows for `[global] pypi-url = X` beside `[DEFAULT] index-url =`;
+    # pip skips an empty value ("Ignoring configuration key ... as it's value is empty").
+    spellings = [
+        value for key, value in written.items() if key in ("index-url", "pypi-url") and value
+    ]
     assert spellings[-1] == index
     if http:
         assert "127.0.0.1:3141" in parse(new)["global"]["trusted-host"].split()
@@ -459,6 +462,39 @@ def test_a_bare_cr_pip_conf_is_read_as_pip_reads_it(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "global.index-url='https://cr.example/simple'" in listed.stdout
     assert "global.timeout='7'" in listed.stdout
+
+
+_PIP_INDEX = (
+    "from pip._internal.commands.install import InstallCommand\n"
+    "options, _ = InstallCommand('install', '').parse_args([])\n"
+    "print(options.index_url)\n"
+)
+
+
+def test_an_index_spelling_only_default_has_is_set_in_global_too(tmp_path: Path) -> None:
+    """configparser puts [DEFAULT]'s keys first in [global], and pip takes the last
+    spelling it meets: a [DEFAULT] pypi-url after index-url would still be pip's index
+    if only [global] index-url were set.  Judged by pip's own option parser."""
+    conf = tmp_path / "pip.conf"
+    conf.write_text(
+        "[DEFAULT]\nindex-url = https://a.example/simple\npypi-url = https://b.example/simple\n"
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path)}
+
+    def pip_index() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", _PIP_INDEX], env=env, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+
+    assert pip_index() == "https://pypi.org/simple"  # no section: pip reads no key yet
+    settings_ = profile(MIRROR, ()).pip
+    assert settings_ is not None
+    new, _ = pip_target.edit(conf.read_bytes(), settings_, "pip.conf")
+    conf.write_bytes(new)
+    assert pip_index() == MIRROR
+    assert new.startswith(b"[DEFAULT]\nindex-url = https://a.example/simple\n")  # untouched
+    assert pip_target.edit(new, settings_, "pip.conf")[0] == new
 
 
 def test_pip_config_debug_and_list_read_the_written_file(tmp_path: Path) -> None:
