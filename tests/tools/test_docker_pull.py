@@ -184,7 +184,9 @@ def test_probe_image_in_a_profile_is_checked(ctx: Context) -> None:
     assert 'probe-image = "library/python:3.12-slim"' in tomlkit.dumps(
         docker.settings_toml(profile.docker)
     )
-    _profile(ctx, "child", 'extends = "proxy"\n[docker]\nregistry-mirrors = ["https://r.example"]\n')
+    _profile(
+        ctx, "child", 'extends = "proxy"\n[docker]\nregistry-mirrors = ["https://r.example"]\n'
+    )
     child = get_profile(ctx, "child")
     assert child.docker is not None and child.docker.probe_image == _PYTHON  # inherited
     path = _profile(ctx, "bad", '[docker]\nregistry-mirrors = []\nprobe-image = "ghcr.io/x/y"\n')
