@@ -202,8 +202,12 @@ class Throughput:
 
 
 def host_port(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    """``host[:port]`` of ``url``; empty when it has none or does not parse (``https://[x``)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return ""
     if ":" in host:
         host = f"[{host}]"
     try:

@@ -248,7 +248,10 @@ def job_for(url: str, document: Document) -> Job | None:
     best: Job | None = None
     best_length = -1
     for job in document.jobs:
-        where = urlsplit(job.path)
+        try:
+            where = urlsplit(job.path)
+        except ValueError:  # a job's URL such as "http://[x": it serves nothing we can name
+            continue
         if where.scheme:
             if host_port(job.path).lower() != here:
                 continue

@@ -73,8 +73,13 @@ def find_package(channel: str, fetch: Fetch, *, upstream: str | None = None) -> 
             answer.status,
         )
     filename, size = chosen
-    base = _base_url(answer)
-    url = urljoin(base, filename)
+    try:
+        url = urljoin(_base_url(answer), filename)
+    except ValueError:  # a base_url such as "https://[x/"
+        raise PullRefused(
+            "the channel's noarch/repodata.json names a base_url that does not parse",
+            answer.status,
+        ) from None
     finding = None
     hops: tuple[str, ...] = ()
     if host_port(url) != host_port(answer.url):

@@ -167,9 +167,9 @@ def xet_metadata(url: str, answer: Answer) -> XetMetadata | None:
     if route.startswith("https://huggingface.co/"):
         base = urlsplit(url)
         route = f"{base.scheme}://{base.netloc}/" + route.removeprefix("https://huggingface.co/")
-    token_host = host_port(route) if urlsplit(route).hostname else host_port(url)
+    token_host = host_port(route) or host_port(url)
     storage = link.get("xet-reconstruction-info")
-    storage_host = host_port(storage) if storage and urlsplit(storage).hostname else None
+    storage_host = (host_port(storage) or None) if storage else None
     return XetMetadata(file_hash, token_host, storage_host)
 
 

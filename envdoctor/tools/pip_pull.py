@@ -36,6 +36,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Fetch, Freshness, LargeFile, PullRefused
 from envdoctor.net.results import host_port
 from envdoctor.net.shared import age, once_per_run
+from envdoctor.redact import mask_url
 
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
@@ -337,7 +338,15 @@ def find_wheel(
             unyanked = any(not item.yanked for item in page.files)
             what = "no wheel or source archive" if unyanked else "only yanked files"
         raise PullRefused(f"the index has no files for {project} ({what})", answer.status)
-    mirror, host = host_port(answer.url), host_port(chosen.url)
+    try:
+        chosen_url = chosen.url
+    except ValueError:  # urljoin: "https://[x/..." and the like
+        raise PullRefused(
+            f"the index links {chosen.filename} with a URL that does not parse: "
+            f"{mask_url(chosen.href)}",
+            answer.status,
+        ) from None
+    mirror, host = host_port(answer.url), host_port(chosen_url)
     finding = None
     hops: tuple[str, ...] = ()
     if host != mirror:
@@ -350,7 +359,7 @@ def find_wheel(
     size = f" ({chosen.size / 1e6:.1f} MB)" if chosen.size else ""
     kind = "wheel" if chosen.filename.endswith(".whl") else "file"
     return LargeFile(
-        url=chosen.url,
+        url=chosen_url,
         what=f"{kind} {chosen.filename}{size}",
         headers=DOWNLOAD_HEADERS,
         hops=hops,
