@@ -3,12 +3,18 @@ never an exception that would surface as ``internal error``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
 
+from envdoctor.net.measure import fetch_with, measure
+from envdoctor.net.parallel import check_range
 from envdoctor.net.pull import Answer, Fetch, PullRefused
-from envdoctor.net.results import host_port
+from envdoctor.net.results import Outcome, host_port
+from envdoctor.net.session import Session
 from envdoctor.net.sync_status import SITES, Document, Job, job_for
 from envdoctor.tools import conda_pull, hf_pull, pip_pull
 
@@ -58,3 +64,77 @@ def test_a_sync_job_whose_url_does_not_parse_is_passed_over() -> None:
     good = Job("pypi", "/pypi", "success", 1.0)
     document = Document(SITES[0], (Job("bad", "http://[x/pypi", "success", 1.0), good))
     assert job_for("https://mirror.example/pypi/web/simple/", document) == good
+
+
+class _RawServer:
+    """Answers every connection on 127.0.0.1 with ``raw`` (head and body as given)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(self.raw)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[bytes], _RawServer]]:
+    made: list[_RawServer] = []
+
+    def make(raw: bytes) -> _RawServer:
+        made.append(_RawServer(raw))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+def test_a_superscript_status_code_is_not_an_http_answer(raw_server) -> None:  # type: ignore[no-untyped-def]
+    server = raw_server("HTTP/1.1 \xb200 OK\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
+    measured = measure(f"{server.url}/", kind="pip", env={}, samples=1, timeout=2.0)
+    assert measured.outcome is Outcome.ERROR
+    assert "not an HTTP answer" in measured.reason
+
+
+def test_a_superscript_content_length_is_no_size(raw_server) -> None:  # type: ignore[no-untyped-def]
+    server = raw_server("HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nxy".encode("latin-1"))
+    session = Session("pip", 2.0, {}, socket.getaddrinfo, None, ())
+    checked = check_range(f"{server.url}/f.bin", session)
+    assert checked.supported is False and checked.size is None
+    answer = fetch_with(Session("pip", 2.0, {}, socket.getaddrinfo, None, ()))(
+        f"{server.url}/f.bin", (), None
+    )
+    assert answer.status == 200 and answer.body.startswith(b"xy")
+
+
+def test_a_superscript_serial_or_size_is_unknown() -> None:
+    page = pip_pull.parse_page(
+        Answer("https://m/simple/numpy/", 200, "OK", {"x-pypi-last-serial": "\xb2"}, b"")
+    )
+    assert page.serial is None
+    answer = Answer("https://m/f", 206, "OK", {"content-range": "bytes 0-0/\xb2"}, b"x")
+    found = hf_pull.find_file("https://m/f", "m/f", (), "", lambda *_: answer)
+    assert found.what == "m/f"

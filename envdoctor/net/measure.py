@@ -224,7 +224,7 @@ def _fetch(
         body = bytearray(head.leftover)
         length = head.headers.get("Content-Length", "")
         wanted = ANSWER_BODY_BYTES
-        if length.isdigit():
+        if length.isascii() and length.isdigit():  # "²".isdigit(), but int() refuses it
             wanted = min(wanted, int(length))
         until = time.monotonic() + session.timeout
         while len(body) < wanted:

@@ -100,7 +100,7 @@ def check_range(
         return RangeCheck(True, size, f"Range: bytes=0-0 answered with 206{via(proxy)}")
     if 200 <= head.status < 300:
         length = head.headers.get("Content-Length", "")
-        size = int(length) if length.isdigit() else None
+        size = int(length) if length.isascii() and length.isdigit() else None
         reason = f"Range ignored: HTTP {head.status} with the whole file{via(proxy)}"
         return RangeCheck(False, size, reason)
     return RangeCheck(None, None, f"the Range check got HTTP {head.status} {head.reason}".rstrip())

@@ -131,7 +131,7 @@ def parse(site: SiteStatus, answer: Answer) -> Document:
         return Document(site, problem=f"HTTP {answer.status} for {mask_url(site.url)}")
     length = answer.headers.get("content-length", "")
     if len(answer.body) >= ANSWER_BODY_BYTES or (
-        length.isdigit() and int(length) > ANSWER_BODY_BYTES
+        length.isascii() and length.isdigit() and int(length) > ANSWER_BODY_BYTES
     ):
         return Document(site, problem=f"{mask_url(site.url)} is over 1 MiB: not read")
     data = answer.json()

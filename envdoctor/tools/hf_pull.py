@@ -245,7 +245,7 @@ def find_file(
 
 def _what(shown: str, answer: Answer) -> str:
     total = answer.headers.get("content-range", "").rpartition("/")[2]
-    if total.isdigit():
+    if total.isascii() and total.isdigit():
         return f"{shown} ({int(total) / 1e6:.1f} MB)"
     return shown
 

@@ -135,12 +135,12 @@ def parse_page(answer: Answer) -> SimplePage:
     body cut at :data:`~envdoctor.net.pull.ANSWER_BODY_BYTES`."""
     length = answer.headers.get("content-length", "")
     complete = len(answer.body) < ANSWER_BODY_BYTES or (
-        length.isdigit() and int(length) == len(answer.body)
+        length.isascii() and length.isdigit() and int(length) == len(answer.body)
     )
     if answer.status == 206 and not _whole_range(answer.headers.get("content-range", "")):
         complete = False
     header = answer.headers.get("x-pypi-last-serial", "").strip()
-    serial = int(header) if header.isdigit() else None
+    serial = int(header) if header.isascii() and header.isdigit() else None  # not "²"
     kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == JSON_TYPE or (kind.endswith("json") and answer.body.lstrip().startswith(b"{")):
         files, body_serial = _json_files(answer, complete)
