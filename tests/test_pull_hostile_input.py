@@ -138,3 +138,21 @@ def test_a_superscript_serial_or_size_is_unknown() -> None:
     answer = Answer("https://m/f", 206, "OK", {"content-range": "bytes 0-0/\xb2"}, b"x")
     found = hf_pull.find_file("https://m/f", "m/f", (), "", lambda *_: answer)
     assert found.what == "m/f"
+
+
+DEEP = b"[" * 100_000
+
+
+def test_json_nested_past_the_parsers_depth_is_not_a_file() -> None:
+    kind = {"content-type": "application/vnd.pypi.simple.v1+json"}
+    whole = pip_pull.parse_page(
+        Answer("https://m/simple/numpy/", 200, "OK", kind, b'{"files": [{"a": ' + DEEP)
+    )
+    assert whole.files == ()
+    tail = b'l"}, {"a": ' + DEEP + b'}, {"url": "b-2.whl"}], "meta": {}}'
+    page = pip_pull.parse_page(Answer("https://m/simple/numpy/", 206, "OK", kind, tail))
+    assert [item.filename for item in page.files] == ["b-2.whl"]
+    assert conda_pull.choose_package(b'"a-1-0.tar.bz2": {"x": ' + DEEP[:16000]) == (
+        "a-1-0.tar.bz2",
+        None,
+    )

@@ -110,8 +110,8 @@ def choose_package(body: bytes) -> tuple[str, int | None] | None:
         chunk = text_cache.setdefault(start, body[start : start + 16384].decode("utf-8", "replace"))
         try:
             entry, _ = decoder.raw_decode(chunk)
-        except ValueError:
-            entry = None  # cut by the byte cap
+        except (ValueError, RecursionError):
+            entry = None  # cut by the byte cap, or nested past the parser's depth
         size = entry.get("size") if isinstance(entry, dict) else None
         size = size if isinstance(size, int) and size > 0 else None
         if best is None or (size is not None and (best[1] is None or size > best[1])):

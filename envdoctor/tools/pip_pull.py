@@ -200,8 +200,8 @@ def _json_files(answer: Answer, complete: bool) -> tuple[tuple[IndexFile, ...], 
             break
         try:
             item, position = decoder.raw_decode(text, position)
-        except ValueError:
-            break  # cut by the byte cap
+        except (ValueError, RecursionError):
+            break  # cut by the byte cap, or nested past the parser's depth
         entry = _json_file(answer.url, item)
         if entry is not None:
             files.append(entry)
@@ -224,7 +224,7 @@ def _json_tail(page_url: str, body: bytes) -> tuple[IndexFile, ...]:
             piece = piece[:end] if end >= 0 else piece
         try:
             item = json.loads(b"{" + piece + b"}")
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         entry = _json_file(page_url, item)
         if entry is not None:
