@@ -156,3 +156,14 @@ def test_json_nested_past_the_parsers_depth_is_not_a_file() -> None:
         "a-1-0.tar.bz2",
         None,
     )
+
+
+@pytest.mark.parametrize("total", ["0", "000"])
+def test_a_range_past_the_files_total_is_a_bad_content_range(raw_server, total) -> None:  # type: ignore[no-untyped-def]
+    head = f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/{total}\r\n"
+    server = raw_server(f"{head}Content-Length: 1\r\n\r\nx".encode("latin-1"))
+    checked = check_range(
+        f"{server.url}/f.bin", Session("pip", 2.0, {}, socket.getaddrinfo, None, ())
+    )
+    assert checked.supported is False and checked.size is None
+    assert "bad Content-Range" in checked.reason

@@ -93,7 +93,8 @@ def check_range(
     hop.sock.close()
     if head.status == 206:
         match = _CONTENT_RANGE.fullmatch(head.headers.get("Content-Range", "").strip())
-        if match is None or (match[1], match[2]) != ("0", "0"):
+        # byte 0 of a file of 0 bytes (total not past the range) is no valid range
+        if match is None or (match[1], match[2]) != ("0", "0") or match[3].strip("0") == "":
             shown = head.headers.get("Content-Range") or "none"
             return RangeCheck(False, None, f"HTTP 206 with a bad Content-Range ({shown})")
         size = int(match[3]) if match[3].isdigit() else None
