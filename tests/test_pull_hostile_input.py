@@ -16,7 +16,7 @@ from envdoctor.net.pull import Answer, Fetch, PullRefused
 from envdoctor.net.results import Outcome, host_port
 from envdoctor.net.session import Session
 from envdoctor.net.sync_status import SITES, Document, Job, job_for
-from envdoctor.tools import conda_pull, hf_pull, pip_pull
+from envdoctor.tools import conda_pull, docker_pull, hf_pull, pip_pull
 
 MIRROR = "https://user:secret@mirror.example/simple"
 
@@ -167,3 +167,14 @@ def test_a_range_past_the_files_total_is_a_bad_content_range(raw_server, total) 
     )
     assert checked.supported is False and checked.size is None
     assert "bad Content-Range" in checked.reason
+
+
+@pytest.mark.parametrize(
+    "realm", ["ftp://user:secret@registry.example/token", "https://user:secret@[x/token"]
+)
+def test_an_unusable_token_realm_is_refused_with_its_credentials_masked(realm: str) -> None:
+    challenge = {"www-authenticate": f'Bearer realm="{realm}",service="registry"'}
+    fetch = _fetch(b"", challenge, status=401)
+    with pytest.raises(PullRefused, match="no usable token realm") as refused:
+        docker_pull.find_layer("https://mirror.example", "library/busybox:latest", fetch)
+    assert "secret" not in refused.value.reason and "***" in refused.value.reason

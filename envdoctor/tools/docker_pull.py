@@ -23,6 +23,7 @@ import re
 from urllib.parse import urlencode, urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
+from envdoctor.redact import mask_url
 
 PROBE_IMAGE = "library/busybox:latest"
 """A small (about 2 MB), long-lived official image every Docker Hub mirror should serve."""
@@ -160,13 +161,18 @@ def _token(answer: Answer, repo: str, fetch: Fetch) -> str:
         )
     fields = dict(_CHALLENGE.findall(params))
     realm = fields.get("realm", "")
-    if urlsplit(realm).scheme not in ("http", "https"):
-        raise PullRefused(f"/v2/ names no usable token realm ({realm!r})", answer.status)
+    try:
+        parts = urlsplit(realm)
+        host = parts.hostname if parts.scheme in ("http", "https") else None
+    except ValueError:  # "https://[x/token"
+        host = None
+    if not host:
+        shown = mask_url(realm)
+        raise PullRefused(f"/v2/ names no usable token realm ({shown!r})", answer.status)
     query = {"scope": f"repository:{repo}:pull"}
     if fields.get("service"):
         query = {"service": fields["service"], **query}
     token_answer = fetch(f"{realm}?{urlencode(query)}", (), None)
-    host = urlsplit(realm).hostname or realm
     if not 200 <= token_answer.status < 300:
         raise PullRefused(
             f"the token realm {host} refused an anonymous token: HTTP {token_answer.status}",
