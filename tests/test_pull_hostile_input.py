@@ -4,6 +4,7 @@ never an exception that would surface as ``internal error``."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,7 +16,15 @@ from envdoctor.net.parallel import check_range
 from envdoctor.net.pull import Answer, Fetch, PullRefused
 from envdoctor.net.results import Outcome, host_port
 from envdoctor.net.session import Session
-from envdoctor.net.sync_status import SITES, Document, Job, job_for
+from envdoctor.net.sync_status import (
+    SITES,
+    Document,
+    Job,
+    SiteStatus,
+    freshness_of,
+    job_for,
+    parse,
+)
 from envdoctor.tools import conda_pull, docker_pull, hf_pull, pip_pull
 
 MIRROR = "https://user:secret@mirror.example/simple"
@@ -178,3 +187,19 @@ def test_an_unusable_token_realm_is_refused_with_its_credentials_masked(realm: s
     with pytest.raises(PullRefused, match="no usable token realm") as refused:
         docker_pull.find_layer("https://mirror.example", "library/busybox:latest", fetch)
     assert "secret" not in refused.value.reason and "***" in refused.value.reason
+
+
+@pytest.mark.parametrize("stamp", ["1700000000", None, [1], True])
+def test_a_successful_sync_job_without_a_numeric_time_is_unknown_not_never_synced(
+    stamp: object,
+) -> None:
+    site = SiteStatus(
+        ("mirror.example",), "https://mirror.example/static/tunasync.json", "tunasync", "test"
+    )
+    body = json.dumps([{"name": "pypi", "status": "success", "last_update_ts": stamp}])
+    document = parse(site, Answer(site.url, 200, "OK", {}, body.encode()))
+    job = job_for("https://mirror.example/pypi/web/simple/", document)
+    assert job is not None
+    words = freshness_of(job, document, 1_800_000_000.0).words
+    assert words.startswith("sync status unknown"), words
+    assert "no successful sync" not in words

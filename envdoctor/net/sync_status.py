@@ -272,6 +272,8 @@ def freshness_of(job: Job, document: Document, now: float) -> Freshness:
     kind = document.site.format
     age = None if job.last_success is None else max(0.0, now - job.last_success)
     if age is None:
+        if job.status in ("success", "syncing", "paused"):  # its time is missing or unreadable
+            return Freshness(f"sync status unknown: no readable sync time ({kind}: {job.status})")
         return Freshness(f"no successful sync on record ({kind}: {job.status})")
     synced = f"last synced {ago(age)}"
     if job.status == "failed":
