@@ -203,3 +203,13 @@ def test_a_successful_sync_job_without_a_numeric_time_is_unknown_not_never_synce
     words = freshness_of(job, document, 1_800_000_000.0).words
     assert words.startswith("sync status unknown"), words
     assert "no successful sync" not in words
+
+
+def test_the_elsewhere_finding_says_what_was_measured_and_no_more() -> None:
+    page = b'<a href="https://user:pw@files.example/p/numpy-2.0-py3-none-any.whl">numpy</a>'
+    fetch = _fetch(page, {"content-type": "text/html"}, status=200)
+    found = pip_pull.find_wheel(MIRROR, "numpy", fetch, upstream="")
+    assert found.finding is not None
+    assert "numpy page links numpy-2.0-py3-none-any.whl there" in found.finding
+    assert "keeps downloads" not in found.finding
+    assert "pw" not in found.finding and found.hops == ("files.example",)

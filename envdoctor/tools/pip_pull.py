@@ -351,10 +351,10 @@ def find_wheel(
     hops: tuple[str, ...] = ()
     if host != mirror:
         hops = (host,)
-        finding = (
-            f"wheels from this mirror come from {host}: its pages link files there, so "
-            "pip and uv download them from that host whatever index-url says; a mirror "
-            "that serves its own files keeps downloads on it"
+        finding = (  # what was measured: one project's page, one file
+            f"wheels from this mirror come from {host}: its {project} page links "
+            f"{chosen.filename} there, so pip and uv download it from that host whatever "
+            "index-url says"
         )
     size = f" ({chosen.size / 1e6:.1f} MB)" if chosen.size else ""
     kind = "wheel" if chosen.filename.endswith(".whl") else "file"
