@@ -213,3 +213,24 @@ def test_the_elsewhere_finding_says_what_was_measured_and_no_more() -> None:
     assert "numpy page links numpy-2.0-py3-none-any.whl there" in found.finding
     assert "keeps downloads" not in found.finding
     assert "pw" not in found.finding and found.hops == ("files.example",)
+
+
+@pytest.mark.parametrize("size", ["12", 1e400, [1], True, None])
+def test_a_manifest_layer_size_of_the_wrong_type_is_no_size(size: object) -> None:
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "layers": [{"digest": {"not": "a string"}, "size": 5}, {"digest": "sha256:" + "a" * 64}],
+    }
+    manifest["layers"][1]["size"] = size  # type: ignore[index]
+    body = json.dumps(manifest).encode()  # 1e400 is written as Infinity, which json reads
+
+    def fetch(url: str, asked: Sequence[tuple[str, str]], authorization: str | None) -> Answer:
+        if "/manifests/" in url:
+            kind = {"content-type": "application/vnd.oci.image.manifest.v1+json"}
+            return Answer(url, 200, "OK", kind, body)
+        return Answer(url, 206 if "/blobs/" in url else 200, "OK", {}, b"x")
+
+    found = docker_pull.find_layer("https://mirror.example", "library/busybox:latest", fetch)
+    assert found.url.endswith("/blobs/sha256:" + "a" * 64)
+    assert "MB" not in found.what

@@ -137,18 +137,29 @@ def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     layers = document.get("layers")
     if not isinstance(layers, list) or not layers:
         raise PullRefused(f"the manifest of {shown} lists no layers", manifest.status)
-    sized = [layer for layer in layers if isinstance(layer, dict) and "digest" in layer]
+    sized = [item for item in layers if isinstance(item, dict) and _is_str(item.get("digest"))]
     if not sized:
         raise PullRefused(f"the manifest of {shown} lists no layer digests", manifest.status)
-    layer = max(sized, key=lambda item: int(item.get("size") or 0))
+    layer = max(sized, key=_layer_size)
     digest = str(layer["digest"])
     url = f"{base}/v2/{repo}/blobs/{digest}"
     probe = fetch(url, (("Range", "bytes=0-0"),), authorization)
     if not 200 <= probe.status < 300 or probe.is_html:
         raise _refusal(probe, f"layer {digest[:19]}", shown)
-    size = int(layer.get("size") or 0)
+    size = _layer_size(layer)
     what = f"layer {digest[:19]} of {shown}" + (f" ({size / 1e6:.1f} MB)" if size else "")
     return LargeFile(url=url, what=what, authorization=authorization)
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _layer_size(layer: dict[str, object]) -> int:
+    """A layer's ``size`` when it is a whole number of bytes, else 0 (``"12"``, ``1e400``,
+    ``[1]`` and ``true`` are not)."""
+    size = layer.get("size")
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
 
 
 def _token(answer: Answer, repo: str, fetch: Fetch) -> str:
