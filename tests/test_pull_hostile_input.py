@@ -14,7 +14,7 @@ import pytest
 from envdoctor.net.measure import fetch_with, measure
 from envdoctor.net.parallel import check_range
 from envdoctor.net.pull import Answer, Fetch, PullRefused
-from envdoctor.net.results import Outcome, host_port
+from envdoctor.net.results import Outcome, count_of, host_port
 from envdoctor.net.session import Session
 from envdoctor.net.sync_status import (
     SITES,
@@ -234,3 +234,52 @@ def test_a_manifest_layer_size_of_the_wrong_type_is_no_size(size: object) -> Non
     found = docker_pull.find_layer("https://mirror.example", "library/busybox:latest", fetch)
     assert found.url.endswith("/blobs/sha256:" + "a" * 64)
     assert "MB" not in found.what
+
+
+BIG = "9" * 5000  # int() refuses more than 4300 digits
+
+
+def test_numbers_of_thousands_of_digits_are_unknown_not_an_error() -> None:
+    assert count_of(BIG) is None and count_of("12") == 12 and count_of("") is None
+    serial = {"x-pypi-last-serial": BIG, "content-length": BIG}
+    assert (
+        pip_pull.parse_page(Answer("https://m/simple/numpy/", 200, "OK", serial, b"")).serial
+        is None
+    )
+    comment = pip_pull.parse_page(
+        Answer("https://m/simple/numpy/", 200, "OK", {}, f"<!--SERIAL {BIG}-->".encode())
+    )
+    assert comment.serial is None
+    kind = {"content-type": "application/vnd.pypi.simple.v1+json"}
+    body = f'{{"meta": {{"_last-serial": {BIG}}}, "files": []}}'.encode()
+    assert (
+        pip_pull.parse_page(Answer("https://m/simple/numpy/", 200, "OK", kind, body)).serial is None
+    )
+    links = f'<a href="numpy-{BIG}-py3-none-any.whl">a</a><a href="numpy-1.0.tar.gz">b</a>'
+    page = pip_pull.parse_page(Answer("https://m/simple/numpy/", 200, "OK", {}, links.encode()))
+    chosen = pip_pull.choose_file(page)
+    assert chosen is not None  # the unreadable version ranks as no version, not a crash
+    ranged = {"content-range": f"bytes 0-0/{BIG}"}
+    found = hf_pull.find_file(
+        "https://m/f", "m/f", (), "", lambda *_: Answer("https://m/f", 206, "OK", ranged, b"x")
+    )
+    assert found.what == "m/f"
+
+
+def test_a_status_code_or_length_of_thousands_of_digits_is_named(raw_server) -> None:  # type: ignore[no-untyped-def]
+    status = raw_server(f"HTTP/1.1 2{BIG} OK\r\nContent-Length: 0\r\n\r\n".encode())
+    measured = measure(f"{status.url}/", kind="pip", env={}, samples=1, timeout=2.0)
+    assert "internal error" not in measured.reason and not measured.healthy
+    length = raw_server(f"HTTP/1.1 200 OK\r\nContent-Length: {BIG}\r\n\r\nxy".encode())
+    checked = check_range(f"{length.url}/f", Session("pip", 2.0, {}, socket.getaddrinfo, None, ()))
+    assert checked.supported is False and checked.size is None
+    answer = fetch_with(Session("pip", 2.0, {}, socket.getaddrinfo, None, ()))(
+        f"{length.url}/f", (), None
+    )
+    assert answer.status == 200 and answer.body.startswith(b"xy")
+    ranged = raw_server(
+        f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-0/{BIG}\r\n"
+        "Content-Length: 1\r\n\r\nx".encode()
+    )
+    checked = check_range(f"{ranged.url}/f", Session("pip", 2.0, {}, socket.getaddrinfo, None, ()))
+    assert checked.supported is False and "bad Content-Range" in checked.reason

@@ -66,6 +66,7 @@ from envdoctor.net.results import (
     ProbeFailure,
     Sample,
     Throughput,
+    count_of,
 )
 from envdoctor.net.session import (
     RECV_BYTES,
@@ -224,8 +225,9 @@ def _fetch(
         body = bytearray(head.leftover)
         length = head.headers.get("Content-Length", "")
         wanted = ANSWER_BODY_BYTES
-        if length.isascii() and length.isdigit():  # "²".isdigit(), but int() refuses it
-            wanted = min(wanted, int(length))
+        size = count_of(length)
+        if size is not None:
+            wanted = min(wanted, size)
         until = time.monotonic() + session.timeout
         while len(body) < wanted:
             try:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from envdoctor.net.pull import LargeFile
-from envdoctor.net.results import Measurement, Outcome, ProbeFailure
+from envdoctor.net.results import Measurement, Outcome, ProbeFailure, count_of
 from envdoctor.net.session import PullPath, Session, via
 from envdoctor.units import MiB, format_rate
 
@@ -49,7 +49,8 @@ MIN_PARALLEL_WINDOW_S = 0.1
 
 _BUFFER_BYTES = 1024 * 1024
 
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}|\*)", re.IGNORECASE)
+"""At most 18 digits a number: more is no file's size (and ``int()`` refuses 4300)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def check_range(
         return RangeCheck(True, size, f"Range: bytes=0-0 answered with 206{via(proxy)}")
     if 200 <= head.status < 300:
         length = head.headers.get("Content-Length", "")
-        size = int(length) if length.isascii() and length.isdigit() else None
+        size = count_of(length)
         reason = f"Range ignored: HTTP {head.status} with the whole file{via(proxy)}"
         return RangeCheck(False, size, reason)
     return RangeCheck(None, None, f"the Range check got HTTP {head.status} {head.reason}".rstrip())

@@ -201,6 +201,15 @@ class Throughput:
     """Reading stopped at the byte cap, not at the end of the body or the time window."""
 
 
+def count_of(text: str) -> int | None:
+    """``text`` as a count (a size, a serial): ASCII digits only, at most 18 of them;
+    else None.  ``"²".isdigit()`` is true and ``int()`` refuses it, and ``int()`` refuses
+    more than 4300 digits too."""
+    if 0 < len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def host_port(url: str) -> str:
     """``host[:port]`` of ``url``; empty when it has none or does not parse (``https://[x``)."""
     try:

@@ -718,7 +718,7 @@ def _resolve_with_timeout(
 
 def _parse_head(raw: bytes, phase: Phase) -> tuple[int, str, http.client.HTTPMessage]:
     status_line, _, rest = raw.partition(b"\r\n")
-    words = status_line.decode("latin-1").split(None, 2)
+    words = status_line[:1024].decode("latin-1").split(None, 2)  # int() stops at 4300 digits
     if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdecimal():
         shown = status_line[:60].decode("latin-1", "replace")
         raise ProbeFailure(Outcome.ERROR, f"not an HTTP answer: {shown!r}", phase)

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from envdoctor.net.measure import fetch_with
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Freshness
-from envdoctor.net.results import ProbeFailure, host_port
+from envdoctor.net.results import ProbeFailure, count_of, host_port
 from envdoctor.net.session import Resolver, Session, system_resolver
 from envdoctor.redact import mask_url
 
@@ -130,9 +130,7 @@ def parse(site: SiteStatus, answer: Answer) -> Document:
     if not 200 <= answer.status < 300:
         return Document(site, problem=f"HTTP {answer.status} for {mask_url(site.url)}")
     length = answer.headers.get("content-length", "")
-    if len(answer.body) >= ANSWER_BODY_BYTES or (
-        length.isascii() and length.isdigit() and int(length) > ANSWER_BODY_BYTES
-    ):
+    if len(answer.body) >= ANSWER_BODY_BYTES or (count_of(length) or 0) > ANSWER_BODY_BYTES:
         return Document(site, problem=f"{mask_url(site.url)} is over 1 MiB: not read")
     data = answer.json()
     if "chunked" in answer.headers.get("transfer-encoding", "").lower():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
-from envdoctor.net.results import host_port
+from envdoctor.net.results import count_of, host_port
 from envdoctor.redact import mask_url
 
 HF_HUB_VERSION = "2.4.0"
@@ -245,8 +245,9 @@ def find_file(
 
 def _what(shown: str, answer: Answer) -> str:
     total = answer.headers.get("content-range", "").rpartition("/")[2]
-    if total.isascii() and total.isdigit():
-        return f"{shown} ({int(total) / 1e6:.1f} MB)"
+    size = count_of(total)
+    if size is not None:
+        return f"{shown} ({size / 1e6:.1f} MB)"
     return shown
 
 

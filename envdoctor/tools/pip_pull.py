@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Fetch, Freshness, LargeFile, PullRefused
-from envdoctor.net.results import host_port
+from envdoctor.net.results import count_of, host_port
 from envdoctor.net.shared import age, once_per_run
 from envdoctor.redact import mask_url
 
@@ -57,8 +57,8 @@ UPSTREAM_INDEX: str | None = "https://pypi.org/simple"
 """The index a mirror's serial is compared with; None: compare with nothing (the test
 suite sets this, so that no test reaches a public host)."""
 
-_SERIAL_COMMENT = re.compile(rb"<!--\s*SERIAL\s+(\d+)\s*-->")
-_JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*"?(\d+)')
+_SERIAL_COMMENT = re.compile(rb"<!--\s*SERIAL\s+(\d{1,18})\s*-->")
+_JSON_SERIAL = re.compile(rb'"_last-serial"\s*:\s*"?(\d{1,18})(?!\d)')
 """PEP 691 leaves its type open: PyPI's JSON has been seen with a number and a string."""
 _JSON_FILES = re.compile(rb'"files"\s*:\s*\[')
 _PREFERRED_WHEEL = re.compile(r"-(?:py3-none-any|[^-]+-[^-]+-manylinux[^-]*x86_64[^-]*)\.whl$")
@@ -119,7 +119,7 @@ class SimplePage:
 
 def _whole_range(content_range: str) -> bool:
     """``bytes 0-99/100``: the range is the whole body."""
-    match = re.fullmatch(r"bytes\s+(\d+)-(\d+)/(\d+)", content_range.strip())
+    match = re.fullmatch(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18})", content_range.strip())
     if match is None:
         return False
     return int(match[1]) == 0 and int(match[2]) + 1 == int(match[3])
@@ -134,13 +134,11 @@ def parse_page(answer: Answer) -> SimplePage:
     """The files and serial of a simple page (PEP 691 JSON or PEP 503 HTML), tolerating a
     body cut at :data:`~envdoctor.net.pull.ANSWER_BODY_BYTES`."""
     length = answer.headers.get("content-length", "")
-    complete = len(answer.body) < ANSWER_BODY_BYTES or (
-        length.isascii() and length.isdigit() and int(length) == len(answer.body)
-    )
+    complete = len(answer.body) < ANSWER_BODY_BYTES or count_of(length) == len(answer.body)
     if answer.status == 206 and not _whole_range(answer.headers.get("content-range", "")):
         complete = False
     header = answer.headers.get("x-pypi-last-serial", "").strip()
-    serial = int(header) if header.isascii() and header.isdigit() else None  # not "²"
+    serial = count_of(header)
     kind = answer.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == JSON_TYPE or (kind.endswith("json") and answer.body.lstrip().startswith(b"{")):
         files, body_serial = _json_files(answer, complete)
@@ -302,7 +300,10 @@ def _version_key(filename: str) -> tuple[bool, tuple[int, ...]]:
     match = _RELEASE.match(version)
     if match is None:
         return False, ()
-    release = tuple(int(part) for part in match.group(1).split("."))
+    parts = match.group(1).split(".")
+    if any(len(part) > 18 for part in parts):  # int() refuses over 4300 digits
+        return False, ()
+    release = tuple(int(part) for part in parts)
     return _PRE.search(match.group(2)) is None, release
 
 
