@@ -283,3 +283,12 @@ def test_a_status_code_or_length_of_thousands_of_digits_is_named(raw_server) -> 
     )
     checked = check_range(f"{ranged.url}/f", Session("pip", 2.0, {}, socket.getaddrinfo, None, ()))
     assert checked.supported is False and "bad Content-Range" in checked.reason
+
+
+def test_a_redirect_to_a_location_that_does_not_parse_is_named(raw_server) -> None:  # type: ignore[no-untyped-def]
+    head = "HTTP/1.1 302 Found\r\nLocation: https://user:secret@[x/simple/\r\n"
+    server = raw_server(f"{head}Content-Length: 0\r\n\r\n".encode())
+    measured = measure(f"{server.url}/simple/", kind="pip", env={}, samples=1, timeout=2.0)
+    assert measured.outcome is Outcome.HTTP_ERROR, measured.reason
+    assert measured.reason.startswith("HTTP 302 redirect to a bad Location: https://***:***@[x")
+    assert "secret" not in json.dumps(measured.to_json())

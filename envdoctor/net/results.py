@@ -6,7 +6,9 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+
+from envdoctor.redact import mask_url
 
 
 class Outcome(str, enum.Enum):
@@ -224,6 +226,19 @@ def host_port(url: str) -> str:
     except ValueError:
         port = None
     return f"{host}:{port}" if port is not None else host
+
+
+def redirect_target(current: str, location: str | None, status: int) -> str:
+    """Where a redirect answered at ``current`` with ``location`` leads; no Location, or
+    one that does not parse (``https://[x/``), is a named failure."""
+    if not location:
+        reason = f"HTTP {status} redirect without a Location"
+        raise ProbeFailure(Outcome.HTTP_ERROR, reason, "first_byte", status)
+    try:
+        return urljoin(current, location.strip())
+    except ValueError:
+        reason = f"HTTP {status} redirect to a bad Location: {mask_url(location.strip())}"
+        raise ProbeFailure(Outcome.HTTP_ERROR, reason, "first_byte", status) from None
 
 
 class ProbeFailure(Exception):

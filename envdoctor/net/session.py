@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from envdoctor import __version__
 from envdoctor.net.body import STEADY_STEP_S, read_buffer, steady_rate
@@ -31,7 +31,15 @@ from envdoctor.net.proxy import (
     proxy_for,
 )
 from envdoctor.net.pull import FindLargeFile
-from envdoctor.net.results import PHASE_WORDS, Outcome, Phase, ProbeFailure, Sample, host_port
+from envdoctor.net.results import (
+    PHASE_WORDS,
+    Outcome,
+    Phase,
+    ProbeFailure,
+    Sample,
+    host_port,
+    redirect_target,
+)
 from envdoctor.redact import mask_url
 
 Resolver = Callable[[str, int, int, int], Sequence[tuple[Any, Any, int, str, tuple[Any, ...]]]]
@@ -579,14 +587,7 @@ class Session:
                 return hop, redirect_s, hosts, proxy
             earlier.append({name.lower(): value for name, value in hop.head.headers.items()})
             hop.sock.close()
-            if not location:
-                raise ProbeFailure(
-                    Outcome.HTTP_ERROR,
-                    f"HTTP {status} redirect without a Location",
-                    "first_byte",
-                    status,
-                )
-            current = urljoin(current, location.strip())
+            current = redirect_target(current, location, status)
             hosts.append(host_port(current))
             redirect_s += time.perf_counter() - hop_started
         raise ProbeFailure(
