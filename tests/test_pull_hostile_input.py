@@ -292,3 +292,10 @@ def test_a_redirect_to_a_location_that_does_not_parse_is_named(raw_server) -> No
     assert measured.outcome is Outcome.HTTP_ERROR, measured.reason
     assert measured.reason.startswith("HTTP 302 redirect to a bad Location: https://***:***@[x")
     assert "secret" not in json.dumps(measured.to_json())
+
+
+def test_a_base_href_that_does_not_parse_is_refused() -> None:
+    page = b'<base href="https://[x/"><a href="numpy-1.0-py3-none-any.whl">numpy</a>'
+    fetch = _fetch(page, {"content-type": "text/html"}, status=200)
+    with pytest.raises(PullRefused, match="does not parse"):
+        pip_pull.find_wheel(MIRROR, "numpy", fetch, upstream="")

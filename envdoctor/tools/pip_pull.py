@@ -148,7 +148,10 @@ def parse_page(answer: Answer) -> SimplePage:
     base = answer.url
     tag = _BASE.search(body)
     if tag is not None and _href(tag.group(1)):
-        base = urljoin(answer.url, _href(tag.group(1)))
+        try:
+            base = urljoin(answer.url, _href(tag.group(1)))
+        except ValueError:  # "https://[x/": the chosen file's URL will not parse either
+            base = _href(tag.group(1))
     serials = _SERIAL_COMMENT.findall(body)
     if serial is None and serials:
         serial = int(serials[-1])
