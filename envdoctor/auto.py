@@ -282,10 +282,9 @@ def _without_stale(healthy: list[Entry]) -> tuple[list[Entry], str]:
 
 
 def _behind(entry: Entry) -> str:
-    from envdoctor.net.sync_status import ago
+    from envdoctor.net.shared import age
 
-    lag = entry.measurement.lag_s or 0.0
-    return f"{ago(lag).removesuffix(' ago')} behind"
+    return f"{age(entry.measurement.lag_s or 0.0)} behind"
 
 
 def _tied(fastest: Entry, other: Entry, fast_score: float, other_score: float) -> bool:

@@ -73,12 +73,13 @@ def _compute(entry: _Entry[T], compute: Callable[[], T]) -> None:
 
 
 def age(seconds: float) -> str:
-    """``40 s``, ``12 min``, ``5 h``, ``3 days``: a lag or an age in words."""
+    """``40 s``, ``12 min``, ``5 h``, ``3 days``: a lag or an age in words (seconds up to
+    90, minutes up to 90, hours up to 48)."""
     seconds = max(0.0, seconds)
-    if seconds < 60:
+    if seconds < 90:
         return f"{seconds:.0f} s"
-    if seconds < 3600:
+    if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
+    if seconds < 48 * 3600:
         return f"{seconds / 3600:.0f} h"
     return f"{seconds / 86400:.0f} days"

@@ -40,6 +40,7 @@ from envdoctor.net.measure import fetch_with
 from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Freshness
 from envdoctor.net.results import ProbeFailure, count_of, host_port
 from envdoctor.net.session import Resolver, Session, system_resolver
+from envdoctor.net.shared import age
 from envdoctor.redact import mask_url
 
 Format = Literal["tunasync", "mirrorz"]
@@ -288,13 +289,7 @@ def freshness_of(job: Job, document: Document, now: float) -> Freshness:
 
 def ago(seconds: float) -> str:
     """``40 s ago``, ``12 min ago``, ``5 h ago``, ``3 days ago``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
+    return f"{age(seconds)} ago"
 
 
 def combine(tool: Freshness | None, site: Freshness | None) -> Freshness | None:

@@ -16,8 +16,6 @@ warning.  :func:`release_lag_s` compares a mirror's ``Date:`` with the upstream'
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,6 +40,7 @@ from envdoctor.net.pull import Answer, Fetch, LargeFile
 from envdoctor.net.pull import Freshness as PullFreshness
 from envdoctor.net.results import ProbeFailure
 from envdoctor.net.session import PullPath
+from envdoctor.net.shared import age, once_per_run
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import (
     ProfileFile,
@@ -434,60 +433,24 @@ Debian CDN serves ``debian-security`` too; Ubuntu's archive answers over plain h
 An archive missing here is compared with nothing (the test suite empties it, so that no
 test reaches a public host)."""
 
-UPSTREAM_TTL_S = 60.0
-"""How long one upstream ``InRelease`` answers every mirror's comparison: one run."""
-
-
-class _OncePerRun:
-    """The upstream's answer, fetched once for every mirror that needs it (thread-safe).
-
-    The first mirror starts the fetch in a thread of its own; every mirror then waits for
-    it :data:`UPSTREAM_WAIT_S` at most, so an upstream that does not answer (an offline
-    machine, a blackholed route) costs each apt mirror that long, never its measurement."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, threading.Event, list[Answer | str]]] = {}
-
-    def get(self, url: str, fetch: Fetch, wait_s: float) -> Answer | str:
-        """The answer for ``url``, or why there is none, in words."""
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(url)
-            mine = entry is None or now - entry[0] > UPSTREAM_TTL_S
-            if mine:
-                entry = (now, threading.Event(), [])
-                self._entries[url] = entry
-        assert entry is not None
-        _, done, slot = entry
-        if mine:
-            threading.Thread(
-                target=self._fetch,
-                args=(url, fetch, done, slot),
-                name="envdoctor-apt-upstream",
-                daemon=True,
-            ).start()
-        if not done.wait(wait_s):
-            return f"no answer within {wait_s:g} s"
-        return slot[0] if slot else "no answer"
-
-    @staticmethod
-    def _fetch(url: str, fetch: Fetch, done: threading.Event, slot: list[Answer | str]) -> None:
-        try:
-            slot.append(fetch(url, (), None))
-        except ProbeFailure as failure:
-            slot.append(failure.reason)
-        except Exception as exc:  # noqa: BLE001 - the upstream must not fail the mirror
-            slot.append(repr(exc))
-        finally:
-            done.set()
-
-
 UPSTREAM_WAIT_S = 2.0
-"""How long a mirror's measurement waits for the upstream's ``InRelease``."""
+"""How long a mirror's measurement waits for the upstream's ``InRelease``, fetched once
+per run for every mirror that needs it (:func:`~envdoctor.net.shared.once_per_run`): an
+upstream that does not answer (an offline machine, a blackholed route) costs each apt
+mirror that long, never its measurement."""
 
 
-_UPSTREAM_RELEASES = _OncePerRun()
+def _upstream_release(url: str, fetch: Fetch) -> Answer | str:
+    """The upstream's ``InRelease`` answer, or why there is none, in words."""
+
+    def ask() -> Answer | str:
+        try:
+            return fetch(url, (), None)
+        except ProbeFailure as failure:
+            return failure.reason
+
+    answer = once_per_run(f"apt-inrelease {url}", ask, wait_s=UPSTREAM_WAIT_S)
+    return f"no answer within {UPSTREAM_WAIT_S:g} s" if answer is None else answer
 
 
 def _release_freshness(fetch: Fetch, release: str, upstream_release: str) -> PullFreshness:
@@ -498,7 +461,7 @@ def _release_freshness(fetch: Fetch, release: str, upstream_release: str) -> Pul
         return PullFreshness(f"Release date unknown: {failure.reason}")
     if not 200 <= mine.status < 300:
         return PullFreshness(f"Release date unknown: HTTP {mine.status} for its InRelease")
-    theirs = _UPSTREAM_RELEASES.get(upstream_release, fetch, UPSTREAM_WAIT_S)
+    theirs = _upstream_release(upstream_release, fetch)
     if isinstance(theirs, str):
         return PullFreshness(f"Release date not compared: {upstream_host}: {theirs}")
     if not 200 <= theirs.status < 300:
@@ -513,12 +476,4 @@ def _release_freshness(fetch: Fetch, release: str, upstream_release: str) -> Pul
         return PullFreshness(f"Release date not compared: {upstream_host}'s InRelease has no Date")
     if lag < 60:
         return PullFreshness(f"Release as recent as {upstream_host}'s", lag)
-    return PullFreshness(f"Release {_duration(lag)} older than {upstream_host}'s", lag)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.1f} days"
+    return PullFreshness(f"Release {age(lag)} older than {upstream_host}'s", lag)
