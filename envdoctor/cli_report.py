@@ -127,17 +127,7 @@ def report(
     text = render(document)
     if watched is not None:
         text = attach(text, fmt, watched)
-    if output is None:
-        click.echo(text, nl=not text.endswith("\n"))
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise EnvdoctorError(
-                f"cannot write the report to {output}: {exc.strerror or exc}",
-                "Choose another file with -o, or free space there.",
-            ) from None
-        click.echo(f"Wrote {output} ({fmt}).", err=True)
+    _write(text, fmt, output)
     sys.exit(result.exit_code)
 
 
