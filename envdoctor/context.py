@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 import threading
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,15 @@ class Context:
         """The real location of an absolute system path such as ``/etc/pip.conf``."""
         relative = PurePosixPath(system_path).relative_to("/")
         return self.root / relative
+
+    def on_path(self, program: str) -> bool:
+        """``program`` is on this machine's ``PATH``: looked up with ``shutil.which`` on
+        the real root, else in the ``PATH`` directories under :attr:`root` (an image tree,
+        a test's tmp_path)."""
+        if self.root == Path("/"):
+            return shutil.which(program, path=self.env.get("PATH")) is not None
+        dirs = [d for d in self.env.get("PATH", "").split(":") if d.startswith("/")]
+        return any(self.path(d).joinpath(program).is_file() for d in dirs)
 
     def system_path(self, path: Path) -> str:
         """``path`` as the machine (or image) it belongs to sees it: without ``root``."""

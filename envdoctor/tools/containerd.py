@@ -25,7 +25,6 @@ System scope only: containerd's files are system-wide.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -68,24 +67,17 @@ _DEFAULT = Source("default", "containerd")
 # --- where containerd is --------------------------------------------------------------
 
 
-def _on_path(ctx: Context, program: str) -> bool:
-    if ctx.root == Path("/"):
-        return shutil.which(program, path=ctx.env.get("PATH")) is not None
-    dirs = [d for d in ctx.env.get("PATH", "").split(":") if d.startswith("/")]
-    return any(ctx.path(d).joinpath(program).is_file() for d in dirs)
-
-
 def installed(ctx: Context) -> bool:
     """A standalone containerd: its binary, its socket or ``/etc/containerd``."""
     return (
-        _on_path(ctx, "containerd")
+        ctx.on_path("containerd")
         or ctx.path(SOCKET).exists()
         or ctx.path("/etc/containerd").is_dir()
     )
 
 
 def k3s_installed(ctx: Context) -> bool:
-    return _on_path(ctx, "k3s") or ctx.path("/etc/rancher/k3s").is_dir()
+    return ctx.on_path("k3s") or ctx.path("/etc/rancher/k3s").is_dir()
 
 
 # --- its profile table ----------------------------------------------------------------

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -86,16 +85,9 @@ _DEFAULT = Source("default", "containers/image")
 # --- where it is ----------------------------------------------------------------------
 
 
-def _on_path(ctx: Context, program: str) -> bool:
-    if ctx.root == Path("/"):
-        return shutil.which(program, path=ctx.env.get("PATH")) is not None
-    dirs = [d for d in ctx.env.get("PATH", "").split(":") if d.startswith("/")]
-    return any(ctx.path(d).joinpath(program).is_file() for d in dirs)
-
-
 def programs(ctx: Context) -> list[str]:
     """The containers/image programs installed here."""
-    return [program for program in PROGRAMS if _on_path(ctx, program)]
+    return [program for program in PROGRAMS if ctx.on_path(program)]
 
 
 def installed(ctx: Context) -> bool:
@@ -446,7 +438,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         )
     if new != old:
         notes.append("podman, buildah and skopeo read it at the next command")
-        if options.scope == "system" and _on_path(ctx, "crio"):
+        if options.scope == "system" and ctx.on_path("crio"):
             notes.append("CRI-O reads it on: sudo systemctl reload crio")
     if new == old:
         return TargetPlan(NAME, notes=tuple(notes))
