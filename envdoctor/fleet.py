@@ -20,7 +20,7 @@ from typing import Any
 
 from envdoctor import __version__
 from envdoctor.errors import UsageError
-from envdoctor.redact import mask_line, mask_url
+from envdoctor.redact import mask_line
 from envdoctor.results import Status
 
 SCHEMA_VERSION = 1
@@ -193,21 +193,12 @@ def _measured(
     details: Mapping[str, Any], default_target: str
 ) -> list[tuple[str, str, float | None, str | None]]:
     """The mirrors of one network result, as ``report``'s chart reads them."""
-    found = []
-    mirrors = details.get("mirrors")
-    for mirror in mirrors if isinstance(mirrors, list) else ():
-        if not isinstance(mirror, Mapping):
-            continue
-        measured = mirror.get("measurement")
-        measured = measured if isinstance(measured, Mapping) else {}
-        ttfb = measured.get("ttfb_s")
-        healthy = measured.get("outcome") == "ok" and isinstance(ttfb, (int, float))
-        reason = str(measured.get("reason") or measured.get("outcome") or "not measured")
-        target = str(mirror.get("target") or details.get("target") or default_target)
-        url = mask_url(str(mirror.get("url") or measured.get("url") or "?"))
-        seconds = float(ttfb) if healthy and isinstance(ttfb, (int, float)) else None
-        found.append((target, url, seconds, None if seconds is not None else reason))
-    return found
+    from envdoctor.report import measured_mirrors
+
+    return [
+        (mirror.target, mirror.url, mirror.ttfb_s, mirror.failure)
+        for mirror in measured_mirrors(details, default_target)
+    ]
 
 
 def _figures(hosts: Sequence[Host]) -> list[MirrorFigures]:

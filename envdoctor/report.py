@@ -83,30 +83,12 @@ class ReportDocument:
 
     def mirror_bars(self) -> list[MirrorBar]:
         """The measured mirrors of the network results, in the order they were ranked."""
-        bars = []
-        for result in self.report.results:
-            mirrors = result.details.get("mirrors") if result.probe == "network" else None
-            if not isinstance(mirrors, list):
-                continue
-            default_target = str(result.details.get("target") or result.name)
-            for mirror in mirrors:
-                if not isinstance(mirror, Mapping):
-                    continue
-                measured = mirror.get("measurement")
-                measured = measured if isinstance(measured, Mapping) else {}
-                ttfb = measured.get("ttfb_s")
-                healthy = measured.get("outcome") == "ok" and isinstance(ttfb, (int, float))
-                reason = str(measured.get("reason") or measured.get("outcome") or "not measured")
-                bars.append(
-                    MirrorBar(
-                        target=str(mirror.get("target") or default_target),
-                        url=mask_url(str(mirror.get("url") or measured.get("url") or "?")),
-                        configured=bool(mirror.get("configured")),
-                        ttfb_s=float(ttfb) if healthy and ttfb is not None else None,
-                        failure=None if healthy else reason,
-                    )
-                )
-        return bars
+        return [
+            MirrorBar(mirror.target, mirror.url, mirror.configured, mirror.ttfb_s, mirror.failure)
+            for result in self.report.results
+            if result.probe == "network"
+            for mirror in measured_mirrors(result.details, result.name)
+        ]
 
     def throughput_bars(self) -> list[ThroughputBars]:
         """Mirrors whose download was timed over 1 and N connections, from the network
@@ -119,22 +101,59 @@ class ReportDocument:
         rankings += self.measured
         bars: dict[tuple[str, str], ThroughputBars] = {}
         for ranking in rankings:
-            mirrors = ranking.get("mirrors")
-            for mirror in mirrors if isinstance(mirrors, list) else ():
-                measured = mirror.get("measurement") if isinstance(mirror, Mapping) else None
-                if not isinstance(measured, Mapping):
-                    continue
-                rates = _rates(measured.get("throughput_by_connections"))
+            for mirror in measured_mirrors(ranking, "?"):
+                rates = _rates(mirror.measurement.get("throughput_by_connections"))
                 if not rates:
                     continue
-                target = str(mirror.get("target") or ranking.get("target") or "?")
-                url = mask_url(str(mirror.get("url") or measured.get("url") or "?"))
-                verdict = measured.get("parallel_verdict")
+                verdict = mirror.measurement.get("parallel_verdict")
                 bars.setdefault(
-                    (target, url),
-                    ThroughputBars(target, url, rates, str(verdict) if verdict else None),
+                    (mirror.target, mirror.url),
+                    ThroughputBars(
+                        mirror.target, mirror.url, rates, str(verdict) if verdict else None
+                    ),
                 )
         return list(bars.values())
+
+
+@dataclass(frozen=True)
+class MeasuredMirror:
+    """One mirror of a network result's (or a ranking's) JSON, read defensively: the
+    documents may come from another host or an older envdoctor (``report --merge``)."""
+
+    target: str
+    url: str
+    """Masked."""
+    configured: bool
+    measurement: Mapping[str, Any]
+    ttfb_s: float | None
+    """The first-byte time of a mirror that answered; None otherwise."""
+    failure: str | None
+    """Why it did not answer; None when it did."""
+
+
+def measured_mirrors(details: Mapping[str, Any], default_target: str) -> list[MeasuredMirror]:
+    """The ``mirrors`` of one network result's details (or of a ``Ranking.to_json()``)."""
+    found = []
+    mirrors = details.get("mirrors")
+    for mirror in mirrors if isinstance(mirrors, list) else ():
+        if not isinstance(mirror, Mapping):
+            continue
+        measured = mirror.get("measurement")
+        measured = measured if isinstance(measured, Mapping) else {}
+        ttfb = measured.get("ttfb_s")
+        healthy = measured.get("outcome") == "ok" and isinstance(ttfb, (int, float))
+        reason = str(measured.get("reason") or measured.get("outcome") or "not measured")
+        found.append(
+            MeasuredMirror(
+                target=str(mirror.get("target") or details.get("target") or default_target),
+                url=mask_url(str(mirror.get("url") or measured.get("url") or "?")),
+                configured=bool(mirror.get("configured")),
+                measurement=measured,
+                ttfb_s=float(ttfb) if healthy and isinstance(ttfb, (int, float)) else None,
+                failure=None if healthy else reason,
+            )
+        )
+    return found
 
 
 def _rates(value: object) -> tuple[tuple[int, float], ...]:
