@@ -194,12 +194,14 @@ def auto_profile(
     name: str = "auto",
     targets: Sequence[str] = TARGETS,
     base: Mapping[str, Profile] | None = None,
+    pull: tools.PullOptions | None = None,
 ) -> tuple[Profile, AutoChoice]:
     """Measure the mirrors of every profile (opt-in ones only when asked) and the
     configured ones, pick per target and build the mixed profile called ``name``.
 
     ``base`` replaces the profiles to draw candidates from (default: every shipped and
-    user profile, :func:`~envdoctor.profiles.load_profiles`).
+    user profile, :func:`~envdoctor.profiles.load_profiles`); ``pull`` is as for
+    :func:`~envdoctor.mirrors.measure` (``--image``).
     """
     from envdoctor.profiles import load_profiles
     from envdoctor.tools import configured_mirrors
@@ -208,7 +210,13 @@ def auto_profile(
     offered = [p for p in profiles.values() if include_opt_in or not p.opt_in]
     candidates = gather(profiles=offered, configured=configured_mirrors(ctx), targets=targets)
     rankings = measure(
-        ctx, candidates, samples=samples, timeout=timeout, throughput=throughput, icmp=False
+        ctx,
+        candidates,
+        samples=samples,
+        timeout=timeout,
+        throughput=throughput,
+        icmp=False,
+        pull=pull,
     )
     choice = pick(rankings, targets=targets)
     return build_profile(choice, name=name, base=profiles), choice

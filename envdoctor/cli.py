@@ -18,7 +18,7 @@ import click
 
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError, UsageError
-from envdoctor.selection import check_names, select, split_names
+from envdoctor.selection import IMAGE_HELP, check_names, checked_image, select, split_names
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
@@ -107,27 +107,6 @@ def _at_least(minimum: float, value: float | None) -> float | None:
     return value
 
 
-def _image(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """``--image``: an image name as ``docker pull`` takes it, without a registry host."""
-    if value is None:
-        return None
-    from envdoctor.tools.docker_pull import image_problem
-
-    problem = image_problem(value)
-    if problem is not None:
-        raise UsageError(
-            f"--image {value}: {problem}",
-            "Name an image as on Docker Hub, e.g. --image library/python:3.12-slim.",
-        )
-    return value.strip()
-
-
-IMAGE_HELP = (
-    "Image to ask registry mirrors for (default: a profile's probe-image, else "
-    "library/busybox:latest)."
-)
-
-
 def _probe_names(only: Iterable[str], skip: Iterable[str]) -> list[str]:
     from envdoctor.probes import ALIASES, PROBE_NAMES
 
@@ -189,7 +168,7 @@ def cli(ctx: click.Context) -> None:
     default=None,
     help="Also measure this profile's mirrors beside the configured ones.",
 )
-@click.option("--image", metavar="REF", default=None, callback=_image, help=IMAGE_HELP)
+@click.option("--image", metavar="REF", default=None, callback=checked_image, help=IMAGE_HELP)
 def check(
     as_json: bool,
     only: tuple[str, ...],
@@ -310,7 +289,7 @@ def _check_paths(ctx: Context, paths: Iterable[str]) -> None:
 @click.option(
     "--save", metavar="NAME", default=None, help="With --pick: keep the choice as a user profile."
 )
-@click.option("--image", metavar="REF", default=None, callback=_image, help=IMAGE_HELP)
+@click.option("--image", metavar="REF", default=None, callback=checked_image, help=IMAGE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the URL and phase timings used.")
 def mirrors(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from envdoctor.selection import IMAGE_HELP, checked_image
+
 
 @click.command()
 @click.option(
@@ -41,6 +43,7 @@ import click
     metavar="FILE.json",
     help="Include this `envdoctor watch --json-file` summary.",
 )
+@click.option("--image", metavar="REF", default=None, callback=checked_image, help=IMAGE_HELP)
 @click.option(
     "--merge",
     is_flag=True,
@@ -58,6 +61,7 @@ def report(
     fmt: str,
     output: Path | None,
     watch_file: Path | None,
+    image: str | None,
     merge: bool,
     files: tuple[Path, ...],
 ) -> None:
@@ -71,7 +75,7 @@ def report(
     --merge, the worst of the hosts'.
     """
     if merge or files:
-        _merge(files, fmt, output, merge=merge, profile=profile_name, watch=watch_file)
+        _merge(files, fmt, output, merge=merge, profile=profile_name, watch=watch_file, image=image)
         return
     from envdoctor import report as documents
     from envdoctor.context import Context
@@ -83,6 +87,7 @@ def report(
     from envdoctor.render import live_progress, make_console
     from envdoctor.requirements import CheckOptions
     from envdoctor.results import TargetPlan
+    from envdoctor.tools import PullOptions
     from envdoctor.watch.report import attach, load_watch
 
     watched = None if watch_file is None else load_watch(watch_file)  # a bad file: exit 2 now
@@ -94,7 +99,7 @@ def report(
     checked = None if auto else get_profile(ctx, profile_name)  # unknown name: exit 2 now
     names = list(PROBE_NAMES)
     titles = {name: load(name).TITLE for name in names}
-    options = CheckOptions(profile=None if auto else profile_name)
+    options = CheckOptions(profile=None if auto else profile_name, image=image)
     with live_progress(progress_console, names, titles) as progress:
         result = run_checks(ctx, names, options, on_done=progress.done if progress else None)
     choices = None
@@ -103,7 +108,7 @@ def report(
         from envdoctor.auto import auto_profile
 
         with progress_console.status("Measuring mirrors for the automatic choice..."):
-            profile, choice = auto_profile(ctx)
+            profile, choice = auto_profile(ctx, pull=PullOptions(image=image))
         choices = {item.target: item.reason for item in choice.targets}
         measured = [ranking.to_json() for ranking in choice.measured]
     else:
@@ -139,6 +144,7 @@ def _merge(
     merge: bool,
     profile: str,
     watch: Path | None,
+    image: str | None,
 ) -> None:
     """``report --merge``: one fleet view of many hosts' documents."""
     from envdoctor import fleet
@@ -154,9 +160,10 @@ def _merge(
             "--merge needs the JSON documents to merge",
             "Name them: envdoctor report --merge A.json B.json ...",
         )
-    if profile != "auto" or watch is not None:
+    if profile != "auto" or watch is not None or image is not None:
         raise UsageError(
-            "--merge reads documents; --profile and --watch are for a report of this machine",
+            "--merge reads documents; --profile, --watch and --image are for a report of this "
+            "machine",
             "Leave them out with --merge.",
         )
     if output is not None:

@@ -1,4 +1,5 @@
-"""Choosing names from a known set: --only, --skip, --target, with a did-you-mean."""
+"""Choosing names from a known set: --only, --skip, --target, with a did-you-mean; and
+``--image``, the image name every command that measures registry mirrors takes."""
 
 from __future__ import annotations
 
@@ -57,3 +58,25 @@ def select(
             f"--only/--skip left no {noun} to run", f"{noun.capitalize()}s: {', '.join(known)}."
         )
     return selected
+
+
+IMAGE_HELP = (
+    "Image to ask registry mirrors for (default: a profile's probe-image, else "
+    "library/busybox:latest)."
+)
+
+
+def checked_image(ctx: object, param: object, value: str | None) -> str | None:
+    """``--image`` (a click callback): an image name as ``docker pull`` takes it, without a
+    registry host; another form is a UsageError (exit 2) naming what is wrong."""
+    if value is None:
+        return None
+    from envdoctor.tools.docker_pull import image_problem
+
+    problem = image_problem(value)
+    if problem is not None:
+        raise UsageError(
+            f"--image {value}: {problem}",
+            "Name an image as on Docker Hub, e.g. --image library/python:3.12-slim.",
+        )
+    return value.strip()

@@ -12,6 +12,7 @@ import pytest
 import tomlkit
 from click.testing import CliRunner
 
+import envdoctor.profiles
 from envdoctor.cli import cli
 from envdoctor.context import Context
 from envdoctor.net.measure import measure_all
@@ -240,3 +241,62 @@ def test_mirrors_and_check_probe_the_image_named(
     (row,) = [r for r in rows if r.details.get("target") == "docker"]
     assert row.status is Status.OK, row.summary
     assert _PYTHON in json.dumps(row.details), row.details
+
+
+def _report_docker_row(stdout: str) -> dict[str, Any]:
+    results = json.loads(stdout)["results"]
+    (row,) = [r for r in results if r["details"].get("target") == "docker"]
+    return cast("dict[str, Any]", row)
+
+
+def test_report_probes_the_image_named(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _allowlist(mirror_lab)
+    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
+    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
+    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    base = ["report", "--profile", "plain", "--format", "json"]
+    plain = CliRunner().invoke(cli, base)
+    refused = _report_docker_row(plain.stdout)
+    assert refused["status"] != "ok", refused["summary"]
+    (mirror,) = [m for m in refused["details"]["mirrors"] if m["url"] == proxy]
+    assert mirror["measurement"]["status_code"] == 403, mirror
+    assert "refuses the manifest of library/busybox:latest" in refused["summary"]
+    named = CliRunner().invoke(cli, [*base, "--image", _PYTHON])
+    served = _report_docker_row(named.stdout)
+    assert served["status"] == "ok", served["summary"]
+    (mirror,) = [m for m in served["details"]["mirrors"] if m["url"] == proxy]
+    assert mirror["measurement"]["pull_file"].endswith(f"of {_PYTHON} (4.2 MB)")
+    paths = [urlsplit(r.target).path for r in mirror_lab.server("allowlist").records]
+    assert "/v2/library/python/manifests/3.12-slim" in paths
+    bad = CliRunner().invoke(cli, [*base, "--image", "ghcr.io/x/y"])
+    assert bad.exit_code == 2 and "--image ghcr.io/x/y: names the registry ghcr.io" in bad.output
+    document = tmp_path / "host.json"
+    document.write_text(named.stdout)
+    merged = CliRunner().invoke(cli, ["report", "--merge", str(document), "--image", _PYTHON])
+    assert merged.exit_code == 2 and "--image are for a report of this machine" in merged.output
+
+
+def test_report_auto_measures_the_image_named(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _allowlist(mirror_lab)
+    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
+    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
+    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    real_load = envdoctor.profiles.load_profiles  # candidates: the lab profile alone
+    monkeypatch.setattr(
+        envdoctor.profiles, "load_profiles", lambda c: {"plain": real_load(c)["plain"]}
+    )
+    choices = {}
+    for extra in ([], ["--image", _PYTHON]):
+        done = CliRunner().invoke(cli, ["report", "--format", "json", *extra])
+        (docker_plan,) = [
+            t for t in json.loads(done.stdout)["plan"]["targets"] if t["target"] == "docker"
+        ]
+        choices[bool(extra)] = docker_plan["choice"]
+    assert choices[False].startswith("no candidate answered"), choices
+    assert proxy in choices[True] and not choices[True].startswith("no candidate"), choices
