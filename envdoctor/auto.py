@@ -116,6 +116,7 @@ def build_profile(
         assert item.winner is not None  # chosen: every one has a winner
         built = _settings_for(item.target, item.winner, base)
         if built is not None:
+            built = _with_probe_image(built, item.winner)
             settings[item.target] = _with_parallel(item.target, built, item.winner)
     hosts = ", ".join(
         f"{c.target}: {_short(c.winner.candidate.url)}"
@@ -341,6 +342,18 @@ def _with_parallel(target: str, settings: object, winner: Entry) -> object:
     if gain is None or gain < GAIN or knob is None:
         return settings
     return knob(settings)
+
+
+def _with_probe_image(settings: object, winner: Entry) -> object:
+    """Registry settings that keep the image the winner was measured with (``--image`` or
+    a profile's ``probe-image``), so a later ``check --profile`` asks for the same one; a
+    winner measured with the default image keeps none."""
+    from envdoctor.tools.docker import DockerSettings
+
+    image = winner.candidate.probe_image
+    if not isinstance(settings, DockerSettings) or settings.probe_image == image:
+        return settings
+    return dataclasses.replace(settings, probe_image=image)
 
 
 def _settings_for(target: str, winner: Entry, base: Mapping[str, Profile]) -> object | None:

@@ -72,7 +72,8 @@ class Candidate:
     """This is what the tool uses now."""
     probe_image: str | None = None
     """The image to ask this registry mirror for, from the ``[docker] probe-image`` of a
-    profile that names it (Docker, containerd and podman mirrors); None: the default."""
+    profile that names it (Docker, containerd and podman mirrors); None: the default.  In a
+    measured :class:`Entry`, the image that was asked (``--image`` over the profile's)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -210,10 +211,12 @@ def measure(
     started = time.monotonic()
     requests: dict[tuple[str, str], PullPath] = {}
     key_of: dict[int, tuple[str, str]] = {}  # id(candidate) -> its request
+    images: dict[int, str | None] = {}  # id(candidate) -> the image asked of it
     for candidate in candidates:
         image = None
         if candidate.target in OCI_TARGETS:
             image = (pull.image if pull is not None else None) or candidate.probe_image
+        images[id(candidate)] = image
         options = tools.PullOptions(image=image) if image is not None else None
         path = tools.pull_path(candidate.url, candidate.target, options)
         # one request per URL and client, and per probe image where one is named
@@ -252,6 +255,9 @@ def measure(
             measured = by_request[key_of[id(candidate)]]
             host = _host(candidate.url)
             rtt, method = icmp_results.get(host, (None, None))
+            asked = images.get(id(candidate))
+            if asked != candidate.probe_image:  # --image: the entry says what was asked
+                candidate = dataclasses.replace(candidate, probe_image=asked)
             entries[id(measured)] = Entry(candidate, measured, rtt, method)
         ranked = rank(entry.measurement for entry in entries.values())
         rankings.append(Ranking(target, tuple(entries[id(m)] for m in ranked)))

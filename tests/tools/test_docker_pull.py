@@ -300,3 +300,36 @@ def test_report_auto_measures_the_image_named(
         choices[bool(extra)] = docker_plan["choice"]
     assert choices[False].startswith("no candidate answered"), choices
     assert proxy in choices[True] and not choices[True].startswith("no candidate"), choices
+
+
+def test_a_saved_pick_keeps_the_image_it_was_measured_with(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = _allowlist(mirror_lab)
+    hub = mirror_lab.add("registry")  # serves the default image
+    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
+    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
+    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    _profile(ctx, "named", f'[docker]\nregistry-mirrors = ["{proxy}"]\nprobe-image = "{_PYTHON}"\n')
+    _profile(ctx, "hub", f'[docker]\nregistry-mirrors = ["{hub}"]\n')
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    base = ["mirrors", "--target", "docker", "--no-throughput", "--timeout", "20", "--pick"]
+    cases = {
+        "from-profile": (["--profile", "named"], _PYTHON),
+        "from-option": (["--profile", "plain", "--image", _PYTHON], _PYTHON),
+        "default": (["--profile", "hub"], None),
+    }
+    for name, (extra, image) in cases.items():
+        done = CliRunner().invoke(cli, [*base, *extra, "--save", name])
+        assert done.exit_code == 0, (name, done.output)
+        saved = get_profile(ctx, name)
+        assert saved.docker is not None, (name, done.output)
+        assert saved.docker.probe_image == image, name
+        text = saved.source.read_text()
+        assert ("probe-image" in text) == (image is not None), (name, text)
+    again = CliRunner().invoke(
+        cli, ["check", "--only", "network", "--json", "--profile", "from-option"]
+    )
+    assert _report_docker_row(again.stdout)["status"] == "ok", again.stdout
+    paths = [urlsplit(r.target).path for r in mirror_lab.server("allowlist").records]
+    assert paths.count("/v2/library/python/manifests/3.12-slim") >= 3  # two picks, one check
