@@ -9,6 +9,7 @@ module only gathers, deduplicates, measures once per URL and ranks; rendering is
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
