@@ -246,6 +246,11 @@ class _LoopbackServer:
         with self._lock:
             self._open.add(sock)
 
+    def open_connections(self) -> int:
+        """How many accepted connections are still open."""
+        with self._lock:
+            return len(self._open)
+
     def untrack(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.discard(sock)
@@ -277,20 +282,29 @@ class _LoopbackServer:
             thread.join(timeout=max(0.0, until - time.monotonic()))
 
     def close(self) -> None:
+        """Stop accepting, wake every connection's thread and wait for them (2 s in all).
+
+        Another thread's socket is shut down here, never closed: its thread closes it.
+        Closing it here would free its descriptor while that thread may still be inside
+        OpenSSL, which reads and writes the descriptor by number, so that a thread woken
+        late would read from whatever socket got the number next (a later test's client,
+        whose handshake then sees someone else's bytes: ``WRONG_VERSION_NUMBER``)."""
         self._wake_w.send(b"x")
         self._acceptor.join(timeout=2)
-        self.listener.close()
+        if not self._acceptor.is_alive():
+            self.listener.close()
         with self._lock:
             sockets = list(self._open)
             threads = list(self._threads)
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv
-            sock.close()
+        until = time.monotonic() + 2
         for thread in threads:
-            thread.join(timeout=2)
-        self._wake_r.close()
-        self._wake_w.close()
+            thread.join(timeout=max(0.0, until - time.monotonic()))
+        if not self._acceptor.is_alive():
+            self._wake_r.close()
+            self._wake_w.close()
 
 
 def _read_head(conn: socket.socket) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -366,12 +380,16 @@ class MirrorServer(_LoopbackServer):
     def handle(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         if self.tls is not None:
-            try:
-                tls_conn = self.tls.wrap_socket(conn, server_side=True)
-            except (OSError, ssl.SSLError):
-                return  # the client refused our certificate: that is the test
+            # Tracked before the handshake, so that close() can wake a handshake that
+            # waits (the plain socket is detached by wrap_socket: shutting it does nothing).
+            tls_conn = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             self.track(tls_conn)
             conn = tls_conn
+            try:
+                tls_conn.do_handshake()
+            except (OSError, ssl.SSLError):
+                self.untrack(tls_conn)
+                return  # the client refused our certificate: that is the test
         request = _read_head(conn)
         if request is None:
             return
