@@ -211,9 +211,10 @@ def _winner_url(choice: AutoChoice, target: str) -> str | None:
 
 
 def test_the_fastest_healthy_lab_mirror_wins_every_target(tmp_path: Path, mirror_lab: MirrorLab):
-    # Far apart: eleven targets measured at once on two CPUs add tens of ms of jitter.
-    slow = mirror_lab.add("slow", delay_ms=160)
-    medium = mirror_lab.add("medium", delay_ms=80)
+    # Far apart: eleven targets measured at once on two loaded CPUs have put 170 ms of
+    # jitter on the 5 ms mirror's samples, enough to tie it with a 160 ms configured one.
+    slow = mirror_lab.add("slow", delay_ms=450)
+    medium = mirror_lab.add("medium", delay_ms=200)
     fast = mirror_lab.add("fast", delay_ms=5)
     ctx = lab_context(tmp_path, mirror_lab, dict.fromkeys(ALL, slow))
     _lab_profile(ctx, "lab-medium", medium)
