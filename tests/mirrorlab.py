@@ -213,6 +213,7 @@ class _LoopbackServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._closing = False
         self._threads: list[threading.Thread] = []
         self.records: list[RequestRecord] = []
         self._acceptor = threading.Thread(target=self._accept_loop, name=f"lab-{name}", daemon=True)
@@ -245,6 +246,10 @@ class _LoopbackServer:
     def track(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.add(sock)
+            closing = self._closing
+        if closing:  # tracked after close() shut the others: shut this one too
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def open_connections(self) -> int:
         """How many accepted connections are still open."""
@@ -294,6 +299,7 @@ class _LoopbackServer:
         if not self._acceptor.is_alive():
             self.listener.close()
         with self._lock:
+            self._closing = True
             sockets = list(self._open)
             threads = list(self._threads)
         for sock in sockets:
@@ -387,9 +393,11 @@ class MirrorServer(_LoopbackServer):
             conn = tls_conn
             try:
                 tls_conn.do_handshake()
-            except (OSError, ssl.SSLError):
+            except (OSError, ssl.SSLError, AttributeError):
+                # The client refused our certificate (that is the test), or close() shut
+                # the socket first (SSLSocket.shutdown drops the TLS object: AttributeError).
                 self.untrack(tls_conn)
-                return  # the client refused our certificate: that is the test
+                return
         request = _read_head(conn)
         if request is None:
             return
@@ -430,7 +438,9 @@ class MirrorServer(_LoopbackServer):
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
         head += [f"{name}: {value}" for name, value in headers.items()]
         head += [f"X{index}: 1" for index in range(self.header_count)]
-        head += [f"Content-Length: {_length(body)}", "Connection: close", "Server: envdoctor-lab"]
+        chunked = self.chunked and isinstance(body, bytes) and _is_dynamic(headers)
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {_length(body)}"
+        head += [framing, "Connection: close", "Server: envdoctor-lab"]
         raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         if self.behaviour == "trickle-head":
             self._trickle(conn, raw_head)
@@ -440,7 +450,12 @@ class MirrorServer(_LoopbackServer):
             self._trickle(conn, _BLOCK)
             return
         if method != "HEAD":
-            self._send_body(conn, body)
+            self._send_body(conn, _chunked(body) if chunked and isinstance(body, bytes) else body)
+
+    chunked: bool = False
+    """Set to send JSON and HTML answers chunked, as nginx sends answers made on the fly
+    (an API, a generated page): no ``Content-Length``, chunks with an extension, a
+    trailer (:func:`_chunked`)."""
 
     xet: XetFile | None = None
     """Set on a hub: its ``resolve`` answers announce a Xet-backed file (:class:`XetFile`)."""
@@ -579,6 +594,22 @@ class XetFile:
 def _is_file(target: str) -> bool:
     path = urlsplit(target).path
     return "/resolve/" in path or (path.startswith("/api/v1/models/") and path.endswith("/repo"))
+
+
+def _is_dynamic(headers: dict[str, str]) -> bool:
+    kind = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return "json" in kind or "html" in kind
+
+
+def _chunked(body: bytes, size: int = 1000) -> bytes:
+    """``body`` as a chunked body: pieces of ``size`` bytes, the first size line with an
+    extension, the last chunk followed by a trailer."""
+    pieces = [body[start : start + size] for start in range(0, len(body), size)]
+    out = b"".join(
+        b"%x%s\r\n%s\r\n" % (len(piece), b";lab=1" if index == 0 else b"", piece)
+        for index, piece in enumerate(pieces)
+    )
+    return out + b"0\r\nX-Lab-Trailer: 1\r\n\r\n"
 
 
 def _length(body: bytes | int) -> int:

@@ -564,12 +564,18 @@ def test_a_redirectors_campus_mirror_is_looked_up_by_the_host_that_answered(tmp_
     assert measured.freshness == "last synced 2 h ago (mirrorz: success)"
 
 
-def test_a_chunked_status_document_is_read():
-    document = json.dumps([{"name": "pypi", "status": "success", "last_update_ts": int(NOW)}])
-    raw = document.encode()
-    body = b"".join(
-        f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for piece in (raw[:10], raw[10:])
+def test_a_chunked_status_document_is_read(tmp_path, mirror_lab):
+    url = mirror_lab.add("m", body_bytes=64 * 1024)
+    mirror_lab.server("m").chunked = True  # nginx sends tunasync's status chunked
+    document = [_job("debian", "success", 600)] + [_job(f"j{n}", "success", 60) for n in range(40)]
+    mirror_lab.serve("m", "/static/tunasync.json", json.dumps(document).encode())
+    rankings = measure(
+        _ctx(tmp_path, mirror_lab),
+        [_apt(url)],
+        samples=1,
+        timeout=8,
+        icmp=False,
+        sync_sites=[_site(mirror_lab, "m")],
     )
-    answer = Answer(TUNA.url, 200, "OK", {"transfer-encoding": "chunked"}, body + b"0\r\n\r\n")
-    doc = parse(TUNA, answer)
-    assert doc.problem is None and [job.name for job in doc.jobs] == ["pypi"]
+    measured = _entry(rankings, _apt(url).url).measurement
+    assert measured.freshness == "last synced 10 min ago (tunasync: success)", measured.freshness

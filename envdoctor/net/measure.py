@@ -43,10 +43,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from envdoctor.net.chunked import ChunkedDecoder, ChunkedError, is_chunked
 from envdoctor.net.parallel import CONNECTIONS, add_parallel
 from envdoctor.net.proxy import ProxyRules
 from envdoctor.net.pull import (
@@ -67,6 +69,7 @@ from envdoctor.net.results import (
     Sample,
     Throughput,
     count_of,
+    host_port,
 )
 from envdoctor.net.session import (
     RECV_BYTES,
@@ -218,26 +221,26 @@ def _fetch(
     session: Session, url: str, headers: Sequence[tuple[str, str]], authorization: str | None
 ) -> Answer:
     """GET ``url`` (redirects followed) and read at most :data:`ANSWER_BODY_BYTES` of
-    the answer's body, within the timeout and the deadline."""
+    the answer's body, within the timeout and the deadline; a chunked body is decoded
+    (:mod:`envdoctor.net.chunked`), and one that does not decode is a named failure."""
     hop, _, hosts, _ = session.follow(url, headers=headers, authorization=authorization)
     try:
         head = hop.head
-        body = bytearray(head.leftover)
-        length = head.headers.get("Content-Length", "")
-        wanted = ANSWER_BODY_BYTES
-        size = count_of(length)
-        if size is not None:
-            wanted = min(wanted, size)
-        until = time.monotonic() + session.timeout
-        while len(body) < wanted:
-            try:
-                hop.sock.settimeout(session.budget("body", until))
-                chunk = hop.sock.recv(min(RECV_BYTES, wanted - len(body)))
-            except OSError as exc:
-                raise session.classify(exc, "body", "") from None
-            if not chunk:
-                break
-            body += chunk
+        if is_chunked(head.headers.get("Transfer-Encoding", "")):
+            body = _read_chunked(session, hop.sock, bytes(head.leftover), hop.url, head.status)
+            wanted = len(body)
+        else:
+            body = bytearray(head.leftover)
+            wanted = ANSWER_BODY_BYTES
+            size = count_of(head.headers.get("Content-Length", ""))
+            if size is not None:
+                wanted = min(wanted, size)
+            until = time.monotonic() + session.timeout
+            while len(body) < wanted:
+                chunk = _recv(session, hop.sock, until, min(RECV_BYTES, wanted - len(body)))
+                if not chunk:
+                    break
+                body += chunk
     finally:
         hop.sock.close()
     return Answer(
@@ -249,6 +252,37 @@ def _fetch(
         redirects=tuple(hosts),
         redirect_headers=hop.redirect_headers,
     )
+
+
+def _recv(session: Session, sock: socket.socket, until: float, size: int) -> bytes:
+    try:
+        sock.settimeout(session.budget("body", until))
+        return sock.recv(size)
+    except OSError as exc:
+        raise session.classify(exc, "body", "") from None
+
+
+def _read_chunked(
+    session: Session, sock: socket.socket, leftover: bytes, url: str, status: int
+) -> bytearray:
+    """A chunked body's data, at most :data:`ANSWER_BODY_BYTES` of it; one that does not
+    decode, or ends before its last chunk, is a :class:`ProbeFailure` naming the host."""
+    decoder = ChunkedDecoder(ANSWER_BODY_BYTES)
+    until = time.monotonic() + session.timeout
+    raw = leftover
+    try:
+        while True:
+            decoder.feed(raw)
+            if decoder.finished:
+                return decoder.data
+            raw = _recv(session, sock, until, RECV_BYTES)
+            if not raw:
+                raise ChunkedError("the answer ends before its last chunk")
+    except ChunkedError as error:
+        where = host_port(url) or mask_url(url)
+        raise ProbeFailure(
+            Outcome.HTTP_ERROR, f"{where} sent a malformed chunked body: {error}", "body", status
+        ) from None
 
 
 def _run_samples(url: str, session: Session, samples: int) -> Measurement:

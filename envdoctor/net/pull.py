@@ -17,7 +17,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Answer:
     """One GET, redirects followed: the final status, headers and the first bytes of
-    the body (at most :data:`ANSWER_BODY_BYTES`)."""
+    the body (at most :data:`ANSWER_BODY_BYTES`; a chunked body decoded)."""
 
     url: str
     status: int

@@ -27,7 +27,6 @@ Formats, as their generators write them:
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -133,9 +132,7 @@ def parse(site: SiteStatus, answer: Answer) -> Document:
     length = answer.headers.get("content-length", "")
     if len(answer.body) >= ANSWER_BODY_BYTES or (count_of(length) or 0) > ANSWER_BODY_BYTES:
         return Document(site, problem=f"{mask_url(site.url)} is over 1 MiB: not read")
-    data = answer.json()
-    if "chunked" in answer.headers.get("transfer-encoding", "").lower():
-        data = _json(_dechunk(answer.body))
+    data = answer.json()  # a chunked answer comes decoded (net.chunked, in the fetch)
     try:
         jobs = _tunasync(data) if site.format == "tunasync" else _mirrorz(data)
     except (TypeError, ValueError, AttributeError, OverflowError):
@@ -143,33 +140,6 @@ def parse(site: SiteStatus, answer: Answer) -> Document:
     if not jobs:
         return Document(site, problem=f"{mask_url(site.url)} is not a {site.format} document")
     return Document(site, tuple(jobs))
-
-
-def _dechunk(body: bytes) -> bytes:
-    """A ``Transfer-Encoding: chunked`` body's data (the fetch hands it over raw); what
-    does not parse ends it."""
-    data = bytearray()
-    at = 0
-    while at < len(body):
-        end = body.find(b"\r\n", at)
-        if end < 0:
-            break
-        try:
-            size = int(body[at:end].split(b";", 1)[0].strip() or b"x", 16)
-        except ValueError:
-            break
-        if size <= 0:
-            break
-        data += body[end + 2 : end + 2 + size]
-        at = end + 2 + size + 2
-    return bytes(data)
-
-
-def _json(raw: bytes) -> object:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
 
 
 def _number(value: object) -> float | None:

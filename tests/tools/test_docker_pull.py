@@ -4,6 +4,8 @@ after /v2/ are named failures, and Docker rows get throughput from the layer blo
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -333,3 +335,26 @@ def test_a_saved_pick_keeps_the_image_it_was_measured_with(
     assert _report_docker_row(again.stdout)["status"] == "ok", again.stdout
     paths = [urlsplit(r.target).path for r in mirror_lab.server("allowlist").records]
     assert paths.count("/v2/library/python/manifests/3.12-slim") >= 3  # two picks, one check
+
+
+def test_a_registry_answering_json_chunked_is_walked(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("registry")
+    mirror_lab.server("registry").chunked = True  # token and manifests: chunked, as nginx
+    (result,) = measure_all([docker.pull_path(base)], env=mirror_lab.env, samples=1)
+    assert result.healthy, result.reason
+    assert result.pull_file is not None
+    assert result.pull_file.endswith("of library/busybox:latest (4.2 MB)"), result.pull_file
+    skopeo = shutil.which("skopeo")
+    if skopeo is None:
+        pytest.skip("skopeo is not installed (Debian: skopeo): no Go client to judge")
+    image = f"docker://{urlsplit(base).netloc}/library/busybox:latest"
+    done = subprocess.run(  # a Go client walks the same chunked token, index and manifest
+        [skopeo, "inspect", "--no-tags", "--tls-verify=false", "--override-arch", "amd64", image],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (layer,) = json.loads(done.stdout)["Layers"]
+    assert result.pull_url is not None and result.pull_url.endswith(f"/blobs/{layer}")

@@ -450,13 +450,15 @@ def _client_env(lab: MirrorLab, tmp_path: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
 @pytest.mark.parametrize("json_pages", [True, False], ids=["pep691", "pep503"])
 def test_pip_download_fetches_the_wheel_envdoctor_names(
-    mirror_lab: MirrorLab, tmp_path: Path, json_pages: bool
+    mirror_lab: MirrorLab, tmp_path: Path, json_pages: bool, chunked: bool
 ) -> None:
     base = mirror_lab.add_index(
         "m", SimpleIndex(numpy_files=6, yanked=(5,), json=json_pages), body_bytes=200_000
     )
+    mirror_lab.server("m").chunked = chunked  # pages made on the fly: no Content-Length
     result = measure_one(mirror_lab, base)
     assert result.healthy and result.pull_url is not None, result.reason
     ours = urlsplit(result.pull_url).path
