@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,9 @@ from envdoctor.auto import AutoChoice, TargetChoice, build_profile
 from envdoctor.context import Context
 from envdoctor.mirrors import Candidate, Entry
 from envdoctor.net.measure import measure_all
-from envdoctor.net.parallel import check_range, verdict
+from envdoctor.net.parallel import JOIN_S, check_range, time_connections, verdict
 from envdoctor.net.results import Measurement, Outcome
-from envdoctor.net.session import Session
+from envdoctor.net.session import Session, system_resolver
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileError
 from envdoctor.profiles import get_profile
@@ -313,3 +314,44 @@ def test_a_measured_parallel_verdict_fits_the_mirrors_schema(mirror_lab: MirrorL
     assert set(data["throughput_by_connections"]) == {"1", "4", "8"}
     document = {"$defs": MIRRORS["$defs"], "$ref": "#/$defs/measurement"}
     jsonschema.Draft202012Validator(document).validate(data)
+
+
+def _range_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("envdoctor-range-")]
+
+
+def _long_sessions(lab: MirrorLab) -> Callable[[], Session]:
+    """Sessions with a long timeout and no deadline: only the run can stop a reader."""
+    return lambda: Session("hf", 30.0, lab.env, system_resolver, None, ())
+
+
+def test_readers_that_never_get_an_answer_share_one_join_budget(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("hangs", behaviour="hang")  # reads each request, never answers
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()  # Ctrl-C while all 8 wait for their headers
+    started = time.monotonic()
+    timed = time_connections(
+        f"{base}/file", 8, 64 * MiB, 1.0, _long_sessions(mirror_lab), cancel=cancel
+    )
+    elapsed = time.monotonic() - started
+    assert timed.bytes_per_s is None and timed.reason == "no connection answered in time"
+    # one shared 1 s budget for the joins (8 readers, one after the other: 8 s and more)
+    assert elapsed < 0.3 + JOIN_S + 3.0, elapsed
+    assert len(mirror_lab.server("hangs").records) == 8
+    assert len(_range_threads()) >= 1  # left behind, bounded by their sessions' timeout
+
+
+def test_readers_answered_after_the_run_stop_without_reading(mirror_lab: MirrorLab) -> None:
+    base = mirror_lab.add("late", delay_ms=1500, rate_bps=64 * 1024, body_bytes=ENDLESS)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    before = set(_range_threads())
+    timed = time_connections(
+        f"{base}/m/resolve/main/f.bin", 8, 64 * MiB, 1.0, _long_sessions(mirror_lab), cancel=cancel
+    )
+    assert timed.bytes_per_s is None
+    stragglers = [t for t in _range_threads() if t not in before]
+    assert stragglers  # still waiting for their answers, 1.5 s late
+    for thread in stragglers:  # told to stop: once answered they close, reading nothing
+        thread.join(timeout=15.0)  # (a reader not told would read an endless body)
+    assert not [t for t in stragglers if t.is_alive()]

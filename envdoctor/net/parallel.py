@@ -119,18 +119,28 @@ class _Connection:
     sock: socket.socket | None = None
 
 
+JOIN_S = 1.0
+"""After a parallel window, the readers together get this long to end (one budget for
+all of them, not one each): a reader still waiting for its answer is told to stop and
+left behind (a daemon thread, bounded by its session's timeout)."""
+
+
 @dataclass
 class _Run:
     connections: list[_Connection]
     lock: threading.Lock = field(default_factory=threading.Lock)
     changed: threading.Condition = field(init=False)
     stopped: bool = False
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    """Set by :meth:`stop`; among every reader's session's stops, so a reader still in its
+    request (connect, TLS, headers, a redirect) gives up at its next step."""
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
 
     def stop(self) -> None:
         """Wake every reader: shut its socket (a later one is shut when it registers)."""
+        self.stop_event.set()
         with self.lock:
             self.stopped = True
             sockets = [c.sock for c in self.connections if c.sock is not None]
@@ -164,7 +174,10 @@ def time_connections(
         for index in range(connections)
     ]
     run = _Run(parts)
-    sessions = [make_session() for _ in parts]
+    sessions = [
+        dataclasses.replace(session, stops=(*session.stops, run.stop_event))
+        for session in (make_session() for _ in parts)
+    ]
     asked = [(name, value) for name, value in headers if name.lower() != "range"]
     threads = [
         threading.Thread(
@@ -207,8 +220,9 @@ def time_connections(
         duration = time.perf_counter() - started
     finally:
         run.stop()
+        joined_by = time.monotonic() + JOIN_S
         for thread in threads:
-            thread.join(timeout=1.0)
+            thread.join(timeout=max(0.0, joined_by - time.monotonic()))
     errors = [part.error for part in parts if part.error]
     if errors and reading < connections:
         return ConnectionsRate(connections, None, f"{connections} connections: {errors[0]}")
@@ -238,8 +252,8 @@ def _read_range(
         hop, _, _, _ = session.follow(
             url, headers=(*headers, ("Range", wanted)), authorization=authorization
         )
-    except ProbeFailure as failure:
-        _finish(run, part, error=failure.reason)
+    except ProbeFailure as failure:  # after stop: told to stop (cancelled), not an error
+        _finish(run, part, error=None if run.stopped else failure.reason)
         return
     sock = hop.sock
     try:
@@ -261,9 +275,9 @@ def _read_range(
                 sock.settimeout(session.budget("body"))
                 got_bytes = sock.recv_into(view)
             except ProbeFailure as failure:
-                if failure.outcome is not Outcome.TIMEOUT:
+                if failure.outcome is not Outcome.TIMEOUT and not run.stopped:
                     part.error = failure.reason
-                return  # the deadline: what was read counts
+                return  # the deadline, or told to stop: what was read counts
             except OSError as exc:
                 if not run.stopped:
                     part.error = session.classify(exc, "body", "").reason
