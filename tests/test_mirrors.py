@@ -162,6 +162,29 @@ def test_throughput_is_measured_one_mirror_at_a_time(tmp_path, mirror_lab):
         assert rate is not None and 2_500_000 < rate < 5_500_000
 
 
+def test_downloads_take_each_client_kind_in_turn(tmp_path, mirror_lab):
+    # Three conda mirrors answer at once, the pip one 150 ms later: in score order alone
+    # pip's download would come last, where a run over every target runs out of time.
+    conda = [mirror_lab.add(f"c{i}", rate_bps=4_000_000) for i in range(3)]
+    pip = mirror_lab.add("p", delay_ms=150, rate_bps=4_000_000)
+    ctx = Context.for_root(tmp_path, env=mirror_lab.env)
+    candidates = [Candidate("conda", url, (f"c{i}",)) for i, url in enumerate(conda)]
+    candidates.append(Candidate("pip", f"{pip}/simple", ("p",)))
+    rankings = measure(
+        ctx, candidates, samples=1, timeout=8, throughput=True, throughput_seconds=0.4, icmp=False
+    )
+    for ranking in rankings:
+        for entry in ranking.entries:
+            assert entry.measurement.throughput_bytes_per_s is not None, entry.measurement
+    starts = {}
+    for name in ("c0", "c1", "c2", "p"):
+        mirror_lab.server(name).wait_idle()
+        big = [r for r in mirror_lab.server(name).records if r.finished - r.started > 0.2]
+        starts[name] = big[-1].started  # the download comes after any pull step
+    order = sorted(starts, key=starts.__getitem__)
+    assert order[1] == "p", order  # the best conda mirror, then pip, then the other two
+
+
 def test_check_network_ok_when_the_configured_mirror_is_fine(tmp_path, mirror_lab, lab_urls):
     ctx = lab_context(tmp_path, mirror_lab, lab_urls)
     results = network.run(ctx, CheckOptions())

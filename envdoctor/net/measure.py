@@ -612,6 +612,22 @@ def _unfinished(
     )
 
 
+def _by_kind_in_turn(order: Sequence[int], mirrors: Sequence[PullPath]) -> list[int]:
+    """``order`` (best first) taken one client kind at a time: the best pip mirror, the
+    best conda mirror, ..., then each kind's second best, and so on.  Downloads run one
+    at a time within the deadline; in score order alone, a run over every target would
+    spend it on the many fast mirrors of one kind and leave another kind untimed."""
+    queues: dict[str, list[int]] = {}
+    for index in order:
+        queues.setdefault(mirrors[index].kind, []).append(index)
+    turns: list[int] = []
+    while any(queues.values()):
+        for queue in queues.values():
+            if queue:
+                turns.append(queue.pop(0))
+    return turns
+
+
 def _add_throughput(
     results: list[Measurement],
     mirrors: Sequence[PullPath],
@@ -626,7 +642,7 @@ def _add_throughput(
 ) -> list[Measurement]:
     key = _rank_key(results)
     updated = list(results)
-    order = sorted(range(len(results)), key=lambda i: key(results[i]))
+    order = _by_kind_in_turn(sorted(range(len(results)), key=lambda i: key(results[i])), mirrors)
     urls = [
         large.url if large is not None else path.throughput_url
         for large, path in zip(large_files, mirrors, strict=True)
