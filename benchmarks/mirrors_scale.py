@@ -38,6 +38,22 @@ parsing a 1 MiB numpy page takes about 0.38 s of CPU per mirror (pip's pull step
 met with downloads one at a time: at N = 10 it leaves about 0.03 s per download; it
 needs either concurrent downloads (which compete) or timing only the few mirrors that
 can still win.
+
+The latency phase alone does not scale on this box either, 2026-12-01 (same VM, two
+other engineers' tests running; ``throughput=False`` in ``_run``, one run): the slowest
+alone 0.89 s; N = 10: 1.00 s (1.13x); N = 50: 2.71 s (3.08x); N = 100: 5.01 s (5.27x,
+13 of 100 not healthy).  It is CPU-bound: 50 mirrors' latency phase costs 2.85 s of CPU
+(envdoctor and the lab's servers share the process and the two cores), equal to its wall
+time.  The largest part is the lab, not the client: the lab answers the pull step's
+``Range: bytes=-262144`` for numpy's page with the whole page (1 MiB read, 5,890 anchors,
+0.1 s of parsing per mirror), where an nginx-served mirror answers 256 KiB (about a
+quarter of that); and each mirror's four TLS handshakes are paid on both ends here.  The
+N = 50 and 100 targets can only be judged where the mirrors are not served from the same
+two cores as the client (the lent GPU machine has 16).
+
+With throughput on and one kind, N = 10, same day: 4.83 s against 1.38 s (3.50x), 10 of
+10 timed, 0.26 s windows: each download adds about 0.35 s (its window, connect, TLS and
+the server's first-byte delay).
 """
 
 from __future__ import annotations
