@@ -145,8 +145,18 @@ class _Run:
             self.stopped = True
             sockets = [c.sock for c in self.connections if c.sock is not None]
         for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            shut(sock)
+
+
+def shut(sock: socket.socket) -> None:
+    """Wake a thread reading ``sock`` from another thread: shut the connection down at
+    the TCP level.  Not ``SSLSocket.shutdown``, which also drops the socket's TLS object
+    while the reader may be between ``ssl.py``'s check of it and its use: the reader
+    would get a ``ValueError`` or ``AttributeError`` (an exception its ``except OSError``
+    does not catch) instead of the end of the stream.  Never closed here: the reader
+    closes its own socket (OpenSSL reads the descriptor by number)."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def time_connections(
