@@ -121,6 +121,15 @@ class Ranking:
         return {"target": self.target, "mirrors": [entry.to_json() for entry in self.entries]}
 
 
+def _with_advice(measured: Measurement, advice: str | None) -> Measurement:
+    """``measured`` with this client's parallel remedy: pip and uv (Docker and
+    containerd) share one measurement of an index (a registry) they ask alike, and each
+    has its own knob, or none."""
+    if measured.parallel_remedy is None or measured.parallel_remedy == advice:
+        return measured
+    return dataclasses.replace(measured, parallel_remedy=advice)
+
+
 def canonical(target: str, url: str) -> str:
     """The form two spellings of one mirror share (the tool's own ``canonical``): masked,
     no trailing ``/``, and for conda the Anaconda base rather than its ``/pkgs/main``."""
@@ -213,6 +222,7 @@ def measure(
     requests: dict[tuple[str, str], PullPath] = {}
     key_of: dict[int, tuple[str, str]] = {}  # id(candidate) -> its request
     images: dict[int, str | None] = {}  # id(candidate) -> the image asked of it
+    advice_of: dict[int, str | None] = {}  # id(candidate) -> its client's parallel knob
     for candidate in candidates:
         image = None
         if candidate.target in OCI_TARGETS:
@@ -220,6 +230,7 @@ def measure(
         images[id(candidate)] = image
         options = tools.PullOptions(image=image) if image is not None else None
         path = tools.pull_path(candidate.url, candidate.target, options)
+        advice_of[id(candidate)] = path.parallel_advice
         # one request per URL and client, and per probe image where one is named
         key_of[id(candidate)] = (candidate.url, path.kind + (f" {image}" if image else ""))
         requests.setdefault(key_of[id(candidate)], path)
@@ -252,8 +263,10 @@ def measure(
         if not mine:
             continue
         entries = {}
+        own: dict[int, Measurement] = {}  # id(shared measurement) -> this target's view
         for candidate in mine:
-            measured = by_request[key_of[id(candidate)]]
+            shared = by_request[key_of[id(candidate)]]
+            measured = own.setdefault(id(shared), _with_advice(shared, advice_of[id(candidate)]))
             host = _host(candidate.url)
             rtt, method = icmp_results.get(host, (None, None))
             asked = images.get(id(candidate))

@@ -1203,6 +1203,8 @@ class SimpleIndex:
                 stamp = email.utils.formatdate(self.last_modified, usegmt=True)
                 headers = {**headers, "Last-Modified": stamp}
             return _ranged(request, headers, body)
+        if path.endswith(".whl") and server.ranges:  # a static file: Range, as nginx
+            return _ranged(request, headers, body)
         if not (path.endswith("/") and "/simple/" in path):
             return 200, headers, body
         project = path.rstrip("/").rsplit("/", 1)[-1]

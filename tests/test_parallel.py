@@ -20,17 +20,17 @@ import tomlkit
 
 from envdoctor.auto import AutoChoice, TargetChoice, build_profile
 from envdoctor.context import Context
-from envdoctor.mirrors import Candidate, Entry
+from envdoctor.mirrors import Candidate, Entry, measure
 from envdoctor.net.measure import measure_all
-from envdoctor.net.parallel import JOIN_S, check_range, time_connections, verdict
+from envdoctor.net.parallel import JOIN_S, check_range, shut, time_connections, verdict
 from envdoctor.net.results import Measurement, Outcome
 from envdoctor.net.session import Session, system_resolver
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileError
 from envdoctor.profiles import get_profile
-from envdoctor.tools import docker, hf, modelscope
+from envdoctor.tools import docker, hf, modelscope, pip, uv
 from envdoctor.units import MiB
-from tests.mirrorlab import MirrorLab
+from tests.mirrorlab import MirrorLab, SimpleIndex
 
 ENDLESS = 2**40
 
@@ -355,3 +355,91 @@ def test_readers_answered_after_the_run_stop_without_reading(mirror_lab: MirrorL
     for thread in stragglers:  # told to stop: once answered they close, reading nothing
         thread.join(timeout=15.0)  # (a reader not told would read an endless body)
     assert not [t for t in stragglers if t.is_alive()]
+
+
+def _pip_and_uv(lab: MirrorLab, tmp_path: Path, name: str, **limits: float) -> list[Entry]:
+    """pip and uv configured to one lab index (they share its measurement), measured."""
+    base = lab.add_index(name, SimpleIndex(numpy_files=4), **limits)
+    for index in range(4):  # the wheels are large; the pages stay small
+        lab.serve(name, f"/packages/ab/cd/numpy-1.{index}.0-py3-none-any.whl", ENDLESS)
+    ctx = Context.for_root(tmp_path, home=tmp_path, env=lab.env)
+    url = f"{base}/simple"
+    rankings = measure(
+        ctx,
+        [Candidate("pip", url, configured=True), Candidate("uv", url, configured=True)],
+        samples=1,
+        timeout=10.0,
+        throughput=True,
+        icmp=False,
+        sync_sites=[],
+    )
+    entries = [entry for ranking in rankings for entry in ranking.entries]
+    assert [entry.candidate.target for entry in entries] == ["pip", "uv"]
+    return entries
+
+
+def test_pip_is_told_of_uv_and_uv_of_its_limit_where_connections_help(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    pip_entry, uv_entry = _pip_and_uv(mirror_lab, tmp_path, "lanes", rate_bps=1 * MiB)
+    measured = pip_entry.measurement
+    assert measured.healthy, measured.reason
+    assert measured.pull_url is not None and measured.pull_url.endswith(".whl")
+    assert measured.range_support is True
+    assert (measured.parallel_verdict or "").startswith("per-connection limited"), measured
+    assert measured.parallel_remedy == pip.PARALLEL_ADVICE
+    assert "uv pip install" in measured.parallel_remedy
+    assert uv_entry.measurement.parallel_verdict == measured.parallel_verdict  # one measurement
+    assert uv_entry.measurement.parallel_remedy == uv.PARALLEL_ADVICE
+    assert "UV_CONCURRENT_DOWNLOADS" in uv.PARALLEL_ADVICE
+    for advice in (pip.PARALLEL_ADVICE, uv.PARALLEL_ADVICE):  # true remedies only
+        assert "range" not in advice.lower() and "one connection" in advice
+    wheel = [r for r in mirror_lab.server("lanes").records if r.target.endswith(".whl")]
+    ranges = [r.headers.get("range") for r in wheel]
+    assert len([value for value in ranges if value and value != "bytes=0-0"]) == 4 + 8
+
+
+def test_pip_and_uv_get_no_remedy_where_connections_do_not_help(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    entries = _pip_and_uv(mirror_lab, tmp_path, "one-pipe", total_rate_bps=4 * MiB)
+    for entry in entries:
+        measured = entry.measurement
+        assert measured.healthy, measured.reason
+        assert (measured.parallel_verdict or "").startswith("more connections do not help")
+        assert measured.parallel_remedy is None
+
+
+def test_shut_wakes_a_tls_reader_without_unwrapping_it(mirror_lab: MirrorLab) -> None:
+    # What stop() does to each range reader's socket from another thread: the reader must
+    # see the end of the stream through its TLS layer (an OSError or b""), never lose the
+    # layer under it (ssl.py's SSLSocket.shutdown sets it to None: ValueError in a read).
+    import ssl
+
+    base = mirror_lab.add("hub", rate_bps=100_000)
+    port = int(base.rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=mirror_lab.env["SSL_CERT_FILE"])
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(b"GET /api/models/x/resolve/main/f HTTP/1.1\r\nHost: lab\r\n\r\n")
+        assert tls.recv(1)
+        got: list[object] = []
+
+        def reader() -> None:
+            try:
+                while tls.recv(65536):
+                    pass
+                got.append(b"")
+            except OSError as exc:
+                got.append(exc)
+            except Exception as exc:  # what the test is about
+                got.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        time.sleep(0.1)
+        shut(tls)
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert tls._sslobj is not None  # the TLS layer is still there (ssl.py drops it in shutdown)
+        assert got and (got[0] == b"" or isinstance(got[0], OSError)), got

@@ -585,6 +585,19 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _pip_row(ctx, configs[NAME], checkup.remedies)
 
 
+PARALLEL_ADVICE = (
+    "pip downloads one file at a time, each over one connection: for installs of many "
+    "files, uv pip install downloads them concurrently (UV_CONCURRENT_DOWNLOADS, default "
+    "50) and gains what more connections gained here; a single large wheel comes over "
+    "one connection with either"
+)
+"""pip fetches each file in turn (``BatchDownloader`` loops over the links; parallel
+downloads are still an open request, pypa/pip#825 and #13721 of 2025-12); uv's limit is
+``UV_CONCURRENT_DOWNLOADS`` (uv's environment-variable reference;
+``Concurrency::DEFAULT_DOWNLOADS`` is 50 in uv-configuration), and uv does not split a
+file into ranges."""
+
+
 def pull_path(base_url: str, options: object | None = None) -> PullPath:
     """pip's pull path for ``base_url``, compared with PyPI (:func:`pull_path_against`);
     ``options`` (a :class:`~envdoctor.tools.PullOptions`) offer pip nothing to choose."""
@@ -607,6 +620,7 @@ def pull_path_against(base_url: str, upstream: str | None) -> PullPath:
         large_file=functools.partial(
             pip_pull.find_wheel, base, PYPI_LARGE_PROJECT, upstream=upstream
         ),
+        parallel_advice=PARALLEL_ADVICE,
     )
 
 

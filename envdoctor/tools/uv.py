@@ -720,6 +720,16 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
     return _uv_row(ctx, configs[NAME], checkup.remedies, pip_index)
 
 
+PARALLEL_ADVICE = (
+    "uv downloads up to UV_CONCURRENT_DOWNLOADS files at once (default 50; "
+    "concurrent-downloads in uv.toml), each over one connection: keep it well above 1 "
+    "for installs of many files; a single large wheel is not split, so it comes at one "
+    "connection's rate"
+)
+"""Checked against uv's environment-variable reference and ``uv.toml`` settings
+(``concurrent-downloads``); the default is ``Concurrency::DEFAULT_DOWNLOADS`` (50)."""
+
+
 def pull_path(base_url: str, options: object | None = None) -> PullPath:
     """uv's pull path for ``base_url``, compared with PyPI (:func:`pull_path_against`)."""
     return pull_path_against(base_url, None)
@@ -737,7 +747,9 @@ def pull_path_against(base_url: str, upstream: str | None) -> PullPath:
         accept=pip_pull.UV_ACCEPT,
         upstream=upstream,
     )
-    return replace(path, kind="pip", proxy_rules="uv", large_file=steps)
+    return replace(
+        path, kind="pip", proxy_rules="uv", large_file=steps, parallel_advice=PARALLEL_ADVICE
+    )
 
 
 def env_variables(profile: Profile) -> list[tuple[str, str]]:
