@@ -1172,8 +1172,9 @@ class SimpleIndex:
     served at ``/packages/...`` with ``body_bytes`` of filler.  ``missing``: projects
     whose page is a 404.  ``last_modified`` (POSIX time): the repodata's
     ``Last-Modified``; ``repodata``: its body instead of the generated one.  repodata
-    honours ``Range: bytes=a-b``, simple pages ``Range: bytes=-N`` (unless
-    ``ranges=False``: the whole page, as a server that ignores ``Range``).
+    and wheels honour ``Range: bytes=a-b`` (wheels unless the server's ``ranges=False``),
+    simple pages ``Range: bytes=-N`` (unless ``ranges=False``: the whole page, as a
+    server that ignores ``Range``).
     """
 
     numpy_files: int | None = None
