@@ -65,6 +65,33 @@ def test_a_per_connection_limited_hub_gains_from_more_connections(mirror_lab: Mi
     assert len(set(split)) == len(split) == 4 + 8
 
 
+def test_only_the_best_mirror_of_a_kind_gets_the_parallel_windows(mirror_lab: MirrorLab) -> None:
+    # Two per-connection limited hubs: the faster one (by its one connection) is the one a
+    # user would pick, and the only one whose 4 and 8 connections are timed; the other
+    # keeps its one-connection figure and says why it has no verdict.
+    fast = mirror_lab.add("fast-lanes", rate_bps=2 * MiB, body_bytes=ENDLESS)
+    slow = mirror_lab.add("slow-lanes", rate_bps=MiB // 2, body_bytes=ENDLESS)
+    results = measure_all(
+        [hf.pull_path(slow), hf.pull_path(fast)],
+        env=mirror_lab.env,
+        samples=1,
+        timeout=5.0,
+        deadline_s=10.0,
+        throughput=True,
+        throughput_seconds=1.0,
+    )
+    slow_result, fast_result = results
+    assert fast_result.throughput_bytes_per_s and slow_result.throughput_bytes_per_s
+    assert fast_result.throughput_bytes_per_s > slow_result.throughput_bytes_per_s
+    assert set(dict(fast_result.throughput_by_connections)) == {1, 4, 8}, fast_result
+    assert not slow_result.throughput_by_connections
+    assert slow_result.parallel_verdict == (
+        "parallel connections not tested: only on the best hf mirror of the run"
+    )
+    ranges = [r.headers.get("range") for r in mirror_lab.server("slow-lanes").records]
+    assert [value for value in ranges if value and value != "bytes=0-0"] == []  # no split
+
+
 def test_a_hub_limited_in_total_gains_nothing(mirror_lab: MirrorLab) -> None:
     base = mirror_lab.add("one-pipe", total_rate_bps=4 * MiB, body_bytes=ENDLESS)
     result = measure_hub(mirror_lab, base)
