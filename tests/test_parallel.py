@@ -106,7 +106,7 @@ def test_a_hub_without_range_support_is_one_connection_only(mirror_lab: MirrorLa
     base = mirror_lab.add("whole", rate_bps=4 * MiB, body_bytes=ENDLESS, ranges=False)
     result = measure_hub(mirror_lab, base)
     assert result.range_support is False
-    assert result.parallel_verdict == "no Range support: one connection only"
+    assert result.parallel_verdict == "no Range support: each file over one connection"
     assert [count for count, _ in result.throughput_by_connections] == []
     assert result.throughput_bytes_per_s is not None
     data = result.to_json()

@@ -346,7 +346,11 @@ def test_html_draws_one_vs_n_connections_for_the_measured_mirrors(tmp_path):
             ((1, 4 * mib), (4, 12 * mib), (8, 19 * mib)),
             "per-connection limited: 1 connection 4.0 MiB/s, 8 connections 19.0 MiB/s",
         ),
-        ranked("https://hub.example", ((1, 10 * mib),), "no Range support: one connection only"),
+        ranked(
+            "https://hub.example",
+            ((1, 10 * mib),),
+            "no Range support: each file over one connection",
+        ),
         ranked("https://untimed.example", (), None),
     ]
     document = make_document(make_report(), [], profile="auto", measured=measured)

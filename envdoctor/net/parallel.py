@@ -371,7 +371,9 @@ def add_parallel(
     checked = check_range(url, make_session(ends), headers, authorization)
     result = dataclasses.replace(measured, range_support=checked.supported, pull_size=checked.size)
     if checked.supported is False:
-        return dataclasses.replace(result, parallel_verdict="no Range support: one connection only")
+        return dataclasses.replace(
+            result, parallel_verdict="no Range support: each file over one connection"
+        )
     if checked.supported is None or checked.size is None:
         why = checked.reason if checked.supported is None else "the server does not say its size"
         return dataclasses.replace(

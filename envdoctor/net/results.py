@@ -145,7 +145,8 @@ class Measurement:
     of the same file, as far as they were measured."""
     parallel_verdict: str | None = None
     """``per-connection limited: ...``, ``more connections do not help ...``, ``no
-    Range support: one connection only``, or why parallel connections were not tested."""
+    Range support: each file over one connection``, or why parallel connections were not
+    tested."""
     parallel_remedy: str | None = None
     """The client's knob for parallel downloads, when more connections helped."""
 

@@ -72,7 +72,7 @@ def brief_parallel(measurement: Measurement) -> str | None:
     if words.startswith("per-connection limited"):
         return words
     if measurement.range_support is False:
-        return "no Range support: one connection only"
+        return "no Range support: each file over one connection"
     if words.startswith("more connections do not help"):
         return "more connections do not help"
     return None
