@@ -3,7 +3,10 @@
 User scope edits ``~/.condarc``, system scope ``/etc/conda/.condarc``.  The file goes
 through ruamel.yaml's round-trip mode, as conda's own ``conda config`` does, so comments,
 key order, quoting and every other key survive; the indentation of block sequences is
-taken from the file.  A byte-order mark and CRLF line ends are kept.
+taken from the file.  A byte-order mark and CRLF line ends are kept.  A file of the
+common shape is edited as text instead, only the lines that change replaced, and the
+result judged by libyaml (:mod:`envdoctor.tools.condarc_text`): ruamel.yaml's pure-Python
+round trip takes seconds for a file of 1 MiB.
 
 * ``channels`` gains ``defaults`` when it lacks it (conda >= 25.9 no longer adds it); the
   user's other channels stay, in their order.
@@ -26,7 +29,7 @@ from __future__ import annotations
 import functools
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -61,9 +64,10 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile, scan_profiles
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.tools import conda_pull
+from envdoctor.tools import conda_pull, condarc_text
 from envdoctor.tools.condarc import (
     CONDA_DEFAULT_CHANNEL_ALIAS,
+    CONDA_FILE_KEYS,
     CONDA_SEARCH_PATH,
     conda_base,
     conda_expand,
@@ -102,13 +106,15 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         return TargetPlan(NAME, skipped="the profile does not set conda")
     path, display = condarc(ctx, options.scope)
     old = read_existing(path, display, "conda")
-    new = _new_content(old, settings, display, _stale_channel_hosts(ctx, settings))
+    edited = new_content(old, settings, display, _stale_channel_hosts(ctx, settings))
     notes = [CLEAN_NOTE]
     if "pytorch" in settings.custom_channels:
         notes.append(PYTORCH_NOTE)
-    notes.extend(override_notes(ctx, path, display))
+    # what conda uses now: the file as the edit read it, not a second parse
+    parsed = {path: edited.read} if edited.read is not None and old is not None else None
+    notes.extend(override_notes(ctx, path, display, parsed))
     owner = options.owner if options.scope == "user" else None
-    change = FileChange(NAME, path, display, old, new, mode=0o644, owner=owner)
+    change = FileChange(NAME, path, display, old, edited.new, mode=0o644, owner=owner)
     return TargetPlan(NAME, changes=(change,), notes=tuple(notes))
 
 
@@ -170,16 +176,34 @@ def _sequence_offset(text: str) -> int | None:
     return None
 
 
-def _line(data: CommentedMap, key: str) -> int:
+def _line(data: Mapping[str, Any], key: str) -> int:
+    if isinstance(data, condarc_text.TextData):
+        return data.line(key)
     try:
-        return int(data.lc.key(key)[0]) + 1
+        return int(cast("CommentedMap", data).lc.key(key)[0]) + 1
     except (AttributeError, KeyError, TypeError):
         return 1
 
 
-def _new_content(
-    old: bytes | None, settings: CondaSettings, display: str, stale_hosts: frozenset[str]
-) -> bytes:
+@dataclass(frozen=True)
+class Edited:
+    """The new content of a ``.condarc``, and the old one as read when read as text."""
+
+    new: bytes
+    read: condarc_text.CondarcText | None
+    """None: the file went through ruamel.yaml."""
+
+
+def new_content(
+    old: bytes | None,
+    settings: CondaSettings,
+    display: str,
+    stale_hosts: frozenset[str],
+    *,
+    as_text: bool = True,
+) -> Edited:
+    """``old`` edited to follow ``settings``: as text where :mod:`condarc_text` is sure of
+    the file (``as_text``) and libyaml agrees, else through ruamel.yaml."""
     bom = crlf = False
     text = ""
     if old is not None:
@@ -188,19 +212,37 @@ def _new_content(
         text = text.removeprefix(_BOM)
         crlf = "\r\n" in text
         text = text.replace("\r\n", "\n")
-    data, yaml = _load(text, display)
-    if not _edit(data, settings, display, stale_hosts) and old is not None:
-        return old
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    out = stream.getvalue()
+    read: condarc_text.CondarcText | None = None
+    out: str | None = None
+    try:
+        if not as_text:
+            raise condarc_text.Doubt("asked for ruamel.yaml")
+        offset = _sequence_offset(text)
+        outcome = condarc_text.edit(
+            text,
+            CONDA_FILE_KEYS,
+            functools.partial(_edit, settings=settings, display=display, stale_hosts=stale_hosts),
+            2 if offset is None else offset,
+        )
+        read, out = outcome.read, outcome.text
+    except condarc_text.Doubt:
+        data, yaml = _load(text, display)
+        if _edit(data, settings, display, stale_hosts) or old is None:
+            stream = io.StringIO()
+            yaml.dump(data, stream)
+            out = stream.getvalue()
+    if out is None:
+        return Edited(old or b"", read)
     if crlf:
         out = out.replace("\n", "\r\n")
-    return ((_BOM if bom else "") + out).encode("utf-8")
+    return Edited(((_BOM if bom else "") + out).encode("utf-8"), read)
 
 
 def _edit(
-    data: CommentedMap, settings: CondaSettings, display: str, stale_hosts: frozenset[str]
+    data: MutableMapping[str, Any],
+    settings: CondaSettings,
+    display: str,
+    stale_hosts: frozenset[str],
 ) -> bool:
     """Change ``data`` in place to follow ``settings``; whether anything changed."""
     changed = False
@@ -256,7 +298,7 @@ def _seq(items: list[str]) -> CommentedSeq:
     return CommentedSeq(items)
 
 
-def _type_error(display: str, data: CommentedMap, key: str, kind: str) -> EnvdoctorError:
+def _type_error(display: str, data: Mapping[str, Any], key: str, kind: str) -> EnvdoctorError:
     return EnvdoctorError(
         f"conda: {display} line {_line(data, key)}: {key} must be {kind}; conda stops on it",
         f"Fix {key} in {display}, then run apply again.",
@@ -296,9 +338,15 @@ def _rank(ctx: Context, path: Path) -> int:
     return rank
 
 
-def override_notes(ctx: Context, path: Path, display: str) -> list[str]:
-    """Warnings for each setting a ``CONDA_*`` variable or a higher file would override."""
-    config = resolve_conda(ctx)
+def override_notes(
+    ctx: Context,
+    path: Path,
+    display: str,
+    parsed: Mapping[Path, condarc_text.CondarcText] | None = None,
+) -> list[str]:
+    """Warnings for each setting a ``CONDA_*`` variable or a higher file would override;
+    ``parsed``: files already read (see :func:`~envdoctor.tools.condarc.resolve_conda`)."""
+    config = resolve_conda(ctx, parsed)
     ours = _rank(ctx, path)
     notes: list[str] = []
     seen: set[tuple[str, str]] = set()

@@ -9,7 +9,7 @@ first, scalars override, ``#!final`` locks a key.  Used by :mod:`envdoctor.tools
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -36,6 +36,7 @@ from envdoctor.configfiles import (
 )
 from envdoctor.context import Context
 from envdoctor.redact import mask_conda_url
+from envdoctor.tools.condarc_text import CondarcText
 
 CONDA_DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 
@@ -93,6 +94,11 @@ _CONDA_PARAMETERS: dict[str, tuple[tuple[str, ...], _CondaKind, object, str]] = 
     "channel_alias": (("channel_alias",), "str", CONDA_DEFAULT_CHANNEL_ALIAS, "conda"),
     "show_channel_urls": (("show_channel_urls",), "bool", None, "conda"),
 }
+
+CONDA_FILE_KEYS = frozenset(
+    alias for aliases, *_ in _CONDA_PARAMETERS.values() for alias in aliases
+)
+"""The keys of a file that :func:`resolve_conda` reads, aliases included."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +217,7 @@ def _conda_load_file(path: Path, problems: list[ConfigProblem]) -> CommentedMap 
 
 
 def _conda_file_match(
-    path: Path, data: CommentedMap, name: str, problems: list[ConfigProblem]
+    path: Path, data: CommentedMap | CondarcText, name: str, problems: list[ConfigProblem]
 ) -> _CondaMatch | None:
     aliases, kind, _, _ = _CONDA_PARAMETERS[name]
     present = [alias for alias in aliases if alias in data]
@@ -222,10 +228,15 @@ def _conda_file_match(
             ConfigProblem(str(path), None, f"both {' and '.join(present)} are set: conda stops")
         )
     key = present[0]
-    raw = data[key]
     source = Source("file", str(path), key)
-    final = _comment_flag(data.ca.items.get(key), 2) == "final"
-    line = _yaml_line(data, key)
+    if isinstance(data, CondarcText):  # read as text: the same values and flags
+        raw = data.value(key)
+        final = data.key_flag(key) == "final"
+        line: int | None = data.line(key)
+    else:
+        raw = data[key]
+        final = _comment_flag(data.ca.items.get(key), 2) == "final"
+        line = _yaml_line(data, key)
     if raw is None and kind in ("seq", "map"):
         # conda's SequenceParameter and MapParameter drop a match whose value is empty
         # (``channels: ~``, a bare ``channels:``) before merging, #!final flag and all.
@@ -235,7 +246,9 @@ def _conda_file_match(
             problems.append(ConfigProblem(str(path), line, f"{key} must be a list: conda stops"))
             return None
         flags: tuple[str | None, ...] = ()
-        if isinstance(raw, CommentedSeq):
+        if isinstance(data, CondarcText):
+            flags = data.item_flags(key)
+        elif isinstance(raw, CommentedSeq):
             flags = tuple(_comment_flag(raw.ca.items.get(i), 0) for i in range(len(raw)))
         return _CondaMatch(tuple(str(item) for item in raw), source, final, flags)
     if kind == "map":
@@ -243,7 +256,9 @@ def _conda_file_match(
             problems.append(ConfigProblem(str(path), line, f"{key} must be a mapping: conda stops"))
             return None
         final_keys: frozenset[str] = frozenset()
-        if isinstance(raw, CommentedMap):
+        if isinstance(data, CondarcText):
+            final_keys = data.final_keys(key)
+        elif isinstance(raw, CommentedMap):
             final_keys = frozenset(
                 str(k) for k in raw if _comment_flag(raw.ca.items.get(k), 2) == "final"
             )
@@ -337,28 +352,40 @@ def _conda_merge_map(matches: list[_CondaMatch]) -> dict[str, str]:
 
 def _conda_display(kind: _CondaKind, value: object, ctx: Context) -> object:
     """Expand ``$VARS`` as conda does for channel settings, then mask credentials."""
+
+    def shown(text: str) -> str:
+        # only a "$" expands and only an "@" or a "/t/" is masked: thousands of
+        # custom_channels entries are shown without a regex each
+        if "$" in text:
+            text = expandvars(text, ctx.env)
+        return mask_conda_url(text) if "@" in text or "/t/" in text else text
+
     if kind == "seq":
-        return tuple(mask_conda_url(expandvars(v, ctx.env)) for v in cast("tuple[str, ...]", value))
+        return tuple(shown(v) for v in cast("tuple[str, ...]", value))
     if kind == "map":
-        items = cast("dict[str, str]", value).items()
-        return {k: mask_conda_url(expandvars(v, ctx.env)) for k, v in items}
+        return {k: shown(v) for k, v in cast("dict[str, str]", value).items()}
     if kind == "str":
-        return mask_conda_url(expandvars(cast("str", value), ctx.env))
+        return shown(cast("str", value))
     return value
 
 
-def resolve_conda(ctx: Context) -> ToolConfig:
+def resolve_conda(ctx: Context, parsed: Mapping[Path, CondarcText] | None = None) -> ToolConfig:
     """conda's channels, default_channels, custom_channels, channel_alias, show_channel_urls.
 
     Files come from conda's ``SEARCH_PATH``, then ``CONDA_*`` variables.  Lists merge with
     the higher-priority source first and duplicates dropped; mappings merge key by key;
     scalars take the highest source.  A key commented ``#!final`` stops higher sources.
+    ``parsed``: files already read (by :mod:`~envdoctor.tools.condarc_text`, which reads
+    what ruamel.yaml reads), used instead of reading them again.
     """
     problems: list[ConfigProblem] = []
     files_read: list[str] = []
-    loaded: list[tuple[Path, CommentedMap]] = []
+    loaded: list[tuple[Path, CommentedMap | CondarcText]] = []
+    known = {str(path.absolute()): text for path, text in (parsed or {}).items()}
     for path in _conda_files(ctx, problems):
-        data = _conda_load_file(path, problems)
+        data: CommentedMap | CondarcText | None = known.get(str(path.absolute()))
+        if data is None:
+            data = _conda_load_file(path, problems)
         files_read.append(str(path))
         if data is not None:
             loaded.append((path, data))
