@@ -28,12 +28,16 @@ the medians of three runs of 3, taken while other engineers used the box (load 0
     containerd-hosts-kept   (**)    0.32-0.50   one that already follows
     podman                  4.83    0.29-0.39   tomlkit read registries.conf
     sysctl                  2.62    0.04-0.07   fnmatch compiled a pattern per line
-    conda                   9.73    9.2-11.2    still slow: ruamel.yaml's round-trip of
-                                                the whole file, load and dump
+    conda (***)             9.73    0.52-0.62   ruamel.yaml's round-trip, load and dump,
+                                                and a second load for the notes
     docker, apt, npm, go, git, env: under 0.3 s before and after
 
     (*) the CRLF files were 1.1 MiB before (10% more bytes, the same lines).
     (**) before, config.toml and a hosts.toml were one case: 21.9 s for both.
+    (***) "before" 11.2 s when measured again (load 0.8) just before the change; "after"
+    the medians of three runs of 3 at load 1.4-1.9.  The file is edited as text
+    (tools/condarc_text.py) and judged by libyaml, which reads old and new text: the two
+    reads of each are most of what is left.
 
 What is left of pip, uv, cargo and containerd is one parse of the input by the client's
 rules (configparser, tomllib) and, for TOML, one more of the result, which tomllib checks
