@@ -34,6 +34,16 @@ def _no_public_index_upstream(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("envdoctor.tools.conda_pull.UPSTREAM_BASES", {})
 
 
+@pytest.fixture(autouse=True)
+def _no_answers_from_earlier_tests() -> None:
+    """Upstream answers are kept for a minute per URL (``net.shared.once_per_run``); a
+    lab upstream's URL can be an earlier test's (a port handed out again), whose answer
+    (a page with other serials, or none) must not stand in for this test's server."""
+    from envdoctor.net import shared
+
+    shared.forget()
+
+
 _RESERVED_SUFFIXES = (".test", ".invalid", ".example", ".localhost", ".local")
 _RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 

@@ -579,3 +579,20 @@ def test_a_chunked_status_document_is_read(tmp_path, mirror_lab):
     )
     measured = _entry(rankings, _apt(url).url).measurement
     assert measured.freshness == "last synced 10 min ago (tunasync: success)", measured.freshness
+
+
+def test_an_upstream_answer_is_kept_for_the_run_and_dropped_by_forget() -> None:
+    from envdoctor.net import shared
+
+    asked: list[int] = []
+
+    def compute(value: int) -> int:
+        asked.append(value)
+        return value
+
+    key = "https://127.0.0.1:1/simple/numpy/"
+    assert shared.once_per_run(key, lambda: compute(1)) == 1
+    assert shared.once_per_run(key, lambda: compute(2)) == 1  # kept: asked once per run
+    shared.forget()
+    assert shared.once_per_run(key, lambda: compute(3)) == 3  # another run: asked again
+    assert asked == [1, 3]

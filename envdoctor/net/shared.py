@@ -61,6 +61,14 @@ def once_per_run(
     return entry.value  # type: ignore[return-value]
 
 
+def forget() -> None:
+    """Drop every value kept: the next ask of any key computes it again.  For a process
+    whose runs must not share answers (each test of the suite: a lab's upstream on a
+    port that an earlier test's refused upstream had is another server)."""
+    with _LOCK:
+        _ENTRIES.clear()
+
+
 def _compute(entry: _Entry[T], compute: Callable[[], T]) -> None:
     try:
         entry.value = compute()
