@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from envdoctor.configfiles import MAX_NESTING
 
@@ -412,68 +413,71 @@ def judge_load(text: str) -> dict[str, object]:
     if not getattr(yaml, "__with_libyaml__", False):
         raise Doubt("PyYAML without libyaml")
     loader = yaml.CBaseLoader(text)
-    root: list[object] = []
-    stack: list[list[object] | dict[str, object]] = []
-    keys: list[str | None] = []  # per open mapping: the key waiting for its value
-    documents = 0
+    get_event = loader.get_event
     scalar, seq_start, map_start = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
     ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    special, absent, safe, reserved = _SPECIAL, _ABSENT, _SAFE_TEXT.fullmatch, _RESERVED
+    root: list[object] = []
+    # the open container, whether it is a list, and (a mapping's) key waiting for a value
+    parent: Any = root
+    in_list = True
+    key: str | None = None
+    stack: list[tuple[Any, bool, str | None]] = []
+    documents = 0
     try:
         while True:
-            event = loader.get_event()
+            event = get_event()
             kind = type(event)
-            value: object
+            value: Any
             if kind is scalar:
                 if event.anchor is not None or event.tag is not None:
                     raise Doubt("an anchor or a tag")
-                style = event.style
-                if not style:
-                    value = _typed(event.value)
+                value = event.value
+                if not event.style:  # plain: typed as both YAML 1.1 and 1.2 would, or Opaque
+                    typed = special.get(value, absent)
+                    if typed is not absent:
+                        value = typed
+                    elif not safe(value) or (len(value) <= 5 and value.lower() in reserved):
+                        value = Opaque(value)
+                elif event.style == '"' and not _encodable(value):
+                    raise Doubt("a lone surrogate")
+                if in_list:
+                    parent.append(value)
+                elif key is None:
+                    if type(value) is not str or value in parent:
+                        raise Doubt("a key that is not a string, or a key twice")
+                    key = value
                 else:
-                    value = event.value
-                    if style == '"' and not _encodable(event.value):
-                        raise Doubt("a lone surrogate")
-            elif kind is seq_start or kind is map_start:
+                    parent[key] = value
+                    key = None
+                continue
+            if kind is seq_start or kind is map_start:
                 if event.anchor is not None or event.tag is not None:
                     raise Doubt("an anchor or a tag")
                 if len(stack) >= MAX_NESTING:
                     raise Doubt("nested too deep")
                 value = [] if kind is seq_start else {}
+                if in_list:
+                    parent.append(value)
+                elif key is None:
+                    raise Doubt("a key that is a list or a mapping")
+                else:
+                    parent[key] = value
+                stack.append((parent, in_list, None))
+                parent, in_list, key = value, kind is seq_start, None
             elif kind in ends:
-                stack.pop()
-                keys.pop()
-                continue
+                parent, in_list, key = stack.pop()
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1 or event.explicit or event.version or event.tags:
                     raise Doubt("documents or directives")
-                continue
             elif kind is yaml.DocumentEndEvent:
                 if event.explicit:
                     raise Doubt("an explicit document end")
-                continue
             elif kind is yaml.StreamEndEvent:
                 break
-            elif kind is yaml.StreamStartEvent:
-                continue
-            else:
+            elif kind is not yaml.StreamStartEvent:
                 raise Doubt("an alias")
-            if not stack:
-                root.append(value)
-            else:
-                parent = stack[-1]
-                if isinstance(parent, list):
-                    parent.append(value)
-                elif keys[-1] is None:
-                    if not isinstance(value, str) or value in parent:
-                        raise Doubt("a key that is not a string, or a key twice")
-                    keys[-1] = value
-                else:
-                    parent[str(keys[-1])] = value
-                    keys[-1] = None
-            if isinstance(value, (list, dict)):
-                stack.append(value)
-                keys.append(None)
     except yaml.YAMLError as exc:
         raise Doubt(f"libyaml: {exc}") from None
     finally:
@@ -483,15 +487,6 @@ def judge_load(text: str) -> dict[str, object]:
     if not isinstance(root[0], dict):
         raise Doubt("not a mapping")
     return root[0]
-
-
-def _typed(text: str) -> object:
-    special = _SPECIAL.get(text, _ABSENT)
-    if special is not _ABSENT:
-        return special
-    if _SAFE_TEXT.fullmatch(text) and (len(text) > 5 or text.lower() not in _RESERVED):
-        return text
-    return Opaque(text)
 
 
 def _encodable(text: str) -> bool:
@@ -570,13 +565,18 @@ def edit(
 
 
 def _copy(data: Mapping[str, object], lines: dict[str, int] | None = None) -> TextData:
-    copied = TextData(
-        (key, list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict)
-         else value)
-        for key, value in data.items()
-    )  # fmt: skip
+    """``data`` with its lists and mappings copied (what ``change`` edits in place)."""
+    copied = TextData((key, _shallow(value)) for key, value in data.items())
     copied.lines = lines if lines is not None else getattr(data, "lines", {})
     return copied
+
+
+def _shallow(value: object) -> object:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
 
 
 def _rewrite(
