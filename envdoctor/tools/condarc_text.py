@@ -55,6 +55,16 @@ _RESERVED = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "nul
 _ODD = re.compile(
     "[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+# A block scalar's header (``key: |``, ``- >-``, ``|#``) anywhere, even in a comment:
+# libyaml reads some headers ruamel.yaml refuses (``|#``).
+_BLOCK_SCALAR = re.compile(r"(?m)(?:^| )[|>][-+0-9]*(?: *#.*| *)$")
+# A key with no value but a comment on its line, and a line that starts an item or an
+# entry: ruamel.yaml (0.19) fails on a plain scalar under such a key followed by a blank
+# line ("overlap in comment", not even a YAML error), so only those may follow.
+_KEY_THEN_COMMENT = re.compile(r"(?m)^[^#\n]*: +#")
+_ENTRY_START = re.compile(
+    r""" *(?:-(?: |$)|[^\s#'"\[\]{}][^#]*?:(?: |$)|'[^']*':(?: |$)|"[^"\\]*":(?: |$))"""
+)
 _TOP_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*):(?= |$)")
 _ITEM_KEY = re.compile(r"([A-Za-z_$/][A-Za-z0-9_.\-/$]*):(?= |$)")
 _PLAIN_START = re.compile(r"[A-Za-z_/$]|~/")
@@ -186,6 +196,8 @@ def read(text: str, read_keys: Collection[str]) -> CondarcText:
     """``text`` (no BOM, ``\\n`` line ends) read as lines; values parsed for ``read_keys``."""
     if _ODD.search(text):
         raise Doubt("a character outside the plain subset")
+    if _BLOCK_SCALAR.search(text):
+        raise Doubt("a block scalar")
     lines = text.split("\n")
     final_newline = lines[-1] == ""
     if final_newline:
@@ -204,6 +216,15 @@ def read(text: str, read_keys: Collection[str]) -> CondarcText:
             kinds[index] = _CONTENT
             if first != "-" or line[1:2] not in ("", " "):
                 starts.append(index)
+    row, at = 0, 0
+    for match in _KEY_THEN_COMMENT.finditer(text):
+        row += text.count("\n", at, match.start())
+        at = match.start()
+        following = row + 1
+        while following < len(lines) and kinds[following] != _CONTENT:
+            following += 1
+        if following < len(lines) and not _ENTRY_START.match(lines[following]):
+            raise Doubt(f"line {following + 1}: a scalar under a key with a comment")
     first_key = starts[0] if starts else len(lines)
     if any(kinds[index] == _CONTENT for index in range(first_key)):
         raise Doubt("content before the first key")

@@ -346,6 +346,8 @@ FALLBACKS = {
     "directive": "%YAML 1.2\n---\nchannels:\n  - a\n",
     "tab": 'ssl_verify: "a\tb"\n',
     "block scalar in a key conda reads": "channel_alias: |\n  https://x.example\n",
+    "block scalar elsewhere (libyaml reads |#, ruamel.yaml does not)": "note: |#\n  text\n",
+    "a scalar under a key with a comment": "note: # c\n  text\n\nchannels:\n  - a\n",
     "multi-line plain scalar": "channels:\n  - conda-forge\n    nvidia\n",
     "multi-line quoted scalar": 'channels:\n  - "conda-forge\n    nvidia"\n',
     "duplicate top-level key": "channels:\n  - a\nchannels:\n  - b\n",
@@ -397,6 +399,20 @@ def test_a_wrong_type_is_refused_as_text_with_ruamels_message(ctx: Context, text
     assert slow == f"{info.value.message} | {info.value.hint}"
 
 
+def test_a_file_ruamel_yaml_fails_on_is_named_not_a_crash(ctx: Context) -> None:
+    """ruamel.yaml 0.19 raises NotImplementedError ("overlap in comment") on a plain scalar
+    under a key with a comment, followed by a blank line; conda fails on it too."""
+    text = b"channels:\n  - defaults\nnote: # mine\n  some text\n\n"
+    assert _edited(text, MIRROR) == (
+        "conda: ~/.condarc: invalid YAML (ruamel.yaml fails on it: overlap in comment); "
+        "conda cannot read it either | Fix or move ~/.condarc, then run apply again."
+    )
+    (problem,) = _resolved(ctx, text).problems
+    assert (
+        problem.message == "invalid YAML (ruamel.yaml fails on it: overlap in comment): conda stops"
+    )
+
+
 def test_without_libyaml_the_ruamel_path_is_taken(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -421,7 +437,7 @@ INSIDE = {
         "custom_channels:\n  mine: https://x.example/c  #!final\nshow_channel_urls: false #!final\n"
     ),
     "anything under other keys": (
-        "envs_dirs: [a, {b: c}]\nnote: |\n  channels: not a key\n  - nor an item\n"
+        "envs_dirs: [a, {b: c}]\nnote: 'two lines:\n  channels: not a key\n  - nor an item'\n"
         "proxy_servers:\n  http: http://p.example:3128\nchannels:\n  - defaults\n"
     ),
     "null and empty": "channels: ~\ncustom_channels:\nshow_channel_urls: null  # said\n",
