@@ -28,16 +28,18 @@ the medians of three runs of 3, taken while other engineers used the box (load 0
     containerd-hosts-kept   (**)    0.32-0.50   one that already follows
     podman                  4.83    0.29-0.39   tomlkit read registries.conf
     sysctl                  2.62    0.04-0.07   fnmatch compiled a pattern per line
-    conda (***)             9.73    0.52-0.62   ruamel.yaml's round-trip, load and dump,
+    conda (***)             9.73    0.46-0.62   ruamel.yaml's round-trip, load and dump,
                                                 and a second load for the notes
     docker, apt, npm, go, git, env: under 0.3 s before and after
 
     (*) the CRLF files were 1.1 MiB before (10% more bytes, the same lines).
     (**) before, config.toml and a hosts.toml were one case: 21.9 s for both.
     (***) "before" 11.2 s when measured again (load 0.8) just before the change; "after"
-    the medians of three runs of 3 at load 1.4-1.9.  The file is edited as text
-    (tools/condarc_text.py) and judged by libyaml, which reads old and new text: the two
-    reads of each are most of what is left.
+    the medians of six runs of 3 at load 0.5-1.9.  The file is edited as text
+    (tools/condarc_text.py) and judged by libyaml (tools/condarc_judge.py), which reads
+    old and new text: the two reads of each are most of what is left.  A 1 MiB file of
+    ~50,000 keys with flow values still takes ~2.6 s (libyaml's event stream alone is
+    0.5 s a read; ruamel.yaml took 57 s for its edit alone).
 
 What is left of pip, uv, cargo and containerd is one parse of the input by the client's
 rules (configparser, tomllib) and, for TOML, one more of the result, which tomllib checks
