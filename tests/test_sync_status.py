@@ -21,6 +21,7 @@ from envdoctor.context import Context
 from envdoctor.mirrors import Candidate, measure
 from envdoctor.net.measure import measure_all
 from envdoctor.net.pull import Answer, Freshness
+from envdoctor.net.results import Measurement
 from envdoctor.net.sync_status import (
     Document,
     SiteStatus,
@@ -195,6 +196,19 @@ def _entry(rankings, url):
     return next(e for e in ranking.entries if e.candidate.url == url)
 
 
+def _measured_by_site(tmp_path: Path, lab: MirrorLab, url: str) -> Measurement:
+    """The apt mirror at ``url`` measured once, its site the lab server ``m``."""
+    rankings = measure(
+        _ctx(tmp_path, lab),
+        [_apt(url)],
+        samples=1,
+        timeout=8,
+        icmp=False,
+        sync_sites=[_site(lab, "m")],
+    )
+    return _entry(rankings, _apt(url).url).measurement
+
+
 def test_fresh_stale_and_failed_jobs_reach_the_measurement(tmp_path, mirror_lab):
     fresh = mirror_lab.add("fresh", body_bytes=64 * 1024)
     stale = mirror_lab.add("stale", body_bytes=64 * 1024)
@@ -231,15 +245,7 @@ def test_fresh_stale_and_failed_jobs_reach_the_measurement(tmp_path, mirror_lab)
 def test_a_malformed_or_huge_status_document_leaves_freshness_unknown(tmp_path, mirror_lab, body):
     url = mirror_lab.add("m", body_bytes=64 * 1024)
     mirror_lab.serve("m", "/static/tunasync.json", body)
-    rankings = measure(
-        _ctx(tmp_path, mirror_lab),
-        [_apt(url)],
-        samples=1,
-        timeout=8,
-        icmp=False,
-        sync_sites=[_site(mirror_lab, "m")],
-    )
-    measured = _entry(rankings, _apt(url).url).measurement
+    measured = _measured_by_site(tmp_path, mirror_lab, url)
     assert measured.healthy
     assert measured.lag_s is None
     assert (measured.freshness or "").startswith("sync status unknown")
@@ -569,15 +575,7 @@ def test_a_chunked_status_document_is_read(tmp_path, mirror_lab):
     mirror_lab.server("m").chunked = True  # nginx sends tunasync's status chunked
     document = [_job("debian", "success", 600)] + [_job(f"j{n}", "success", 60) for n in range(40)]
     mirror_lab.serve("m", "/static/tunasync.json", json.dumps(document).encode())
-    rankings = measure(
-        _ctx(tmp_path, mirror_lab),
-        [_apt(url)],
-        samples=1,
-        timeout=8,
-        icmp=False,
-        sync_sites=[_site(mirror_lab, "m")],
-    )
-    measured = _entry(rankings, _apt(url).url).measurement
+    measured = _measured_by_site(tmp_path, mirror_lab, url)
     assert measured.freshness == "last synced 10 min ago (tunasync: success)", measured.freshness
 
 

@@ -209,6 +209,16 @@ def test_probe_image_in_a_profile_is_checked(ctx: Context) -> None:
         get_profile(ctx, "number")
 
 
+def _proxied_lab(tmp_path: Path, lab: MirrorLab) -> tuple[Context, str]:
+    """A lab machine whose Docker mirror is the allowlist proxy (:func:`_allowlist`), and
+    its profile ``plain`` naming that proxy alone; returns the context and the proxy."""
+    proxy = _allowlist(lab)
+    urls = {name: lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
+    ctx = lab_context(tmp_path, lab, {**urls, "docker": proxy})
+    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    return ctx, proxy
+
+
 def _docker_row(stdout: str, url: str) -> dict[str, Any]:
     targets = json.loads(stdout)["targets"]
     (target,) = [t for t in targets if t["target"] == "docker"]
@@ -219,10 +229,7 @@ def _docker_row(stdout: str, url: str) -> dict[str, Any]:
 def test_mirrors_and_check_probe_the_image_named(
     tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proxy = _allowlist(mirror_lab)
-    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
-    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
-    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    ctx, proxy = _proxied_lab(tmp_path, mirror_lab)
     _profile(ctx, "named", f'[docker]\nregistry-mirrors = ["{proxy}"]\nprobe-image = "{_PYTHON}"\n')
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
     base = ["mirrors", "--target", "docker", "--json", "--timeout", "20"]
@@ -254,10 +261,7 @@ def _report_docker_row(stdout: str) -> dict[str, Any]:
 def test_report_probes_the_image_named(
     tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proxy = _allowlist(mirror_lab)
-    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
-    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
-    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    ctx, proxy = _proxied_lab(tmp_path, mirror_lab)
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
     base = ["report", "--profile", "plain", "--format", "json"]
     plain = CliRunner().invoke(cli, base)
@@ -284,10 +288,7 @@ def test_report_probes_the_image_named(
 def test_report_auto_measures_the_image_named(
     tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proxy = _allowlist(mirror_lab)
-    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
-    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
-    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
+    ctx, proxy = _proxied_lab(tmp_path, mirror_lab)
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
     real_load = envdoctor.profiles.load_profiles  # candidates: the lab profile alone
     monkeypatch.setattr(
@@ -307,11 +308,8 @@ def test_report_auto_measures_the_image_named(
 def test_a_saved_pick_keeps_the_image_it_was_measured_with(
     tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    proxy = _allowlist(mirror_lab)
+    ctx, proxy = _proxied_lab(tmp_path, mirror_lab)
     hub = mirror_lab.add("registry")  # serves the default image
-    urls = {name: mirror_lab.add(name) for name in ("pip", "uv", "conda", "hf", "modelscope")}
-    ctx = lab_context(tmp_path, mirror_lab, {**urls, "docker": proxy})
-    _profile(ctx, "plain", f'[docker]\nregistry-mirrors = ["{proxy}"]\n')
     _profile(ctx, "named", f'[docker]\nregistry-mirrors = ["{proxy}"]\nprobe-image = "{_PYTHON}"\n')
     _profile(ctx, "hub", f'[docker]\nregistry-mirrors = ["{hub}"]\n')
     monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
