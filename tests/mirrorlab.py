@@ -505,6 +505,8 @@ class MirrorServer(_LoopbackServer):
             return 200, {"Content-Type": "application/octet-stream"}, self.body_bytes
         if path.startswith("/api/v1/models/"):
             return 200, {"Content-Type": "application/json"}, _modelscope_json(path)
+        if "/xet-read-token/" in path and self.xet is not None and self.xet.cas is not None:
+            return 200, self.xet.token_headers(), b"{}"
         if path.startswith("/api/models/"):
             return 200, {"Content-Type": "application/json"}, _hf_json(path)
         if "/resolve/" in path:
@@ -576,6 +578,16 @@ class XetFile:
     link: bool = True
     storage: str | None = None
     upstream_route: bool = False
+    cas: str | None = None
+    """With it, the hub answers the token route as the Hub does: ``X-Xet-Cas-Url`` (this
+    base URL), ``X-Xet-Access-Token`` and ``X-Xet-Token-Expiration``."""
+
+    def token_headers(self) -> dict[str, str]:
+        return {
+            "X-Xet-Cas-Url": self.cas or "",
+            "X-Xet-Access-Token": "lab-token",
+            "X-Xet-Token-Expiration": str(int(time.time()) + 3600),
+        }
 
     def headers(self, hub: str, target: str) -> dict[str, str]:
         repo = urlsplit(target).path.lstrip("/").split("/resolve/")[0]

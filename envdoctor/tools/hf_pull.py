@@ -13,6 +13,7 @@ and names the host at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import platform
 import re
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
-from envdoctor.net.results import count_of, host_port
+from envdoctor.net.results import ProbeFailure, count_of, host_port
 from envdoctor.redact import mask_url
 
 HF_HUB_VERSION = "2.4.0"
@@ -113,9 +114,11 @@ class XetMetadata:
     ``X-Xet-Refresh-Route``, with ``https://huggingface.co`` replaced by the endpoint as
     huggingface_hub does (``host[:port]``)."""
     storage_host: str | None = None
-    """The Xet storage host, when the answer names it (the ``xet-reconstruction-info``
-    link of the Hub's ``Link`` header); otherwise hf_xet learns it from the token
-    answer (``X-Xet-Cas-Url``), which is not asked here."""
+    """The Xet storage host: the ``xet-reconstruction-info`` link of the Hub's ``Link``
+    header when the answer names it, else what the token route answers
+    (``X-Xet-Cas-Url``, :func:`xet_storage`), as hf_xet learns it."""
+    token_url: str = ""
+    """The token route itself (``token_host`` is its host)."""
 
 
 _LINK = re.compile(r"<([^>]*)>([^,]*)")
@@ -170,7 +173,31 @@ def xet_metadata(url: str, answer: Answer) -> XetMetadata | None:
     token_host = host_port(route) or host_port(url)
     storage = link.get("xet-reconstruction-info")
     storage_host = (host_port(storage) or None) if storage else None
-    return XetMetadata(file_hash, token_host, storage_host)
+    return XetMetadata(file_hash, token_host, storage_host, route)
+
+
+def xet_storage(
+    xet: XetMetadata, headers: tuple[tuple[str, str], ...], fetch: Fetch
+) -> XetMetadata:
+    """``xet`` with its storage host from the token route when the answer did not name
+    it: huggingface_hub 2.4.0 (``utils/_xet.py: _fetch_xet_connection_info_with_url``)
+    GETs the route and reads ``X-Xet-Cas-Url``, with ``X-Xet-Access-Token`` and an integer
+    ``X-Xet-Token-Expiration`` beside it (any missing: no connection info).  An answer
+    without them (a mirror that passes the Hub's headers but not its token route, a gated
+    repository's 401) leaves the storage host unknown: hf_xet fails there too."""
+    if xet.storage_host is not None or not xet.token_url:
+        return xet
+    try:
+        answer = fetch(xet.token_url, headers, None)
+    except ProbeFailure:
+        return xet
+    found = answer.headers
+    cas = found.get("x-xet-cas-url", "")
+    if not (200 <= answer.status < 300 and cas and found.get("x-xet-access-token")):
+        return xet
+    if count_of(found.get("x-xet-token-expiration", "").strip()) is None:
+        return xet
+    return dataclasses.replace(xet, storage_host=host_port(cas) or None)
 
 
 def xet_words(xet: XetMetadata, mirror: str, final: str) -> str:
@@ -229,6 +256,7 @@ def find_file(
     findings = []
     announced = xet_metadata(url, answer) if xet else None
     if announced is not None:
+        announced = xet_storage(announced, headers, fetch)
         findings.append(xet_words(announced, mirror, final))
     if final != mirror:
         chain = " -> ".join((mirror, *answer.redirects))

@@ -173,6 +173,56 @@ def test_a_hub_announcing_xet_is_named_with_its_token_and_storage_hosts(
     assert "keeps" not in finding  # no claim that a variable keeps the bytes on the mirror
 
 
+_CONNECTION = """
+import json
+from huggingface_hub.utils._xet import XetFileData, refresh_xet_connection_info
+info = refresh_xet_connection_info(file_data=XetFileData(*json.loads(input())), headers={})
+print(info.endpoint)
+"""
+
+
+def test_the_xet_storage_host_comes_from_the_token_route_as_hf_xet_learns_it(
+    mirror_lab: MirrorLab, tmp_path: Path
+) -> None:
+    # The hub names no reconstruction link: hf_xet asks the token route, whose answer
+    # names the storage (X-Xet-Cas-Url).  envdoctor asks it too, and names the same host
+    # huggingface_hub's own code reads from it.
+    cas = mirror_lab.add("cas")
+    hub = mirror_lab.add("hub")
+    mirror_lab.server("hub").xet = XetFile(cas=cas)
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.healthy, result.reason
+    assert f"(a token from {_host(hub)}, the file's data from {_host(cas)})" in (
+        result.pull_finding or ""
+    ), result.pull_finding
+    routes = [r.target for r in mirror_lab.server("hub").records if "/xet-read-token/" in r.target]
+    assert len(routes) == 1, routes
+    pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
+    route = f"{hub}{routes[0]}"
+    env = {**os.environ, **mirror_lab.env, "NO_PROXY": "*", "HF_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", _CONNECTION],
+        input=json.dumps([XetFile().file_hash, route]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert urlsplit(done.stdout.strip()).netloc == _host(cas)
+
+
+def test_a_token_route_without_xet_headers_leaves_the_storage_unknown(
+    mirror_lab: MirrorLab,
+) -> None:
+    hub = mirror_lab.add("hub")
+    mirror_lab.server("hub").xet = XetFile()  # its token route answers plain JSON
+    result = measure_all([hf.pull_path(hub)], env=mirror_lab.env, samples=1)[0]
+    assert result.healthy, result.reason
+    assert f"(a token from {_host(hub)})" in (result.pull_finding or ""), result.pull_finding
+
+
 def test_xet_on_a_hub_serving_its_own_files(mirror_lab: MirrorLab) -> None:
     hub = mirror_lab.add("hub")
     mirror_lab.server("hub").xet = XetFile(link=False, upstream_route=True)
