@@ -73,6 +73,7 @@ from envdoctor.net.results import (
 )
 from envdoctor.net.session import (
     RECV_BYTES,
+    Progress,
     PullPath,
     Resolver,
     Session,
@@ -209,12 +210,22 @@ def with_freshness(measured: Measurement, freshness: Freshness | None) -> Measur
 
 
 def fetch_with(session: Session) -> Fetch:
-    """A :data:`~envdoctor.net.pull.Fetch` that makes its requests with ``session``."""
+    """A :data:`~envdoctor.net.pull.Fetch` that makes its requests with ``session``
+    (:func:`~envdoctor.net.pull.detached` gives one with a progress of its own)."""
+    return _SessionFetch(session)
 
-    def fetch(url: str, headers: Sequence[tuple[str, str]], authorization: str | None) -> Answer:
-        return _fetch(session, url, headers, authorization)
 
-    return fetch
+@dataclasses.dataclass(frozen=True)
+class _SessionFetch:
+    session: Session
+
+    def __call__(
+        self, url: str, headers: Sequence[tuple[str, str]], authorization: str | None
+    ) -> Answer:
+        return _fetch(self.session, url, headers, authorization)
+
+    def detached(self) -> _SessionFetch:
+        return _SessionFetch(dataclasses.replace(self.session, progress=Progress()))
 
 
 def _fetch(

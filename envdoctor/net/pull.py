@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,17 @@ ANSWER_BODY_BYTES = 1024 * 1024
 Fetch = Callable[[str, Sequence[tuple[str, str]], str | None], Answer]
 """``fetch(url, headers, authorization)``: one GET within the measurement's budget;
 ``authorization`` goes to the first host only."""
+
+
+def detached(fetch: Fetch) -> Fetch:
+    """``fetch`` for a request that is not part of its mirror's measurement (an upstream
+    asked once per run, :func:`~envdoctor.net.shared.once_per_run`, on the first mirror's
+    fetch): the same proxies, trust store, resolver, timeout and deadline, and a progress
+    of its own, so that the mirror's phase, address families and dual-stack finding stay
+    the mirror's (an upstream reached over IPv6, or whose IPv6 is broken, is not a finding
+    about the mirror).  A fetch with no session behind it (a test's) is returned as is."""
+    detach = getattr(fetch, "detached", None)
+    return cast("Fetch", detach()) if callable(detach) else fetch
 
 
 class PullRefused(Exception):

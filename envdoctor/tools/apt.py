@@ -36,7 +36,7 @@ from envdoctor.configfiles import (
     read_text,
 )
 from envdoctor.context import Context
-from envdoctor.net.pull import Answer, Fetch, LargeFile
+from envdoctor.net.pull import Answer, Fetch, LargeFile, detached
 from envdoctor.net.pull import Freshness as PullFreshness
 from envdoctor.net.results import ProbeFailure
 from envdoctor.net.session import PullPath
@@ -445,7 +445,7 @@ def _upstream_release(url: str, fetch: Fetch) -> Answer | str:
 
     def ask() -> Answer | str:
         try:
-            return fetch(url, (), None)
+            return detached(fetch)(url, (), None)
         except ProbeFailure as failure:
             return failure.reason
 

@@ -23,7 +23,7 @@ import re
 import time
 from urllib.parse import urljoin, urlsplit
 
-from envdoctor.net.pull import Answer, Fetch, Freshness, LargeFile, PullRefused
+from envdoctor.net.pull import Answer, Fetch, Freshness, LargeFile, PullRefused, detached
 from envdoctor.net.results import host_port
 from envdoctor.net.shared import age, once_per_run
 
@@ -149,7 +149,7 @@ def freshness(
         return Freshness("freshness unknown: no Last-Modified on its repodata")
     host = urlsplit(upstream).hostname or upstream
     theirs = once_per_run(
-        f"{upstream}/noarch/repodata.json#last-modified", lambda: _ask(upstream, fetch)
+        f"{upstream}/noarch/repodata.json#last-modified", lambda: _ask(upstream, detached(fetch))
     )
     if theirs is None:
         here = age(time.time() - mine)

@@ -33,7 +33,15 @@ import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
-from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, Fetch, Freshness, LargeFile, PullRefused
+from envdoctor.net.pull import (
+    ANSWER_BODY_BYTES,
+    Answer,
+    Fetch,
+    Freshness,
+    LargeFile,
+    PullRefused,
+    detached,
+)
 from envdoctor.net.results import count_of, host_port
 from envdoctor.net.shared import age, once_per_run
 from envdoctor.redact import mask_url
@@ -459,7 +467,7 @@ def _upstream_page(url: str, fetch: Fetch) -> SimplePage | None:
             ("Cache-Control", "max-age=0"),
             ("Range", f"bytes=-{UPSTREAM_TAIL_BYTES}"),
         )
-        answer = fetch(url, headers, None)
+        answer = detached(fetch)(url, headers, None)
         return parse_page(answer) if 200 <= answer.status < 300 else None
 
     return once_per_run(url, ask)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,9 +24,10 @@ from hypothesis import strategies as st
 from envdoctor.cli import cli
 from envdoctor.context import Context
 from envdoctor.net import shared
-from envdoctor.net.measure import measure_all
-from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer
+from envdoctor.net.measure import fetch_with, measure_all
+from envdoctor.net.pull import ANSWER_BODY_BYTES, Answer, detached
 from envdoctor.net.results import Measurement, Outcome
+from envdoctor.net.session import Session, system_resolver
 from envdoctor.probes.network import timing
 from envdoctor.tools import pip, pip_pull, uv
 from tests.mirrorlab import MirrorLab, SimpleIndex
@@ -161,6 +164,53 @@ def test_serials_say_behind_current_or_unknown_and_upstream_is_asked_once(
     asked = gets(mirror_lab, "pypi")
     assert [target for target, _ in asked] == ["/simple/numpy/"]
     assert asked[0][1]["accept"] == pip_pull.JSON_TYPE
+
+
+def test_the_upstream_is_asked_apart_from_the_mirror_with_the_same_resolver(
+    mirror_lab: MirrorLab,
+) -> None:
+    # The upstream is asked on a fetch detached from the first mirror's (a progress of its
+    # own) that keeps its resolver and trust store: a name with a dead IPv6 address before
+    # a working IPv4 one is reached, and "IPv6 is broken" stays out of the mirror's row,
+    # which was reached over IPv4 alone.
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
+    behind = mirror_lab.add_index("behind", SimpleIndex(numpy_files=5, serial=97))
+    port = urlsplit(pypi).port
+    hole, hole_port = mirror_lab.blackhole_address(socket.AF_INET6)
+
+    def resolve(host: str, port_asked: int, *rest: object) -> list[tuple[Any, ...]]:
+        v4 = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_asked))
+        if host == "127.0.0.1":
+            return [v4]
+        assert host == "pypi.lab.test", host
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (hole, hole_port, 0, 0)), v4]
+
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{behind}/simple", f"https://pypi.lab.test:{port}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+        resolver=resolve,
+    )
+    assert result.healthy, result.reason
+    assert result.freshness == "behind pypi.lab.test by 3 serials (numpy)", result.freshness
+    assert result.ip_families == ("IPv4",)
+    assert result.dual_stack is None, result.dual_stack
+
+
+def test_a_detached_fetch_leaves_the_mirrors_progress_alone(mirror_lab: MirrorLab) -> None:
+    # What the mirror's row is made of (its phase, address families, dual-stack finding)
+    # is its session's progress: a request for the upstream must not move it.
+    base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3, serial=42))
+    session = Session("pip", 5.0, mirror_lab.env, system_resolver, None, ())
+    fetch = fetch_with(session)
+    answer = detached(fetch)(f"{base}/simple/numpy/", (), None)
+    assert answer.status == 200
+    assert session.progress.snapshot()[0] == "queued"
+    assert session.progress.dual_stack() == ((), {})
+    fetch(f"{base}/simple/numpy/", (), None)  # the mirror's own request does move it
+    assert session.progress.dual_stack()[0] == ("IPv4",)
+    plain = lambda url, headers, authorization: answer  # noqa: E731 - a test's fake fetch
+    assert detached(plain) is plain
 
 
 def test_an_upstream_that_does_not_answer_leaves_freshness_unknown(
