@@ -30,27 +30,14 @@ from envdoctor.net.sync_status import (
     site_for,
     site_freshness,
 )
+from envdoctor.tools import MIRROR_TOOLS
 from envdoctor.tools.docker import DOCKER_HUB
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.profiles import Profile
 
-TARGETS: tuple[str, ...] = (
-    "pip",
-    "uv",
-    "conda",
-    "docker",
-    "containerd",
-    "podman",
-    "hf",
-    "modelscope",
-    "apt",
-    "npm",
-    "go",
-    "cargo",
-    "git",
-)
+TARGETS: tuple[str, ...] = MIRROR_TOOLS
 """The tools whose mirrors are measured (the kernel has none)."""
 
 OCI_TARGETS = frozenset({"docker", "containerd", "podman"})

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from envdoctor.tools import FILE_TOOLS
+
 if TYPE_CHECKING:
     from envdoctor.context import Context
     from envdoctor.profiles import Profile
@@ -20,21 +22,7 @@ if TYPE_CHECKING:
 Scope = Literal["user", "system"]
 
 ENV_TARGET = "env"
-TARGET_NAMES: tuple[str, ...] = (
-    "pip",
-    "uv",
-    "conda",
-    "docker",
-    "containerd",
-    "podman",
-    "sysctl",
-    "apt",
-    "npm",
-    "go",
-    "cargo",
-    "git",
-    ENV_TARGET,
-)
+TARGET_NAMES: tuple[str, ...] = (*FILE_TOOLS, ENV_TARGET)
 """Every ``apply`` target, in plan order: the tools that have files of their own (the HF
 hub and ModelScope read only variables), then the shell variables of every tool."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import tools
+from envdoctor import mirrors, planning, tools
 from envdoctor.tools import TOOL_NAMES, Tool
 
 PACKAGE = Path(__file__).resolve().parents[1] / "envdoctor"
@@ -124,6 +124,19 @@ def test_every_registered_tool_meets_the_protocol(name: str) -> None:
             wanted = list(inspect.signature(value).parameters)[1:]  # without self
             have = list(inspect.signature(getattr(module, member)).parameters)
             assert have == wanted, f"{name}.{member}{tuple(have)}"
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_the_tool_lists_say_what_each_module_does(name: str) -> None:
+    """``apply``'s targets and the measured targets are derived from two sets; each
+    module's ``plan`` and ``pull_path`` must say the same (``-> None``: nothing of it)."""
+    module = tools.load(name)
+    plans = inspect.signature(module.plan).return_annotation not in ("None", None)
+    pulls = inspect.signature(module.pull_path).return_annotation not in ("None", None)
+    assert plans is (name not in tools.VARIABLES_ONLY), name
+    assert pulls is (name not in tools.WITHOUT_MIRRORS), name
+    assert (name in planning.TARGET_NAMES) is plans
+    assert (name in mirrors.TARGETS) is pulls
 
 
 def test_every_tool_module_is_registered() -> None:

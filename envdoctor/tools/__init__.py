@@ -60,6 +60,16 @@ ToolName = Literal[
 TOOL_NAMES: tuple[ToolName, ...] = get_args(ToolName)
 """Every tool, in the order they are shown (and a profile's tables are listed)."""
 
+VARIABLES_ONLY: frozenset[ToolName] = frozenset({"hf", "modelscope"})
+"""Tools that read only variables: their ``plan`` is None, and ``apply`` writes their
+variables in its ``env`` target (``tests/test_layout.py`` checks each module agrees)."""
+WITHOUT_MIRRORS: frozenset[ToolName] = frozenset({"sysctl"})
+"""Tools with nothing to download: their ``pull_path`` is None."""
+FILE_TOOLS: tuple[ToolName, ...] = tuple(n for n in TOOL_NAMES if n not in VARIABLES_ONLY)
+"""The tools ``apply`` writes files of, in :data:`TOOL_NAMES` order."""
+MIRROR_TOOLS: tuple[ToolName, ...] = tuple(n for n in TOOL_NAMES if n not in WITHOUT_MIRRORS)
+"""The tools whose mirrors are measured, in :data:`TOOL_NAMES` order."""
+
 
 @dataclass(frozen=True)
 class PullOptions:
