@@ -44,12 +44,11 @@ other engineers' tests running; ``throughput=False`` in ``_run``, one run): the 
 alone 0.89 s; N = 10: 1.00 s (1.13x); N = 50: 2.71 s (3.08x); N = 100: 5.01 s (5.27x,
 13 of 100 not healthy).  It is CPU-bound: 50 mirrors' latency phase costs 2.85 s of CPU
 (envdoctor and the lab's servers share the process and the two cores), equal to its wall
-time.  The largest part is the lab, not the client: the lab answers the pull step's
-``Range: bytes=-262144`` for numpy's page with the whole page (1 MiB read, 5,890 anchors,
-0.1 s of parsing per mirror), where an nginx-served mirror answers 256 KiB (about a
-quarter of that); and each mirror's four TLS handshakes are paid on both ends here.  The
-N = 50 and 100 targets can only be judged where the mirrors are not served from the same
-two cores as the client (the lent GPU machine has 16).
+time: 57 ms a mirror, of which about 22 ms is parsing the last 256 KiB of numpy's page
+(1,472 anchors, the pull step's ``Range: bytes=-262144``, which the lab answers as nginx
+does) and most of the rest the four TLS handshakes, paid on both ends here.  The N = 50
+and 100 targets can only be judged where the mirrors are not served from the same two
+cores as the client (the lent GPU machine has 16).
 
 With throughput on and one kind, N = 10, same day: 4.83 s against 1.38 s (3.50x), 10 of
 10 timed, 0.26 s windows: each download adds about 0.35 s (its window, connect, TLS and
