@@ -248,8 +248,7 @@ class _LoopbackServer:
             self._open.add(sock)
             closing = self._closing
         if closing:  # tracked after close() shut the others: shut this one too
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            _shut(sock)
 
     def open_connections(self) -> int:
         """How many accepted connections are still open."""
@@ -303,14 +302,21 @@ class _LoopbackServer:
             sockets = list(self._open)
             threads = list(self._threads)
         for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv
+            _shut(sock)  # wakes a thread blocked in recv
         until = time.monotonic() + 2
         for thread in threads:
             thread.join(timeout=max(0.0, until - time.monotonic()))
         if not self._acceptor.is_alive():
             self._wake_r.close()
             self._wake_w.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut ``sock`` down at the TCP level to wake the thread using it: not
+    ``SSLSocket.shutdown``, which also drops the TLS object under that thread (a
+    ``ValueError`` or ``AttributeError`` there instead of the end of the stream)."""
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _read_head(conn: socket.socket) -> tuple[str, str, dict[str, str], bytes] | None:
@@ -393,11 +399,9 @@ class MirrorServer(_LoopbackServer):
             conn = tls_conn
             try:
                 tls_conn.do_handshake()
-            except (OSError, ssl.SSLError, AttributeError):
-                # The client refused our certificate (that is the test), or close() shut
-                # the socket first (SSLSocket.shutdown drops the TLS object: AttributeError).
+            except (OSError, ssl.SSLError):
                 self.untrack(tls_conn)
-                return
+                return  # the client refused our certificate (the test), or close() shut it
         request = _read_head(conn)
         if request is None:
             return
