@@ -955,6 +955,44 @@ class LabProxy(_LoopbackServer):
             self.untrack(upstream)
 
 
+class RecordingProxy:
+    """A loopback "proxy" that records the first line of every request and answers 502.
+
+    :meth:`close` shuts the listener down before closing it and waits for the serving
+    thread: a thread left in ``accept()`` on a descriptor closed under it is a zombie that
+    can end up accepting on whatever listener gets that number next (a later test's lab
+    mirror), and answers its clients' TLS handshakes with this plain-text 502: the
+    ``TLS error 127.0.0.1: WRONG_VERSION_NUMBER`` that failed CI runs."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self._serve, name="recording-proxy", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # shut down by close()
+            with conn:
+                conn.settimeout(2)
+                try:
+                    head = conn.recv(4096)
+                    self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        _shut(self.server)  # wakes the accept() (EINVAL), which close() alone does not
+        self.thread.join(timeout=5)
+        self.server.close()
+
+
 # --------------------------------------------------------------------------- the lab
 
 

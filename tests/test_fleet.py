@@ -15,7 +15,8 @@ from markdown_it import MarkdownIt
 
 from envdoctor.cli import cli
 from envdoctor.fleet import load, render_html, render_markdown, to_json
-from tests.test_report import CHROMIUM_OWN, RecordingProxy, _host, chromium
+from tests.mirrorlab import RecordingProxy
+from tests.test_report import CHROMIUM_OWN, _host, chromium
 
 SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/fleet-v1.json").read_text())
 CHECK_SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/check-v1.json").read_text())

@@ -7,7 +7,7 @@ import ssl
 import threading
 import time
 
-from tests.mirrorlab import LabPKI, MirrorLab
+from tests.mirrorlab import LabPKI, MirrorLab, RecordingProxy
 
 
 def _lab_threads() -> list[threading.Thread]:
@@ -90,3 +90,15 @@ def test_closing_a_lab_never_corrupts_another_labs_tls_streams(lab_pki: LabPKI) 
                 thread.join(timeout=10)
     assert served > 0
     assert not errors, errors[:5]
+
+
+def test_a_recording_proxy_ends_its_thread_when_closed() -> None:
+    # Closed without a shutdown first, its thread stayed in accept() for the rest of the
+    # run: a zombie that answered a later lab mirror's TLS clients with a plain 502.
+    proxy = RecordingProxy()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as client:
+        client.sendall(b"GET http://a.example/ HTTP/1.1\r\n\r\n")
+        assert client.recv(12) == b"HTTP/1.1 502"
+    proxy.close()
+    assert not proxy.thread.is_alive()
+    assert proxy.requests == ["GET http://a.example/ HTTP/1.1"]

@@ -14,10 +14,8 @@ import inspect
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.net.proxy import ProxyRules, proxies_from_env, proxy_for
+from tests.mirrorlab import RecordingProxy
 
 PROXY = "http://proxy.test:3128"
 
@@ -190,27 +189,6 @@ def test_go_rules_are_dockerds(go_proxy_program: Path) -> None:
     assert wrong == []
 
 
-class RecordingProxy:
-    """A loopback HTTP proxy that answers 502 to everything and remembers what it saw."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.seen: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                line = conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
-                self.seen.append(line)
-                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-
-
 UV_CASES: list[tuple[str, dict[str, str]]] = [
     ("http://mirror.example.com/simple", {"no_proxy": "example.com"}),
     ("http://mirror.example.com/simple", {"NO_PROXY": "ample.com"}),
@@ -249,6 +227,6 @@ def test_uv_rules_are_uvs(index: str, extra: dict[str, str], tmp_path: Path) -> 
         timeout=30,
         check=False,
     )
-    proxy.server.close()
+    proxy.close()
     rules: ProxyRules = "uv"
-    assert (proxy_for(index, env, rules) is not None) == bool(proxy.seen), proxy.seen
+    assert (proxy_for(index, env, rules) is not None) == bool(proxy.requests), proxy.requests

@@ -104,7 +104,9 @@ class _RawServer:
 
     def close(self) -> None:
         self.stop.set()
-        self.thread.join(2)
+        with contextlib.suppress(OSError):  # wakes accept(): never close a socket under it
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.thread.join(5)
         self.sock.close()
 
 

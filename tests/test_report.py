@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,6 +26,7 @@ from envdoctor.report import (
 )
 from envdoctor.requirements import CheckOptions
 from envdoctor.results import CheckResult, Status, TargetPlan
+from tests.mirrorlab import RecordingProxy
 
 SCHEMA = Path(__file__).parent.parent / "envdoctor" / "schema" / "check-v2.json"
 SECRET = "s3cr3t-token"
@@ -371,35 +370,6 @@ def test_html_has_no_throughput_chart_without_parallel_figures(document):
 
 
 # --------------------------------------------------------------------------- Chromium
-
-
-class RecordingProxy:
-    """A loopback 'proxy' that records the first line of every request and answers 502."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2)
-                try:
-                    head = conn.recv(4096)
-                    self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
-                    conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.server.close()
 
 
 CHROMIUM_OWN = frozenset({"clients2.google.com", "update.googleapis.com", "accounts.google.com"})
