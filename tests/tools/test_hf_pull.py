@@ -174,10 +174,10 @@ def test_a_hub_announcing_xet_is_named_with_its_token_and_storage_hosts(
 
 
 _CONNECTION = """
-import json
+import os
 from huggingface_hub.utils._xet import XetFileData, refresh_xet_connection_info
-info = refresh_xet_connection_info(file_data=XetFileData(*json.loads(input())), headers={})
-print(info.endpoint)
+data = XetFileData(os.environ["LAB_XET_HASH"], os.environ["LAB_XET_ROUTE"])
+print(refresh_xet_connection_info(file_data=data, headers={}).endpoint)
 """
 
 
@@ -199,18 +199,16 @@ def test_the_xet_storage_host_comes_from_the_token_route_as_hf_xet_learns_it(
     assert len(routes) == 1, routes
     pytest.importorskip("huggingface_hub", reason="huggingface_hub is not installed")
     route = f"{hub}{routes[0]}"
-    env = {**os.environ, **mirror_lab.env, "NO_PROXY": "*", "HF_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-c", _CONNECTION],
-        input=json.dumps([XetFile().file_hash, route]),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = _client(
+        _CONNECTION,
+        mirror_lab,
+        hub,
+        tmp_path,
+        LAB_XET_HASH=XetFile().file_hash,
+        LAB_XET_ROUTE=route,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert urlsplit(done.stdout.strip()).netloc == _host(cas)
+    assert urlsplit(done.stdout.strip().splitlines()[-1]).netloc == _host(cas)
 
 
 def test_a_token_route_without_xet_headers_leaves_the_storage_unknown(
