@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import socket
 import threading
 import time
@@ -29,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from envdoctor.net.pull import LargeFile
-from envdoctor.net.results import Measurement, Outcome, ProbeFailure, count_of
+from envdoctor.net.results import Measurement, Outcome, ProbeFailure, content_range, count_of
 from envdoctor.net.session import PullPath, Session, via
 from envdoctor.units import MiB, format_rate
 
@@ -48,9 +47,6 @@ MIN_PARALLEL_WINDOW_S = 0.1
 """A parallel window shorter than this is not worth starting."""
 
 _BUFFER_BYTES = 1024 * 1024
-
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}|\*)", re.IGNORECASE)
-"""At most 18 digits a number: more is no file's size (and ``int()`` refuses 4300)."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +89,12 @@ def check_range(
     head = hop.head
     hop.sock.close()
     if head.status == 206:
-        match = _CONTENT_RANGE.fullmatch(head.headers.get("Content-Range", "").strip())
+        parsed = content_range(head.headers.get("Content-Range", ""))
         # byte 0 of a file of 0 bytes (total not past the range) is no valid range
-        if match is None or (match[1], match[2]) != ("0", "0") or match[3].strip("0") == "":
+        if parsed is None or parsed[:2] != (0, 0) or parsed[2] == 0:
             shown = head.headers.get("Content-Range") or "none"
             return RangeCheck(False, None, f"HTTP 206 with a bad Content-Range ({shown})")
-        size = int(match[3]) if match[3].isdigit() else None
+        size = parsed[2]
         return RangeCheck(True, size, f"Range: bytes=0-0 answered with 206{via(proxy)}")
     if 200 <= head.status < 300:
         length = head.headers.get("Content-Length", "")
@@ -272,9 +268,10 @@ def _read_range(
                 return
             part.sock = sock
         head = hop.head
-        match = _CONTENT_RANGE.fullmatch(head.headers.get("Content-Range", "").strip())
-        if head.status != 206 or match is None or int(match[1]) != part.first:
-            got = f"HTTP {head.status}" + (f" ({match[0]})" if match else "")
+        answered = head.headers.get("Content-Range", "").strip()
+        parsed = content_range(answered)
+        if head.status != 206 or parsed is None or parsed[0] != part.first:
+            got = f"HTTP {head.status}" + (f" ({answered})" if parsed else "")
             _finish(run, part, error=f"{wanted} not answered with its range: {got}")
             return
         part.count = len(head.leftover)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -211,6 +212,19 @@ def count_of(text: str) -> int | None:
     if 0 < len(text) <= 18 and text.isascii() and text.isdigit():
         return int(text)
     return None
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18}|\*)", re.IGNORECASE)
+
+
+def content_range(value: str) -> tuple[int, int, int | None] | None:
+    """``Content-Range: bytes first-last/total`` as ``(first, last, total)``, total None
+    for ``*``; None when it does not parse (at most 18 digits a number: more is no file's
+    size, and ``int()`` refuses 4300)."""
+    match = _CONTENT_RANGE.fullmatch(value.strip())
+    if match is None:
+        return None
+    return int(match[1]), int(match[2]), None if match[3] == "*" else int(match[3])
 
 
 def host_port(url: str) -> str:

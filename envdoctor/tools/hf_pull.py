@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
-from envdoctor.net.results import ProbeFailure, count_of, host_port
+from envdoctor.net.results import ProbeFailure, content_range, count_of, host_port
 from envdoctor.redact import mask_url
 
 HF_HUB_VERSION = "2.4.0"
@@ -272,10 +272,9 @@ def find_file(
 
 
 def _what(shown: str, answer: Answer) -> str:
-    total = answer.headers.get("content-range", "").rpartition("/")[2]
-    size = count_of(total)
-    if size is not None:
-        return f"{shown} ({size / 1e6:.1f} MB)"
+    parsed = content_range(answer.headers.get("content-range", ""))
+    if parsed is not None and parsed[2] is not None:
+        return f"{shown} ({parsed[2] / 1e6:.1f} MB)"
     return shown
 
 

@@ -42,7 +42,7 @@ from envdoctor.net.pull import (
     PullRefused,
     detached,
 )
-from envdoctor.net.results import count_of, host_port
+from envdoctor.net.results import content_range, count_of, host_port
 from envdoctor.net.shared import age, once_per_run
 from envdoctor.redact import mask_url
 
@@ -125,12 +125,10 @@ class SimplePage:
         return IndexFile(_filename(href), href, self.base, yanked=yanked)
 
 
-def _whole_range(content_range: str) -> bool:
+def _whole_range(value: str) -> bool:
     """``bytes 0-99/100``: the range is the whole body."""
-    match = re.fullmatch(r"bytes\s+(\d{1,18})-(\d{1,18})/(\d{1,18})", content_range.strip())
-    if match is None:
-        return False
-    return int(match[1]) == 0 and int(match[2]) + 1 == int(match[3])
+    parsed = content_range(value)
+    return parsed is not None and parsed[0] == 0 and parsed[1] + 1 == parsed[2]
 
 
 def page_headers(accept: str = PIP_ACCEPT) -> tuple[tuple[str, str], ...]:
