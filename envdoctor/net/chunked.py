@@ -69,8 +69,9 @@ class ChunkedDecoder:
         if self.finished:
             return
         self._pending += raw
-        while not self.finished and self._step():
-            pass
+        while not self.finished:
+            if not self._step():
+                break  # more bytes are needed
 
     def _step(self) -> bool:
         """One piece of the body from what is pending; False when more bytes are needed."""

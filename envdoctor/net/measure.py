@@ -655,7 +655,8 @@ def _best_of_each_kind(
     best: dict[str, int] = {}
     for index in sorted(candidates, key=lambda i: key(results[i])):
         best.setdefault(mirrors[index].kind, index)
-    return [i for i in timed if i in best.values()]
+    chosen = set(best.values())
+    return [i for i in timed if i in chosen]
 
 
 def _add_throughput(

@@ -239,22 +239,22 @@ def job_for(url: str, document: Document) -> Job | None:
 def freshness_of(job: Job, document: Document, now: float) -> Freshness:
     """What the site says of ``job``, in words, with the time since its last success."""
     kind = document.site.format
-    age = None if job.last_success is None else max(0.0, now - job.last_success)
-    if age is None:
+    since = None if job.last_success is None else max(0.0, now - job.last_success)
+    if since is None:
         if job.status in ("success", "syncing", "paused"):  # its time is missing or unreadable
             return Freshness(f"sync status unknown: no readable sync time ({kind}: {job.status})")
         return Freshness(f"no successful sync on record ({kind}: {job.status})")
-    synced = f"last synced {ago(age)}"
+    synced = f"last synced {ago(since)}"
     if job.status == "failed":
         when = ""
         if job.last_ended is not None:
             when = f" {ago(max(0.0, now - job.last_ended))}"
-        if age > FAILED_LONG_S:
-            words = f"last successful sync {ago(age)}, the last run failed{when}"
+        if since > FAILED_LONG_S:
+            words = f"last successful sync {ago(since)}, the last run failed{when}"
         else:
             words = f"{synced}, the last run failed{when}"
-        return Freshness(f"{words} ({kind})", age)
-    return Freshness(f"{synced} ({kind}: {job.status})", age)
+        return Freshness(f"{words} ({kind})", since)
+    return Freshness(f"{synced} ({kind}: {job.status})", since)
 
 
 def ago(seconds: float) -> str:

@@ -137,7 +137,9 @@ def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     layers = document.get("layers")
     if not isinstance(layers, list) or not layers:
         raise PullRefused(f"the manifest of {shown} lists no layers", manifest.status)
-    sized = [item for item in layers if isinstance(item, dict) and _is_str(item.get("digest"))]
+    sized = [
+        item for item in layers if isinstance(item, dict) and isinstance(item.get("digest"), str)
+    ]
     if not sized:
         raise PullRefused(f"the manifest of {shown} lists no layer digests", manifest.status)
     layer = max(sized, key=_layer_size)
@@ -149,10 +151,6 @@ def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     size = _layer_size(layer)
     what = f"layer {digest[:19]} of {shown}" + (f" ({size / 1e6:.1f} MB)" if size else "")
     return LargeFile(url=url, what=what, authorization=authorization)
-
-
-def _is_str(value: object) -> bool:
-    return isinstance(value, str)
 
 
 def _layer_size(layer: dict[str, object]) -> int:
