@@ -13,15 +13,9 @@ doubled closing quotes), comments and brackets.  It is meant for text that a TOM
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping, Sequence
 
-from envdoctor import sparse_edit
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from envdoctor import sparse_edit, toml10
 
 # Runs of text that cannot change the scan's state, matched in one go: single-line
 # strings (whose brackets do not count), comments, newlines not followed by a "["
@@ -171,7 +165,7 @@ def sparse_tables(
     if not shown.runs:
         return None
     try:
-        seen = tomllib.loads(shown.text)
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        seen = toml10.loads(shown.text)
+    except (toml10.TOMLDecodeError, RecursionError, ValueError):
         return None
     return shown if (list(seen)[-1] if seen else None) == last else None

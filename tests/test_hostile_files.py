@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from envdoctor import tools
+from envdoctor import toml10, tools
 from envdoctor.cli import cli
 from envdoctor.configfiles import (
     MAX_CONFIG_BYTES,
@@ -135,13 +135,13 @@ def test_one_run_parses_a_uv_toml_once_for_the_check_and_the_override_notes(tmp_
     ctx = make_ctx(tmp_path)
     put(tmp_path, "uv", b'[[index]]\nurl = "https://example.org/simple"\n')
     calls: list[int] = []
-    real = tomllib.loads
+    real = toml10.loads
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tomllib, "loads", counting)
+    monkeypatch.setattr(toml10, "loads", counting)
     tools.load("uv").resolve(ctx)
     plan(ctx, "uv", profile_for(ctx, "uv"), SYSTEM)
     assert len(calls) == 1
@@ -200,6 +200,8 @@ HOSTILE = [
     ("docker", b'{"registry-mirrors": ["\\ud800"]}', "lone surrogate"),
     ("uv", b"a = " + b"[" * 1000 + b"]" * 1000 + b"\n", "deep"),
     ("uv", b"# x\rnative-tls = true\r", "invalid TOML"),
+    # 20 s in the parser before toml10 refused it (time quadratic in the key's length)
+    ("uv", b"native-tls = true\n" + b"a." * 30_000 + b"b = 1\n", "a dotted key of 30001 parts"),
 ]
 
 

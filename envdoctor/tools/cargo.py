@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Table
 
+from envdoctor import toml10
 from envdoctor.checkup import Checkup, Finding, Remedies, Row, add_problems, drift, tool_details
 from envdoctor.configfiles import (
     MAX_NESTING,
@@ -59,11 +59,6 @@ from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
 from envdoctor.toml_scan import header_starts, sparse_tables
 from envdoctor.tools import PullOptions
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 NAME = "cargo"
 TITLE = "cargo (crates.io)"
@@ -118,8 +113,8 @@ def _parse(text: str) -> tuple[dict[str, Any] | None, int | None, str | None]:
     """A cargo config read by tomllib (TOML 1.0, as cargo's toml crate reads it; tomlkit
     took seconds for 1 MiB), or None, the line and why it is refused."""
     try:
-        return tomllib.loads(text), None, None
-    except tomllib.TOMLDecodeError as exc:
+        return toml10.loads(text), None, None
+    except toml10.TOMLDecodeError as exc:
         where = _AT_LINE.search(str(exc))
         return None, int(where.group(1)) if where else None, _AT_LINE.sub("", str(exc))
     except RecursionError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import io
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,15 +20,11 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Table
 
+from envdoctor import toml10
 from envdoctor.configfiles import MAX_NESTING
 from envdoctor.errors import EnvdoctorError
 from envdoctor.toml_scan import header_line, header_starts, sparse_tables
 from envdoctor.tools.oci_mirrors import upstream_url
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEFAULT_HOSTS_DIR = "/etc/containerd/certs.d"
 MARKER = "Managed by envdoctor"
@@ -69,12 +64,12 @@ def parse_toml(text: str, display: str) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def read_toml(text: str, display: str) -> dict[str, Any]:
-    """``text`` as containerd's TOML parser (go-toml, TOML 1.0) reads it, by tomllib: a
+    """``text`` as containerd's TOML parser (go-toml, TOML 1.0) reads it, by toml10: a
     1 MiB config.toml takes tomlkit seconds.  Kept for the next call with the same text
     (a plan reads config.toml three times): the result is shared, never change it."""
     try:
-        return tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
+        return toml10.loads(text)
+    except (toml10.TOMLDecodeError, RecursionError, ValueError) as exc:
         if isinstance(exc, RecursionError):
             problem = f"nests more than {MAX_NESTING} deep"
         else:
@@ -82,8 +77,13 @@ def read_toml(text: str, display: str) -> dict[str, Any]:
         where = _AT_LINE.search(problem)
         problem = _AT_LINE.sub("", problem)
         line = f" line {where.group(1)}" if where else ""
+        verdict = (  # what envdoctor refuses to read, not a verdict on containerd's parser
+            f"{problem}: envdoctor does not read it"
+            if toml10.is_refusal(problem)
+            else f"invalid TOML ({problem}); containerd refuses to start"
+        )
         raise EnvdoctorError(
-            f"containerd: {display}{line}: invalid TOML ({problem}); containerd refuses to start",
+            f"containerd: {display}{line}: {verdict}",
             f"Fix {display}, then run apply again.",
         ) from None
 

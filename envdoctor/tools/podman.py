@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any, cast
 
 import tomlkit
 
+from envdoctor import toml10
 from envdoctor.checkup import Checkup, Row, add_problems, source_text, tool_details
 from envdoctor.configfiles import (
     MAX_NESTING,
@@ -60,11 +60,6 @@ from envdoctor.profiles import Profile
 from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import PullOptions, docker, oci_mirrors
 from envdoctor.tools.oci_mirrors import RegistryMirrors
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 NAME = "podman"
 TITLE = "podman / CRI-O / buildah / skopeo"
@@ -170,9 +165,12 @@ def load(
         if data is None:
             where = _AT_LINE.search(error)
             line = int(where.group(1)) if where else None
-            problems.append(
-                ConfigProblem(str(path), line, f"invalid TOML: podman refuses to run ({error})")
+            problem = (  # what envdoctor refuses to read, not a verdict on podman's parser
+                f"{_AT_LINE_END.sub('', error)}: envdoctor does not read it"
+                if toml10.is_refusal(error)
+                else f"invalid TOML: podman refuses to run ({error})"
             )
+            problems.append(ConfigProblem(str(path), line, problem))
             continue
         if isinstance(data.get("registries"), dict):
             merged.v1_files.append(path)
@@ -196,14 +194,15 @@ def load(
 
 
 _AT_LINE = re.compile(r"at line (\d+)")
+_AT_LINE_END = re.compile(r" \(at line \d+, column \d+\)$")
 
 
 def _parse(text: str) -> tuple[dict[str, Any] | None, str]:
-    """A registries.conf read by tomllib (TOML 1.0, as containers/image's BurntSushi/toml
+    """A registries.conf read by toml10 (TOML 1.0, as containers/image's BurntSushi/toml
     reads it: tomlkit took seconds for 1 MiB), or None and why it is refused."""
     try:
-        return tomllib.loads(text), ""
-    except tomllib.TOMLDecodeError as exc:
+        return toml10.loads(text), ""
+    except toml10.TOMLDecodeError as exc:
         return None, str(exc)
     except RecursionError:
         return None, f"nests more than {MAX_NESTING} deep"

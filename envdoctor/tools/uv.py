@@ -21,7 +21,6 @@ import functools
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +31,7 @@ import tomlkit.exceptions
 from tomlkit.items import AoT, Array, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
+from envdoctor import toml10
 from envdoctor.checkup import (
     Checkup,
     Finding,
@@ -63,7 +63,6 @@ from envdoctor.configfiles import (
     restore_line_endings,
     split_lines,
     strtobool,
-    structure_problem,
 )
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
@@ -81,11 +80,6 @@ from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
 from envdoctor.tools import pip, pip_pull
 from envdoctor.tools.uv_sparse import follows, sparse_for
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, before it joined the standard library
-    import tomli as tomllib
 
 UV_DEFAULT_INDEX = "https://pypi.org/simple"
 
@@ -142,8 +136,8 @@ def parse_toml(ctx: Context, text: str) -> tuple[dict[str, object] | None, int |
 
     def parse() -> tuple[dict[str, object] | None, int | None, str | None]:
         try:
-            data = tomllib.loads(text.removeprefix(_BOM))
-        except tomllib.TOMLDecodeError as exc:
+            data = toml10.loads(text.removeprefix(_BOM))
+        except toml10.TOMLDecodeError as exc:
             message = str(exc)
             match = _TOML_WHERE.search(message)
             line = None
@@ -154,7 +148,7 @@ def parse_toml(ctx: Context, text: str) -> tuple[dict[str, object] | None, int |
             return None, None, f"invalid TOML (nests more than {MAX_NESTING} deep)"
         except ValueError as exc:  # an integer past Python's 4300-digit limit
             return None, None, f"refused ({str(exc).split(';')[0]})"
-        problem = structure_problem(data)
+        problem = toml10.nesting_problem(data)
         if problem is not None:
             return None, None, f"invalid TOML ({problem})"
         return data, None, None

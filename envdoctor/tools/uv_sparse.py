@@ -16,16 +16,10 @@ means: every setting the same, the index list changed as the edit changes it.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 
-from envdoctor import sparse_edit
+from envdoctor import sparse_edit, toml10
 from envdoctor.toml_scan import header_line, header_starts, sparse_tables
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 _INDEX_KEY = r"""(?:index|"index"|'index')"""
 _INDEX_TABLE = re.compile(rf"[ \t]*\[\[[ \t]*{_INDEX_KEY}[ \t]*\]\][ \t]*(?:#.*)?")
@@ -58,8 +52,8 @@ def follows(old: Mapping[str, object], new_text: str, url: str) -> bool:
     edit made: ``index-url`` gone, the first default index at ``url``, the other default
     indexes gone, or a default index at ``url`` added last; nothing else changed."""
     try:
-        new = tomllib.loads(new_text)
-    except (tomllib.TOMLDecodeError, RecursionError, ValueError):
+        new = toml10.loads(new_text)
+    except (toml10.TOMLDecodeError, RecursionError, ValueError):
         return False
     indexes = old.get("index", [])
     if not isinstance(indexes, list) or not all(isinstance(entry, dict) for entry in indexes):
