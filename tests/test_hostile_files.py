@@ -147,6 +147,25 @@ def test_one_run_parses_a_uv_toml_once_for_the_check_and_the_override_notes(tmp_
     assert len(calls) == 1
 
 
+def test_the_check_reads_a_plain_condarc_as_text_not_through_ruamel(tmp_path, monkeypatch):
+    """5 s a MiB through ruamel.yaml before; the text path (judged by libyaml) reads it."""
+    from ruamel.yaml import YAML as RuamelYAML
+
+    ctx = make_ctx(tmp_path)
+    put(tmp_path, "conda", b"channels:  #!final\n  - defaults\nshow_channel_urls: true\n")
+    loads: list[int] = []
+    real = RuamelYAML.load
+    monkeypatch.setattr(RuamelYAML, "load", lambda self, text: loads.append(1) or real(self, text))
+    config = tools.load("conda").resolve(ctx)
+    assert loads == []
+    assert config.settings["channels"].value == ("defaults",)
+    assert config.settings["show_channel_urls"].value is True
+    put(tmp_path, "conda", b"channels: [defaults]\n")  # flow style: ruamel.yaml reads it
+    config = tools.load("conda").resolve(Context.for_root(tmp_path, home=ctx.home, env=ctx.env))
+    assert loads == [1]
+    assert config.settings["channels"].value == ("defaults",)
+
+
 def test_keeping_line_endings_is_linear_on_20000_identical_lines():
     """difflib's matcher was quadratic on repeated lines: a pip.conf with 20,000
     ``[sN] / k = v`` sections took a minute to plan."""
@@ -200,6 +219,12 @@ HOSTILE = [
     ("docker", b'{"registry-mirrors": ["\\ud800"]}', "lone surrogate"),
     ("uv", b"a = " + b"[" * 1000 + b"]" * 1000 + b"\n", "deep"),
     ("uv", b"# x\rnative-tls = true\r", "invalid TOML"),
+    # 13 s a MiB through ruamel.yaml before: refused over 32 KiB (the text path is not sure)
+    (
+        "conda",
+        ("channels: [defaults]\n" + "".join(f"k{i}: v{i}\n" for i in range(5000))).encode(),
+        "which envdoctor reads with ruamel.yaml only up to 32 KiB",
+    ),
     # 20 s in the parser before toml10 refused it (time quadratic in the key's length)
     ("uv", b"native-tls = true\n" + b"a." * 30_000 + b"b = 1\n", "a dotted key of 30001 parts"),
 ]

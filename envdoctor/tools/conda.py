@@ -73,6 +73,7 @@ from envdoctor.tools.condarc import (
     conda_expand,
     load_yaml,
     resolve_conda,
+    ruamel_refusal,
 )
 
 NAME = "conda"
@@ -225,7 +226,16 @@ def new_content(
             2 if offset is None else offset,
         )
         read, out = outcome.read, outcome.text
-    except condarc_text.Doubt:
+    except condarc_text.Doubt as doubt:
+        refusal = ruamel_refusal(text, doubt)
+        if refusal is not None:
+            line = f" line {refusal[0]}" if refusal[0] is not None else ""
+            raise EnvdoctorError(
+                f"conda: {display}{line}: {refusal[1]}",
+                f"Write {display} in plain block style (one `key: value` or `  - item` a "
+                "line: no anchors, no [...] or {...}, no | or > blocks) or edit it by hand, "
+                "then run apply again.",
+            ) from None
         data, yaml = _load(text, display)
         if _edit(data, settings, display, stale_hosts) or old is None:
             stream = io.StringIO()

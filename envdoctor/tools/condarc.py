@@ -36,7 +36,8 @@ from envdoctor.configfiles import (
 )
 from envdoctor.context import Context
 from envdoctor.redact import mask_conda_url
-from envdoctor.tools.condarc_text import CondarcText
+from envdoctor.tools import condarc_text
+from envdoctor.tools.condarc_text import CondarcText, Doubt
 
 CONDA_DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 
@@ -195,9 +196,48 @@ def load_yaml(yaml: YAML, text: str) -> tuple[object, int | None, str | None]:
     return data, None, None
 
 
-def _conda_load_file(path: Path, problems: list[ConfigProblem]) -> CommentedMap | None:
+# ruamel.yaml is pure Python: it reads about 5 s a MiB and an edit takes about 13 s a MiB.
+# A file the text path (condarc_text) is not sure of is given to it only up to this size.
+RUAMEL_MAX_BYTES = 32 * 1024
+_DOUBT_LINE = re.compile(r"line (\d+)")
+
+
+def ruamel_refusal(text: str, doubt: Doubt) -> tuple[int | None, str] | None:
+    """The line and why ``text``, which :mod:`condarc_text` doubted, is too big for
+    ruamel.yaml (more than :data:`RUAMEL_MAX_BYTES`); None when it is not."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= RUAMEL_MAX_BYTES:
+        return None
+    where = _DOUBT_LINE.match(str(doubt))  # the doubt's own words may quote a secret
+    return int(where.group(1)) if where else None, (
+        f"refused: {size:,} bytes of YAML beyond plain keys, lists and mappings (anchors, "
+        "flow style, block scalars...), which envdoctor reads with ruamel.yaml only up to "
+        f"{RUAMEL_MAX_BYTES // 1024} KiB (it takes seconds a MiB)"
+    )
+
+
+def read_plain(text: str) -> CondarcText:
+    """``text`` read as :mod:`condarc_text` reads it, with a BOM and CRLF endings taken
+    off first; :class:`Doubt` when it is not sure of the file."""
+    return condarc_text.read_judged(
+        text.removeprefix("\ufeff").replace("\r\n", "\n"), CONDA_FILE_KEYS
+    )
+
+
+def _conda_load_file(
+    path: Path, problems: list[ConfigProblem]
+) -> CommentedMap | CondarcText | None:
     text = read_text(path, problems)
     if text is None:
+        return None
+    try:
+        return read_plain(text)  # libyaml-fast, and judged; ruamel.yaml takes 5 s a MiB
+    except Doubt as doubt:
+        refusal = ruamel_refusal(text, doubt)
+    if refusal is not None:
+        problems.append(
+            ConfigProblem(str(path), refusal[0], f"{refusal[1]}: envdoctor does not read it")
+        )
         return None
     data, line, reason = load_yaml(YAML(typ="rt"), text)
     if reason is not None:

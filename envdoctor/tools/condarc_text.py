@@ -52,7 +52,7 @@ from envdoctor.tools.condarc_judge import (
     same,
 )
 
-__all__ = ["CondarcText", "Doubt", "Outcome", "TextData", "edit", "read"]
+__all__ = ["CondarcText", "Doubt", "Outcome", "TextData", "edit", "read", "read_judged"]
 
 
 FLAGS = ("final", "top", "bottom")
@@ -435,13 +435,7 @@ def edit(
     the data libyaml reads from ``text``: libyaml's reading of the new text must equal the
     latter, or :class:`Doubt` is raised.  An error ``change`` raises goes to the caller.
     """
-    old = read(text, read_keys)
-    judged = judge_load(text)
-    if list(judged) != list(old.keys):
-        raise Doubt("libyaml sees other top-level keys")
-    for name, key in old.keys.items():
-        if key.kind != "other" and not same(key.value(), judged[name]):
-            raise Doubt(f"libyaml reads {name} otherwise")
+    old, judged = _read_judged(text, read_keys)
     before = old.data(_ABSENT)
     after = _copy(before)
     if not change(after):
@@ -453,6 +447,23 @@ def edit(
     if not change(expected) or not same(judge_load(new_text), expected):
         raise Doubt("libyaml does not read the intended edit")
     return Outcome(new_text, old)
+
+
+def read_judged(text: str, read_keys: Collection[str]) -> CondarcText:
+    """:func:`read`, when libyaml reads the same keys and the same values of ``read_keys``
+    (what :func:`edit` checks before it edits); else :class:`Doubt`."""
+    return _read_judged(text, read_keys)[0]
+
+
+def _read_judged(text: str, read_keys: Collection[str]) -> tuple[CondarcText, dict[str, object]]:
+    old = read(text, read_keys)
+    judged = judge_load(text)
+    if list(judged) != list(old.keys):
+        raise Doubt("libyaml sees other top-level keys")
+    for name, key in old.keys.items():
+        if key.kind != "other" and not same(key.value(), judged[name]):
+            raise Doubt(f"libyaml reads {name} otherwise")
+    return old, judged
 
 
 def _copy(data: Mapping[str, object], lines: dict[str, int] | None = None) -> TextData:
