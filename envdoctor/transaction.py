@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import difflib
 import os
 import re
 import shutil
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from envdoctor import linediff
 from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.journal import (
     APPLIED,
@@ -743,9 +743,7 @@ def unified_diff(change: FileChange, mask: Callable[[str], str] | None = mask_co
     fromfile = "/dev/null" if change.old is None else f"a/{name}"
     tofile = "/dev/null" if change.new is None else f"b/{name}"
     out: list[str] = []
-    diff = difflib.unified_diff(
-        _lines(change.old), _lines(change.new), fromfile, tofile, lineterm=""
-    )
+    diff = linediff.unified_diff(_lines(change.old), _lines(change.new), fromfile, tofile)
     for number, line in enumerate(diff):
         if number < 2 or line.startswith("@@"):
             out.append(line)
