@@ -456,20 +456,23 @@ def render_plans(plans: Sequence[TargetPlan], console: Console, diffs: Sequence[
             console.print(Text(f"  note: {note}", style="yellow"), soft_wrap=True)
 
 
+# git's colours for a diff: headers bold, hunks cyan, removed red, added green
+_DIFF_COLOURS = (("+++", "1"), ("---", "1"), ("@@", "36"), ("+", "32"), ("-", "31"))
+
+
 def _print_diff(diff: str, console: Console) -> None:
-    if not console.is_terminal:
-        console.print(diff.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+    """``diff`` written as it is, coloured on a terminal that shows colour.
+
+    Written to the console's file, not rendered by rich: rich needs a second for the
+    50,000 lines a 1 MiB file's edit can change (go's env file, kept sorted as
+    ``go env -w`` keeps it, or every entry of a big ``sources.list``)."""
+    if not diff:
         return
-    text = Text()
+    if not console.is_terminal or console.no_color or console.color_system is None:
+        console.file.write(diff if diff.endswith("\n") else diff + "\n")
+        return
+    out = []
     for line in diff.splitlines():
-        style = ""
-        if line.startswith(("+++", "---")):
-            style = "bold"
-        elif line.startswith("+"):
-            style = "green"
-        elif line.startswith("-"):
-            style = "red"
-        elif line.startswith("@@"):
-            style = "cyan"
-        text.append(line + "\n", style=style)
-    console.print(text, soft_wrap=True)
+        colour = next((code for start, code in _DIFF_COLOURS if line.startswith(start)), None)
+        out.append(f"\x1b[{colour}m{line}\x1b[0m\n" if colour else line + "\n")
+    console.file.write("".join(out))
