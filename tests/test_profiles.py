@@ -519,7 +519,7 @@ def test_toml_syntax_errors_name_file_and_line(ctx):
     assert error.path == path and error.line == 3
     assert error.message.startswith(f"{path}:3: TOML syntax error")
     error, path = error_for(ctx, "a = 1\na = 2\n")
-    assert error.line == 2 and "already exists" in error.message
+    assert error.line == 2 and "Cannot overwrite a value" in error.message
 
 
 def test_unknown_keys_suggest_the_closest_allowed_one(ctx):
