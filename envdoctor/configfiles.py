@@ -372,8 +372,16 @@ def restore_line_endings(old_lines: Sequence[tuple[str, str]], new_text: str) ->
     while it stays the last line.  The lines before the first and after the last change
     are matched in one pass; only the part between is matched line by line, and when
     that part is huge (over :data:`_MATCH_BUDGET` line pairs, never for a real edit) it
-    counts as changed, so the work stays linear in the file's size.
+    counts as changed, so the work stays linear in the file's size.  A file whose lines
+    all end the same way (the usual case) needs no matching at all.
     """
+    endings = {ending for _, ending in old_lines}
+    if len(endings) == 1 and "\r" not in new_text:
+        (ending,) = endings
+        if ending:  # every old line ends, and the same way: each line of the result too
+            if new_text and not new_text.endswith("\n"):
+                new_text += "\n"
+            return new_text if ending == "\n" else new_text.replace("\n", ending)
     new_lines = [content for content, _ in split_lines(new_text)]
     old_contents = [content for content, _ in old_lines]
     usual = _usual_ending(old_lines)

@@ -177,6 +177,26 @@ def test_keeping_line_endings_is_linear_on_20000_identical_lines():
     assert out == old + "index-url = https://example.org/simple\r\n"
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_a_file_whose_lines_all_end_alike_gets_that_ending_on_every_line(ending):
+    import random
+
+    rng = random.Random(ending)
+    for _ in range(200):
+        lines = [f"k{rng.randrange(9)} = v" for _ in range(rng.randrange(0, 12))]
+        old = "".join(line + ending for line in lines)
+        new_lines = list(lines)
+        for _ in range(rng.randrange(0, 4)):
+            if new_lines and rng.random() < 0.5:
+                del new_lines[rng.randrange(len(new_lines))]
+            else:
+                new_lines.insert(rng.randrange(len(new_lines) + 1), "new = 1")
+        new = "\n".join(new_lines) + ("\n" if new_lines and rng.random() < 0.7 else "")
+        usual = ending if lines else "\n"  # an empty file has no ending to follow
+        want = "".join(line + usual for line in new_lines)
+        assert restore_line_endings(split_lines(old), new) == want
+
+
 def test_a_changed_middle_keeps_the_endings_around_it():
     old = split_lines("a\r\nb\nc\r\nd\n")
     assert restore_line_endings(old, "a\nB\nc\nd\n") == "a\r\nB\nc\r\nd\n"

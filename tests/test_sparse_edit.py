@@ -149,6 +149,21 @@ def test_section_starts_finds_what_configparser_finds():
         assert all(offset == 0 or normalised[offset - 1] == "\n" for offset, _ in found)
 
 
+def test_the_one_expression_reading_of_unindented_headers_is_the_line_loops():
+    """section_starts' fast path (no line starts with blanks and "[") finds what the
+    loop that follows configparser finds."""
+    import random
+
+    from envdoctor.tools import pip_sections
+
+    pieces = ["[a]", "[b] x", "[e]]", "[]", "[ f ]", "key = v", "  cont", "\tcont", "# c",
+              "; c", "", "  ", "[g]  ", "[i]\r", "k: [x]", "[j] ; c", "[k]]x]"]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "\n".join(rng.choice(pieces) for _ in range(rng.randrange(0, 14)))
+        assert pip_sections.section_starts(text) == pip_sections._section_starts(text), text
+
+
 _PIP_LINES = st.sampled_from(
     [
         "[global]", "[install]", "[s1]", "[s2]", "[ global ]", "[GLOBAL]", "  [s3]", "[DEFAULT]",

@@ -19,11 +19,23 @@ from envdoctor import sparse_edit
 _SECTCRE = re.compile(r"\[(?P<header>.+)\]")  # RawConfigParser._SECT_TMPL
 _NONSPACE = re.compile(r"\S")  # RawConfigParser.NONSPACECRE
 _COMMENT_PREFIXES = ("#", ";")
+# A line that starts with "[" is a header whatever came before (it is not indented deeper
+# than anything); one indented may be a continuation, and needs the loop below.
+_UNINDENTED_HEADER = re.compile(r"^\[(?P<header>.+)\]", re.MULTILINE)
+_INDENTED_BRACKET = re.compile(r"^[^\S\n]+\[", re.MULTILINE)
 
 
 def section_starts(text: str) -> list[tuple[int, str]]:
     """(offset of the line, section name) of every header pip's parser finds in ``text``
     (``\\n`` line endings)."""
+    if _INDENTED_BRACKET.search(text) is None:  # the usual file: one regular expression
+        return [
+            (match.start(), match.group("header")) for match in _UNINDENTED_HEADER.finditer(text)
+        ]
+    return _section_starts(text)
+
+
+def _section_starts(text: str) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     in_section = False
     in_option = False
