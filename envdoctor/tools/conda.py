@@ -230,12 +230,15 @@ def new_content(
         refusal = ruamel_refusal(text, doubt)
         if refusal is not None:
             line = f" line {refusal[0]}" if refusal[0] is not None else ""
-            raise EnvdoctorError(
-                f"conda: {display}{line}: {refusal[1]}",
-                f"Write {display} in plain block style (one `key: value` or `  - item` a "
+            remedy = (
+                f"Keep only the settings conda needs in {display} (conda reads it on every "
+                "command), or edit it by hand, then run apply again."
+                if isinstance(doubt, condarc_text.TooMany)
+                else f"Write {display} in plain block style (one `key: value` or `  - item` a "
                 "line: no anchors, no [...] or {...}, no | or > blocks) or edit it by hand, "
-                "then run apply again.",
-            ) from None
+                "then run apply again."
+            )
+            raise EnvdoctorError(f"conda: {display}{line}: {refusal[1]}", remedy) from None
         data, yaml = _load(text, display)
         if _edit(data, settings, display, stale_hosts) or old is None:
             stream = io.StringIO()

@@ -37,6 +37,7 @@ from envdoctor.configfiles import (
 from envdoctor.context import Context
 from envdoctor.redact import mask_conda_url
 from envdoctor.tools import condarc_text
+from envdoctor.tools.condarc_judge import MAX_VALUES, TooMany
 from envdoctor.tools.condarc_text import CondarcText, Doubt
 
 CONDA_DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
@@ -208,6 +209,12 @@ def ruamel_refusal(text: str, doubt: Doubt) -> tuple[int | None, str] | None:
     size = len(text.encode("utf-8", "surrogatepass"))
     if size <= RUAMEL_MAX_BYTES:
         return None
+    if isinstance(doubt, TooMany):
+        return None, (
+            f"refused: {size:,} bytes holding more than {MAX_VALUES:,} YAML values, which "
+            f"envdoctor reads only up to {RUAMEL_MAX_BYTES // 1024} KiB (reading them all "
+            "takes seconds, for conda too)"
+        )
     where = _DOUBT_LINE.match(str(doubt))  # the doubt's own words may quote a secret
     return int(where.group(1)) if where else None, (
         f"refused: {size:,} bytes of YAML beyond plain keys, lists and mappings (anchors, "

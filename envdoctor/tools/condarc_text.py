@@ -48,11 +48,14 @@ from envdoctor.tools.condarc_judge import (
     RESERVED,
     TRUE,
     Doubt,
+    TooMany,
     judge_load,
     same,
 )
 
-__all__ = ["CondarcText", "Doubt", "Outcome", "TextData", "edit", "read", "read_judged"]
+__all__ = [
+    "CondarcText", "Doubt", "Outcome", "TextData", "TooMany", "edit", "read", "read_judged",
+]  # fmt: skip
 
 
 FLAGS = ("final", "top", "bottom")
@@ -456,8 +459,8 @@ def read_judged(text: str, read_keys: Collection[str]) -> CondarcText:
 
 
 def _read_judged(text: str, read_keys: Collection[str]) -> tuple[CondarcText, dict[str, object]]:
+    judged = judge_load(text)  # first: it stops early on a file too big to be worth it
     old = read(text, read_keys)
-    judged = judge_load(text)
     if list(judged) != list(old.keys):
         raise Doubt("libyaml sees other top-level keys")
     for name, key in old.keys.items():
