@@ -349,9 +349,12 @@ def _with_probe_image(settings: object, winner: Entry) -> object:
     a profile's ``probe-image``), so a later ``check --profile`` asks for the same one; a
     winner measured with the default image keeps none."""
     from envdoctor.tools.docker import DockerSettings
+    from envdoctor.tools.oci_mirrors import RegistryMirrors
 
     image = winner.candidate.probe_image
-    if not isinstance(settings, DockerSettings) or settings.probe_image == image:
+    if not isinstance(settings, (DockerSettings, RegistryMirrors)):
+        return settings
+    if settings.probe_image == image:
         return settings
     return dataclasses.replace(settings, probe_image=image)
 

@@ -59,9 +59,10 @@ class Candidate:
     configured: bool = False
     """This is what the tool uses now."""
     probe_image: str | None = None
-    """The image to ask this registry mirror for, from the ``[docker] probe-image`` of a
-    profile that names it (Docker, containerd and podman mirrors); None: the default.  In a
-    measured :class:`Entry`, the image that was asked (``--image`` over the profile's)."""
+    """The image to ask this registry mirror for, from the ``probe-image`` of a profile that
+    names it (:func:`probe_image`: Docker, containerd and podman mirrors); None: the
+    default.  In a measured :class:`Entry`, the image that was asked (``--image`` over the
+    profile's)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,11 +159,11 @@ def gather(
     from envdoctor.profiles import endpoints
 
     for profile in profiles:
-        image = profile.docker.probe_image if profile.docker is not None else None
         for endpoint in endpoints(profile):
+            image = probe_image(profile, endpoint.target)
             add(endpoint.target, endpoint.url, profile.name, False, image)
         if profile.docker is not None and not profile.docker.registry_mirrors:
-            add("docker", DOCKER_HUB, profile.name, False, image)
+            add("docker", DOCKER_HUB, profile.name, False, profile.docker.probe_image)
     for target, urls in (configured or {}).items():
         for url in urls or ([DOCKER_HUB] if target == "docker" else []):
             add(target, url, None, True)
@@ -178,6 +179,18 @@ def gather(
         for (target, url), (names, is_configured) in found.items()
     ]
     return sorted(candidates, key=lambda c: (order.get(c.target, len(order)), not c.configured))
+
+
+def probe_image(profile: Profile, target: str) -> str | None:
+    """The image ``profile`` names for measuring its ``target`` registry mirrors: the
+    target's own ``probe-image`` (``[containerd]``, ``[podman]``), else ``[docker]``'s;
+    None: the default."""
+    if target not in OCI_TARGETS:
+        return None
+    image: str | None = getattr(getattr(profile, target, None), "probe_image", None)
+    if image is None and profile.docker is not None:
+        image = profile.docker.probe_image
+    return image
 
 
 def measure(

@@ -77,7 +77,7 @@ class PullOptions:
 
     image: str | None = None
     """The image Docker's pull path (and containerd's, podman's) asks a registry mirror
-    for: ``--image``, else a profile's ``[docker] probe-image``; None: the default
+    for: ``--image``, else a profile's ``probe-image``; None: the default
     (:data:`envdoctor.tools.docker_pull.PROBE_IMAGE`).  Already checked
     (:func:`envdoctor.tools.docker_pull.image_problem`)."""
 

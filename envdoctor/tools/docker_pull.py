@@ -9,7 +9,7 @@ mirror serves it.  Any refusal on the way (401 without a usable challenge, 403 a
 allowlist answers, 404, 429, an HTML page instead of JSON) is a named failure: a mirror
 that answers ``/v2/`` and nothing else is not a mirror ``docker pull`` can use.
 
-The image is :data:`PROBE_IMAGE` unless a profile's ``[docker] probe-image`` or
+The image is :data:`PROBE_IMAGE` unless a profile's ``probe-image`` or
 ``--image`` names another (:class:`envdoctor.tools.PullOptions`).  dockerd, the judge in
 ``tests/tools/test_docker_pull_judge.py``, treats a mirror that refuses the manifest
 (403, 429) as a failure too: it logs the registry's error (``denied: not in
@@ -30,7 +30,7 @@ PROBE_IMAGE = "library/busybox:latest"
 
 OTHER_IMAGE_HINT = (
     "a proxy that serves only some images may still serve yours: name one with --image or "
-    "a profile's [docker] probe-image"
+    "a profile's probe-image"
 )
 """Added when the default probe image is refused (403 allowlist, 404)."""
 

@@ -40,11 +40,12 @@ from envdoctor.profile_checks import (
     type_name,
     valid_host_port,
 )
+from envdoctor.tools import docker_pull
 
 if TYPE_CHECKING:
     from envdoctor.profiles import Profile
 
-TABLE_KEYS = ("mirrors", "allow-http")
+TABLE_KEYS = ("mirrors", "probe-image", "allow-http")
 REQUIRED_KEY = "mirrors"
 
 DOCKER_HUB = "docker.io"
@@ -63,6 +64,10 @@ class RegistryMirrors:
 
     registries: tuple[tuple[str, tuple[str, ...]], ...]
     allow_http: bool = False
+    probe_image: str | None = None
+    """The image measuring asks these mirrors for (``probe-image``); None: the profile's
+    ``[docker] probe-image``, else the default
+    (:data:`~envdoctor.tools.docker_pull.PROBE_IMAGE`)."""
 
     def mirrors_of(self, registry: str) -> tuple[str, ...]:
         return dict(self.registries).get(registry, ())
@@ -99,7 +104,8 @@ def mirror_problem(url: str) -> str | None:
 
 
 def check_table(file: ProfileFile, target: str, table: Mapping[str, Any]) -> dict[str, Any]:
-    """``[target]`` checked: ``mirrors`` a table of registry -> list of mirror URLs."""
+    """``[target]`` checked: ``mirrors`` a table of registry -> list of mirror URLs, and
+    ``probe-image`` an image name as ``docker pull`` takes it, as ``[docker]``'s is."""
     for key in table:
         if key not in TABLE_KEYS:
             file.unknown_key((target, key), TABLE_KEYS, f"key in [{target}]")
@@ -107,6 +113,17 @@ def check_table(file: ProfileFile, target: str, table: Mapping[str, Any]) -> dic
     checked: dict[str, Any] = {}
     if "allow-http" in table:
         checked["allow-http"] = allow_http
+    image = optional(file, table, "probe-image", str, prefix=(target,))
+    if image is not None:
+        problem = docker_pull.image_problem(image)
+        if problem is not None:
+            file.fail(
+                (target, "probe-image"),
+                f"{show(image)} {problem}",
+                "Name an image every mirror should serve, "
+                'e.g. probe-image = "library/python:3.12-slim".',
+            )
+        checked["probe-image"] = image.strip()
     if "mirrors" not in table:
         return checked
     raw = table["mirrors"]
@@ -145,18 +162,25 @@ def settings(table: Mapping[str, Any]) -> RegistryMirrors:
     raw: Mapping[str, tuple[str, ...]] = table["mirrors"]
     registries = tuple((name, tuple(urls)) for name, urls in raw.items())
     urls = [url for _, mirrors in registries for url in mirrors]
-    return RegistryMirrors(registries, allow_http=any(u.startswith("http://") for u in urls))
+    return RegistryMirrors(
+        registries,
+        allow_http=any(u.startswith("http://") for u in urls),
+        probe_image=table.get("probe-image"),
+    )
 
 
 def settings_json(value: RegistryMirrors) -> dict[str, Any]:
     return {
         "mirrors": {name: list(urls) for name, urls in value.registries},
         "allow_http": value.allow_http,
+        "probe_image": value.probe_image,
     }
 
 
 def settings_toml(value: RegistryMirrors) -> Any:
     table = tomlkit.table()
+    if value.probe_image is not None:
+        table.add("probe-image", value.probe_image)
     add_allow_http(table, value.allow_http)
     mirrors = tomlkit.table()
     for name, urls in value.registries:

@@ -15,6 +15,7 @@ import tomlkit
 from click.testing import CliRunner
 
 import envdoctor.profiles
+from envdoctor import tools
 from envdoctor.cli import cli
 from envdoctor.context import Context
 from envdoctor.net.measure import measure_all
@@ -356,3 +357,63 @@ def test_a_registry_answering_json_chunked_is_walked(mirror_lab: MirrorLab) -> N
     assert done.returncode == 0, done.stderr
     (layer,) = json.loads(done.stdout)["Layers"]
     assert result.pull_url is not None and result.pull_url.endswith(f"/blobs/{layer}")
+
+
+# --- containerd's and podman's own probe-image ------------------------------------------
+
+
+def _row(stdout: str, target: str, url: str) -> dict[str, Any]:
+    targets = json.loads(stdout)["targets"]
+    (found,) = [t for t in targets if t["target"] == target]
+    (mirror,) = [m for m in found["mirrors"] if m["url"] == url]
+    return cast("dict[str, Any]", mirror["measurement"])
+
+
+@pytest.mark.parametrize("target", ["containerd", "podman"])
+def test_containerd_and_podman_tables_take_a_probe_image(ctx: Context, target: str) -> None:
+    table = f'[{target}]\nprobe-image = "{_PYTHON}"\n[{target}.mirrors]\n"docker.io" = ["https://m.example"]\n'
+    _profile(ctx, "own", table)
+    profile = get_profile(ctx, "own")
+    settings = getattr(profile, target)
+    assert settings.probe_image == _PYTHON
+    module = tools.load(target)
+    assert module.settings_json(settings)["probe_image"] == _PYTHON
+    assert f'probe-image = "{_PYTHON}"' in tomlkit.dumps(module.settings_toml(settings))
+    path = _profile(ctx, "bad", table.replace(_PYTHON, "ghcr.io/x/y"))
+    with pytest.raises(ProfileError) as caught:
+        get_profile(ctx, "bad")
+    assert caught.value.message.startswith(
+        f'{path}:2: {target}.probe-image: "ghcr.io/x/y" names the registry ghcr.io'
+    )
+
+
+def test_containerd_mirrors_are_asked_for_their_tables_image_else_dockers(
+    tmp_path: Path, mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, proxy = _proxied_lab(tmp_path, mirror_lab)  # the proxy serves python, not busybox
+    mirrors = f'[containerd.mirrors]\n"docker.io" = ["{proxy}"]\n'
+    _profile(ctx, "own", f'[containerd]\nprobe-image = "{_PYTHON}"\n{mirrors}')
+    _profile(
+        ctx, "docker-s", f'[docker]\nregistry-mirrors = []\nprobe-image = "{_PYTHON}"\n{mirrors}'
+    )
+    _profile(  # its own image wins over [docker]'s
+        ctx,
+        "mine-first",
+        f'[docker]\nregistry-mirrors = []\nprobe-image = "{_PYTHON}"\n'
+        f'[containerd]\nprobe-image = "library/busybox:latest"\n{mirrors}',
+    )
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    base = ["mirrors", "--target", "containerd", "--json", "--timeout", "20", "--no-throughput"]
+    for name, served in (("own", True), ("docker-s", True), ("mine-first", False)):
+        done = CliRunner().invoke(cli, [*base, "--profile", name])
+        row = _row(done.stdout, "containerd", proxy)
+        if served:
+            assert row["outcome"] == "ok", (name, row["reason"])
+            assert row["pull_file"].endswith(f"of {_PYTHON} (4.2 MB)"), name
+        else:
+            assert row["status_code"] == 403, (name, row)
+            assert "refuses the manifest of library/busybox:latest" in row["reason"]
+    saved = CliRunner().invoke(cli, [*base, "--profile", "own", "--pick", "--save", "kept"])
+    assert saved.exit_code == 0, saved.output
+    kept = get_profile(ctx, "kept")
+    assert kept.containerd is not None and kept.containerd.probe_image == _PYTHON
