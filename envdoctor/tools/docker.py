@@ -69,8 +69,6 @@ from envdoctor.profile_checks import (
     add_allow_http,
     any_http,
     check_url_table,
-    optional,
-    show,
     toml_table,
 )
 from envdoctor.profiles import Profile
@@ -583,17 +581,9 @@ def check_table(file: ProfileFile, table: Mapping[str, Any]) -> dict[str, Any]:
     """``registry-mirrors`` URLs, ``allow-http``, and ``probe-image`` an image name as
     ``docker pull`` takes it, without a registry host (:func:`docker_pull.image_problem`)."""
     checked = check_url_table(file, NAME, table, TABLE_KEYS, URL_KEYS)
-    image = optional(file, table, "probe-image", str, prefix=(NAME,))
+    image = docker_pull.checked_probe_image(file, NAME, table)
     if image is not None:
-        problem = docker_pull.image_problem(image)
-        if problem is not None:
-            file.fail(
-                (NAME, "probe-image"),
-                f"{show(image)} {problem}",
-                "Name an image every mirror should serve, "
-                'e.g. probe-image = "library/python:3.12-slim".',
-            )
-        checked["probe-image"] = image.strip()
+        checked["probe-image"] = image
     downloads = table.get(DOWNLOADS_KEY)
     if downloads is not None:
         if isinstance(downloads, bool) or not isinstance(downloads, int) or downloads < 1:

@@ -20,9 +20,12 @@ mirror, then Docker Hub itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
+from envdoctor.profile_checks import ProfileFile, optional, show
 from envdoctor.redact import mask_url
 
 PROBE_IMAGE = "library/busybox:latest"
@@ -89,6 +92,23 @@ def image_problem(image: object) -> str | None:
             "e.g. library/python:3.12-slim)"
         )
     return None
+
+
+def checked_probe_image(file: ProfileFile, target: str, table: Mapping[str, Any]) -> str | None:
+    """The ``probe-image`` of the profile table ``[target]``, stripped, or None; a value
+    that is not an image name (:func:`image_problem`) fails ``file`` with a remedy."""
+    image: str | None = optional(file, table, "probe-image", str, prefix=(target,))
+    if image is None:
+        return None
+    problem = image_problem(image)
+    if problem is not None:
+        file.fail(
+            (target, "probe-image"),
+            f"{show(image)} {problem}",
+            "Name an image every mirror should serve, "
+            'e.g. probe-image = "library/python:3.12-slim".',
+        )
+    return image.strip()
 
 
 def split_image(image: str) -> tuple[str, str]:

@@ -113,17 +113,9 @@ def check_table(file: ProfileFile, target: str, table: Mapping[str, Any]) -> dic
     checked: dict[str, Any] = {}
     if "allow-http" in table:
         checked["allow-http"] = allow_http
-    image = optional(file, table, "probe-image", str, prefix=(target,))
+    image = docker_pull.checked_probe_image(file, target, table)
     if image is not None:
-        problem = docker_pull.image_problem(image)
-        if problem is not None:
-            file.fail(
-                (target, "probe-image"),
-                f"{show(image)} {problem}",
-                "Name an image every mirror should serve, "
-                'e.g. probe-image = "library/python:3.12-slim".',
-            )
-        checked["probe-image"] = image.strip()
+        checked["probe-image"] = image
     if "mirrors" not in table:
         return checked
     raw = table["mirrors"]
