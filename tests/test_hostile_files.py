@@ -11,7 +11,6 @@ from __future__ import annotations
 import configparser
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -316,16 +315,11 @@ def test_the_cli_names_a_hostile_file_and_exits_2_with_nothing_changed(
 
 
 def test_the_real_uv_refuses_the_bare_cr_file_envdoctor_refuses(tmp_path):
-    from tests.tools.test_uv import uv_binary
+    from tests.tools.test_uv import uv_with_config
 
     path = tmp_path / "uv.toml"
     path.write_bytes(b"# x\rnative-tls = true\r")
-    done = subprocess.run(
-        [uv_binary(), "--config-file", str(path), "--no-cache", "version", "--short"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    done = uv_with_config(path)
     assert done.returncode != 0
     assert "TOML parse error" in done.stderr or "Failed to parse" in done.stderr
     path.write_bytes(b"# x\r\nnative-tls = true\r\n")  # CRLF: both accept it

@@ -77,7 +77,7 @@ def test_big_files_with_repeated_lines_go_through_the_anchors_and_stay_right():
 
 def test_it_writes_what_difflib_writes_for_one_change_in_a_big_file():
     a = [f"key{n} = {n}\n" for n in range(50_000)]
-    b = a[:10] + ["index-url = https://mirror.example/simple\n"] + a[11:] + ["[extra]\n"]
+    b = [*a[:10], "index-url = https://mirror.example/simple\n", *a[11:], "[extra]\n"]
     ours = list(linediff.unified_diff(a, b, "a/pip.conf", "b/pip.conf"))
     theirs = list(difflib.unified_diff(a, b, "a/pip.conf", "b/pip.conf", lineterm=""))
     assert ours == theirs

@@ -8,7 +8,6 @@ parsed.  The real uv judges both.
 from __future__ import annotations
 
 import random
-import subprocess
 import sys
 import time
 from types import SimpleNamespace
@@ -41,16 +40,11 @@ def test_the_parser_in_use_refuses_toml_11(text):
 
 @pytest.mark.parametrize("text", TOML_11_ONLY)
 def test_the_real_uv_refuses_what_the_parser_refuses(tmp_path, text):
-    from tests.tools.test_uv import uv_binary
+    from tests.tools.test_uv import uv_with_config
 
     path = tmp_path / "uv.toml"
     path.write_text("native-tls = true\n" + text)
-    done = subprocess.run(
-        [uv_binary(), "--config-file", str(path), "--no-cache", "version", "--short"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    done = uv_with_config(path)
     assert done.returncode != 0, done.stdout
     assert "Failed to parse" in done.stderr
 
@@ -115,18 +109,13 @@ def test_dots_that_are_not_a_too_long_key_are_parsed(text):
 
 
 def test_the_real_uv_refuses_a_dotted_key_past_the_limit_too(tmp_path):
-    from tests.tools.test_uv import uv_binary
+    from tests.tools.test_uv import uv_with_config
 
     path = tmp_path / "uv.toml"
     path.write_text("native-tls = true\n" + "a." * (MAX_NESTING + 50) + "b = 1\n")
     with pytest.raises(toml10.TOMLDecodeError):
         toml10.loads(path.read_text())
-    done = subprocess.run(
-        [uv_binary(), "--config-file", str(path), "--no-cache", "version", "--short"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
+    done = uv_with_config(path)
     assert done.returncode != 0
     assert "recursion limit" in done.stderr
 

@@ -233,6 +233,17 @@ def uv_binary() -> str:
     return found
 
 
+def uv_with_config(path: Path) -> subprocess.CompletedProcess[str]:
+    """The real uv started with ``--config-file path`` (``uv version``): it fails, saying
+    why on stderr, where it refuses the file."""
+    return subprocess.run(
+        [uv_binary(), "--config-file", str(path), "--no-cache", "version", "--short"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(path.parent)},
+    )
+
+
 def run_uv(ctx: Context, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
