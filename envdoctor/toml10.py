@@ -12,9 +12,10 @@ Every TOML judge parses through :func:`loads`, for two reasons:
   (:func:`_follows_toml_10`), else tomllib (tomli on Python 3.10).
 * Bounds.  Both parsers take time quadratic in the length of a dotted key (each prefix
   of ``a.a.a...`` is looked up again): a 60 KB line of 30,000 parts takes 20 s.  Such a
-  key nests tables deeper than :data:`~envdoctor.configfiles.MAX_NESTING`, which every
-  caller refuses once parsed (:func:`~envdoctor.configfiles.structure_problem`), so
-  :func:`loads` refuses it first, with the line, as a :data:`TOMLDecodeError`.  The scan
+  key nests tables deeper than :data:`~envdoctor.configfiles.MAX_NESTING`, which uv's
+  and cargo's parser refuse ("recursion limit") and :func:`nesting_problem` refuses once
+  parsed, so :func:`loads` refuses it first, with the line, as a
+  :data:`TOMLDecodeError` (:func:`is_refusal` tells it from the parser's own).  The scan
   reads each line on its own: quoted key parts, one-line strings and comments are
   understood, but a line inside a multi-line string is read as if it were outside, so a
   run of over 100 dotted names there is refused too (a document no config file holds).
@@ -133,6 +134,6 @@ def _decode_error(message: str, text: str, pos: int) -> ValueError:
     line = text.count("\n", 0, pos) + 1
     column = pos - (text.rfind("\n", 0, pos) + 1) + 1
     error = TOMLDecodeError(message, text, pos)  # tomli 2.1+ and Python 3.14 word it
-    if "(at line " not in str(error):
+    if len(error.args) != 1:  # a plain ValueError (tomllib before 3.14) keeps all three
         error = TOMLDecodeError(f"{message} (at line {line}, column {column})")
     return error
