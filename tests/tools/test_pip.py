@@ -9,7 +9,6 @@ the written file names.
 
 from __future__ import annotations
 
-import base64
 import configparser
 import hashlib
 import http.server
@@ -17,7 +16,6 @@ import os
 import subprocess
 import sys
 import threading
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +33,7 @@ from envdoctor.results import TargetPlan
 from envdoctor.tools import pip as pip_target
 from envdoctor.tools.pip import PipSettings
 from envdoctor.tools.pip_config import PipConfigParser, pip_option_name
+from tests.wheelindex import WheelIndex, build_wheel
 
 DATA = Path(__file__).parent / "data" / "pip"
 MIRROR = "https://mirrors.example.edu.cn/pypi/web/simple"
@@ -515,31 +514,6 @@ def test_pip_config_debug_and_list_read_the_written_file(tmp_path: Path) -> None
     assert "list.format='columns'" in listed.stdout
 
 
-def build_wheel(directory: Path, name: str = "envdoctor_probe_pkg", version: str = "0.1") -> Path:
-    """A minimal pure-Python wheel, written by hand (no build backend, no network)."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": b"VALUE = 42\n",
-        f"{dist_info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-        ),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-    }
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{dist_info}/RECORD,,")
-    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = directory / f"{name}-{version}-py3-none-any.whl"
-    directory.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
-
-
 class LoopbackIndex:
     """A PEP 503 simple index on 127.0.0.1 serving one wheel; logs the paths asked for."""
 
@@ -624,3 +598,20 @@ def test_alias_in_global_beside_an_empty_default_index_is_what_pip_uses(tmp_path
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert real.stdout.strip() == MIRROR
+
+
+def test_pip_downloads_one_file_at_a_time_as_its_advice_says(tmp_path: Path) -> None:
+    """PARALLEL_ADVICE: pip fetches each file in turn, each over one connection."""
+    assert pip_target.PARALLEL_ADVICE.startswith("pip downloads one file at a time")
+    with WheelIndex(tmp_path / "wheels", count=4, delay_s=0.3) as index:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
+             "--disable-pip-version-check", "-d", str(tmp_path / "out"),
+             "--index-url", index.url, *index.names],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-1500:]
+        assert len(index.wheel_gets) == 4
+        assert index.most_in_flight == 1
+        assert not [get for get in index.wheel_gets if "range" in get]

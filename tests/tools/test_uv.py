@@ -26,6 +26,7 @@ from envdoctor.profiles import Profile
 from envdoctor.tools import uv as uv_target
 from envdoctor.tools.uv import UvSettings
 from tests.tools.test_pip import LoopbackIndex, apply, build_wheel, write
+from tests.wheelindex import WheelIndex
 
 DATA = Path(__file__).parent / "data" / "uv"
 MIRROR = "https://mirrors.example.edu.cn/pypi/web/simple"
@@ -297,3 +298,38 @@ def test_real_uv_resolves_from_the_index_only_the_written_file_names(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert "envdoctor-probe-pkg==0.1" in result.stdout
     assert f"/simple/{index.project}/" in index.requests
+
+
+# --- what PARALLEL_ADVICE says of uv, judged by uv ----------------------------------------
+
+
+def _uv_install(index: WheelIndex, tmp_path: Path, *args: str, **env: str) -> None:
+    index.reset()
+    out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
+    done = subprocess.run(
+        [uv_binary(), *args, "pip", "install", "--no-cache", "--no-deps", "--target", str(out),
+         "--python", sys.executable, "--index-url", index.url, *index.names],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "UV_PYTHON_DOWNLOADS": "never",
+             **env},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert len(index.wheel_gets) == len(index.names)
+
+
+def test_uv_downloads_as_many_files_at_once_as_its_advice_says(tmp_path: Path) -> None:
+    """PARALLEL_ADVICE: up to UV_CONCURRENT_DOWNLOADS files at once (default 50; or
+    concurrent-downloads in uv.toml), each over one connection, never split in ranges."""
+    assert "UV_CONCURRENT_DOWNLOADS" in uv_target.PARALLEL_ADVICE
+    assert "concurrent-downloads in uv.toml" in uv_target.PARALLEL_ADVICE
+    with WheelIndex(tmp_path / "wheels", count=5, delay_s=0.4) as index:
+        for limit in (1, 3):
+            _uv_install(index, tmp_path, "--no-config", UV_CONCURRENT_DOWNLOADS=str(limit))
+            assert index.most_in_flight == limit
+        _uv_install(index, tmp_path, "--no-config")  # the default, 50: all five at once
+        assert index.most_in_flight == 5
+        config = tmp_path / "uv.toml"
+        config.write_text("concurrent-downloads = 2\n")
+        _uv_install(index, tmp_path, "--config-file", str(config))
+        assert index.most_in_flight == 2
+        assert not [get for get in index.wheel_gets if "range" in get]  # whole files
