@@ -603,7 +603,7 @@ def test_alias_in_global_beside_an_empty_default_index_is_what_pip_uses(tmp_path
 def test_pip_downloads_one_file_at_a_time_as_its_advice_says(tmp_path: Path) -> None:
     """PARALLEL_ADVICE: pip fetches each file in turn, each over one connection."""
     assert pip_target.PARALLEL_ADVICE.startswith("pip downloads one file at a time")
-    with WheelIndex(tmp_path / "wheels", count=4, delay_s=0.3) as index:
+    with WheelIndex(tmp_path / "wheels", count=4, delay_s=0.5) as index:
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir",
              "--disable-pip-version-check", "-d", str(tmp_path / "out"),

@@ -322,7 +322,7 @@ def test_uv_downloads_as_many_files_at_once_as_its_advice_says(tmp_path: Path) -
     concurrent-downloads in uv.toml), each over one connection, never split in ranges."""
     assert "UV_CONCURRENT_DOWNLOADS" in uv_target.PARALLEL_ADVICE
     assert "concurrent-downloads in uv.toml" in uv_target.PARALLEL_ADVICE
-    with WheelIndex(tmp_path / "wheels", count=5, delay_s=0.4) as index:
+    with WheelIndex(tmp_path / "wheels", count=5, delay_s=0.6) as index:
         for limit in (1, 3):
             _uv_install(index, tmp_path, "--no-config", UV_CONCURRENT_DOWNLOADS=str(limit))
             assert index.most_in_flight == limit
