@@ -30,11 +30,6 @@ from typing import Any
 
 from envdoctor.configfiles import MAX_NESTING
 
-if sys.version_info >= (3, 11):
-    import tomllib as _stdlib
-else:  # pragma: no cover - Python 3.10
-    import tomli as _stdlib
-
 # A line holding more than MAX_NESTING dots, found in one linear pass (about 15 ms for
 # 1 MiB); only such lines are read closely.
 _MANY_DOTS = re.compile(rf"^(?:[^.\n]*\.){{{MAX_NESTING}}}", re.MULTILINE)
@@ -55,21 +50,28 @@ def _follows_toml_10(module: ModuleType) -> bool:
     return False
 
 
-def _choose() -> ModuleType:
+def _choose() -> tuple[ModuleType, str]:
+    """The parser to use, and its name; tomllib is imported only when it is the one."""
+    found: ModuleType | None
     try:
         import tomli
         import tomli._parser
-    except ImportError:
-        return _stdlib
-    compiled = not (tomli._parser.__file__ or "").endswith(".py")
-    if compiled and _follows_toml_10(tomli):
-        return tomli
-    return _stdlib
+    except ImportError:  # pragma: no cover - a dependency, but tomllib does as well
+        found = None
+    else:
+        found = tomli
+        if not (tomli._parser.__file__ or "").endswith(".py") and _follows_toml_10(tomli):
+            return tomli, "tomli (compiled)"
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib, "tomllib"
+    assert found is not None, "Python 3.10 needs tomli (a dependency)"  # pragma: no cover
+    return found, "tomli"  # pragma: no cover - Python 3.10
 
 
-_parser = _choose()
+_parser, PARSER = _choose()
 TOMLDecodeError: type[ValueError] = _parser.TOMLDecodeError
-PARSER = f"{_parser.__name__} (compiled)" if _parser is not _stdlib else _parser.__name__
 
 
 def loads(text: str) -> dict[str, Any]:
