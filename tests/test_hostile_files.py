@@ -249,7 +249,7 @@ HOSTILE = [
     (
         "conda",
         ("channels:\n  - defaults\n" + "".join(f"k{i}: v\n" for i in range(20_000))).encode(),
-        "holding more than 40,000 YAML values",
+        "more than 40,000 YAML values",
     ),
     # 20 s in the parser before toml10 refused it (time quadratic in the key's length)
     ("uv", b"native-tls = true\n" + b"a." * 30_000 + b"b = 1\n", "a dotted key of 30001 parts"),

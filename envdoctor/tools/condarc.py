@@ -211,9 +211,8 @@ def ruamel_refusal(text: str, doubt: Doubt) -> tuple[int | None, str] | None:
         return None
     if isinstance(doubt, TooMany):
         return None, (
-            f"refused: {size:,} bytes holding more than {MAX_VALUES:,} YAML values, which "
-            f"envdoctor reads only up to {RUAMEL_MAX_BYTES // 1024} KiB (reading them all "
-            "takes seconds, for conda too)"
+            f"refused: more than {MAX_VALUES:,} YAML values ({size:,} bytes), more than "
+            "envdoctor checks in a second (conda too takes seconds to read them)"
         )
     where = _DOUBT_LINE.match(str(doubt))  # the doubt's own words may quote a secret
     return int(where.group(1)) if where else None, (
