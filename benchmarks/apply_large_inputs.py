@@ -323,9 +323,10 @@ def _plan_once(case: str, root: Path) -> tuple[float, float, int]:
     return elapsed, cpu, sum(1 for change in result.changes if change.changed)
 
 
-def _apply_once(case: str, root: Path) -> float:
+def _apply_once(case: str, root: Path) -> tuple[float, bool]:
     """``envdoctor apply --yes`` in this process: the plan, the diff shown, the writes and
-    the journal (the interpreter's start and the imports are not counted: :func:`_start_s`)."""
+    the journal (the interpreter's start and the imports are not counted: :func:`_start_s`);
+    and whether it refused the file (exit 2, with a message)."""
     profile_name, scope, _ = CASES[case]
     containerd_files.read_toml.cache_clear()
     args = [
@@ -336,14 +337,16 @@ def _apply_once(case: str, root: Path) -> float:
     os.environ["HOME"] = "/home/u"  # under --root, as the plan's context has it
     gc.collect()
     started = time.perf_counter()
+    code: object = 0
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             try:
                 cli.main(args, standalone_mode=False)
             except SystemExit as exc:
-                if exc.code not in (0, None, 2):  # 2: the file refused, with a message
-                    raise SystemExit(f"{case}: apply exited {exc.code}") from None
-        return time.perf_counter() - started
+                code = exc.code
+        if code not in (0, None, 2):  # 2: the file refused, with a message
+            raise SystemExit(f"{case}: apply exited {code}")
+        return time.perf_counter() - started, code == 2
     finally:
         if home is not None:
             os.environ["HOME"] = home
@@ -399,7 +402,10 @@ def main() -> None:
                 elapsed, cpu, changed = _plan_once(case, root)
                 plans.append(elapsed)
                 cpus.append(cpu)
-                applies.append(_apply_once(case, root))
+                applied, refused = _apply_once(case, root)
+                if refused != (changed < 0):
+                    raise SystemExit(f"{case}: the plan and the apply disagree on a refusal")
+                applies.append(applied)
         median = statistics.median(applies)
         if median >= 1.0:
             slow.append(case)
