@@ -172,3 +172,21 @@ def test_help_imports_no_tool_module() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "IMPORTED []" in result.stdout
+
+
+def test_loading_every_tool_module_leaves_the_editors_unimported() -> None:
+    """Checking the profiles loads every tool module, on every command: the round-trip
+    editors a tool needs only to edit (configupdater, and importlib.metadata under it;
+    ruamel.yaml) are imported when an edit needs them, not then (0.06-0.1 s each run)."""
+    code = (
+        "import sys\n"
+        "from envdoctor import tools\n"
+        "for name in tools.TOOL_NAMES:\n"
+        "    tools.load(name)\n"
+        "lazy = ('configupdater', 'ruamel', 'importlib.metadata')\n"
+        "print('IMPORTED', sorted(m for m in sys.modules if m.startswith(lazy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "IMPORTED []" in result.stdout, result.stdout

@@ -32,13 +32,11 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import tomlkit
 import tomlkit.exceptions
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from envdoctor.checkup import Checkup, Remedies, Row, add_problems, drift, source_text, tool_details
 from envdoctor.configfiles import (
@@ -75,6 +73,10 @@ from envdoctor.tools.condarc import (
     resolve_conda,
     ruamel_refusal,
 )
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 NAME = "conda"
 
@@ -128,6 +130,8 @@ def mask_text(text: str) -> str:
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML  # 25 ms to import: only for a file the text path doubts
+
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never fold a long URL onto two lines
@@ -137,6 +141,8 @@ def _yaml() -> YAML:
 
 
 def _load(text: str, display: str) -> tuple[CommentedMap, YAML]:
+    from ruamel.yaml.comments import CommentedMap
+
     yaml = _yaml()
     data, line, reason = load_yaml(yaml, text)
     if reason is not None:
@@ -285,6 +291,8 @@ def _edit(
         raise _type_error(display, data, "custom_channels", "a mapping")
     wanted_custom = settings.custom_channel_urls
     if custom is None and wanted_custom:
+        from ruamel.yaml.comments import CommentedMap
+
         data["custom_channels"] = custom = CommentedMap()
         changed = True
     if custom is not None:
@@ -308,6 +316,8 @@ def _edit(
 
 
 def _seq(items: list[str]) -> CommentedSeq:
+    from ruamel.yaml.comments import CommentedSeq
+
     return CommentedSeq(items)
 
 

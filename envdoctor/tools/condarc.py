@@ -12,11 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from typing import TYPE_CHECKING, Literal, cast
 
 from envdoctor.configfiles import (
     MAX_NESTING,
@@ -39,6 +35,10 @@ from envdoctor.redact import mask_conda_url
 from envdoctor.tools import condarc_text
 from envdoctor.tools.condarc_judge import MAX_VALUES, TooMany
 from envdoctor.tools.condarc_text import CondarcText, Doubt
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
 
 CONDA_DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 
@@ -179,6 +179,8 @@ def load_yaml(yaml: YAML, text: str) -> tuple[object, int | None, str | None]:
     refuses (nested too deep, aliases expanding beyond reason: the "billion laughs" that
     makes 320 bytes expand to 10^9 values when conda walks them, a lone surrogate).
     A reason that starts with ``refused`` is envdoctor's refusal, not a YAML error."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -245,6 +247,9 @@ def _conda_load_file(
             ConfigProblem(str(path), refusal[0], f"{refusal[1]}: envdoctor does not read it")
         )
         return None
+    from ruamel.yaml import YAML  # 25 ms to import: only for a file the text path doubts
+    from ruamel.yaml.comments import CommentedMap
+
     data, line, reason = load_yaml(YAML(typ="rt"), text)
     if reason is not None:
         message = (
@@ -296,8 +301,11 @@ def _conda_file_match(
         flags: tuple[str | None, ...] = ()
         if isinstance(data, CondarcText):
             flags = data.item_flags(key)
-        elif isinstance(raw, CommentedSeq):
-            flags = tuple(_comment_flag(raw.ca.items.get(i), 0) for i in range(len(raw)))
+        else:
+            from ruamel.yaml.comments import CommentedSeq  # read by ruamel.yaml: imported
+
+            if isinstance(raw, CommentedSeq):
+                flags = tuple(_comment_flag(raw.ca.items.get(i), 0) for i in range(len(raw)))
         return _CondaMatch(tuple(str(item) for item in raw), source, final, flags)
     if kind == "map":
         if not isinstance(raw, dict):
@@ -306,10 +314,13 @@ def _conda_file_match(
         final_keys: frozenset[str] = frozenset()
         if isinstance(data, CondarcText):
             final_keys = data.final_keys(key)
-        elif isinstance(raw, CommentedMap):
-            final_keys = frozenset(
-                str(k) for k in raw if _comment_flag(raw.ca.items.get(k), 2) == "final"
-            )
+        else:
+            from ruamel.yaml.comments import CommentedMap  # read by ruamel.yaml: imported
+
+            if isinstance(raw, CommentedMap):
+                final_keys = frozenset(
+                    str(k) for k in raw if _comment_flag(raw.ca.items.get(k), 2) == "final"
+                )
         return _CondaMatch({str(k): str(v) for k, v in raw.items()}, source, final, (), final_keys)
     if kind == "bool":
         if raw is None or isinstance(raw, bool):

@@ -14,7 +14,6 @@ and names the host at the end.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import platform
 import re
 import uuid
@@ -35,6 +34,8 @@ def hf_headers() -> tuple[tuple[str, str], ...]:
     """What ``build_hf_headers`` sends without a token or library name
     (``unknown/None; hf_hub/<version>; python/<version>``), plus the
     ``Accept-Encoding: identity`` that ``get_hf_file_metadata`` adds."""
+    import importlib.metadata  # 25 ms to import: only when a hub is measured
+
     try:
         version = importlib.metadata.version("huggingface_hub")
     except importlib.metadata.PackageNotFoundError:

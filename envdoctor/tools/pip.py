@@ -26,14 +26,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import tomlkit
 import tomlkit.exceptions
-from configupdater import ConfigUpdater
-from configupdater.block import Space
-from configupdater.option import Option
-from configupdater.section import Section
 
 from envdoctor.checkup import (
     Checkup,
@@ -83,6 +79,11 @@ from envdoctor.tools.pip_config import (
     universal_newlines,
 )
 from envdoctor.tools.pip_sections import sparse_for
+
+if TYPE_CHECKING:
+    from configupdater import ConfigUpdater
+    from configupdater.option import Option
+    from configupdater.section import Section
 
 NAME = "pip"
 
@@ -167,6 +168,8 @@ def edit(
 def _edit_with_configupdater(
     text: str, settings: PipSettings, display: str, inherited: Sequence[str] = ()
 ) -> str:
+    from configupdater import ConfigUpdater  # imported when an edit needs it (_block_types)
+
     updater = ConfigUpdater(strict=False)
     try:
         updater.read_string(text)
@@ -216,11 +219,22 @@ def _parse_error(display: str, exc: configparser.Error) -> EnvdoctorError:
 # --- editing ---------------------------------------------------------------------------
 
 
+def _block_types() -> tuple[type[Option], type[Section], type[Any]]:
+    """configupdater's option, section and space blocks, imported when an edit needs them:
+    its import (importlib.metadata, for its version) would cost every command 35 ms."""
+    from configupdater.block import Space
+    from configupdater.option import Option
+    from configupdater.section import Section
+
+    return Option, Section, Space
+
+
 def _options(section: Section, names: frozenset[str]) -> list[Option]:
+    option_type = _block_types()[0]
     return [
         block
         for block in section.iter_blocks()
-        if isinstance(block, Option) and pip_option_name(block.raw_key) in names
+        if isinstance(block, option_type) and pip_option_name(block.raw_key) in names
     ]
 
 
@@ -250,7 +264,7 @@ def _set(
     position = 0 if after is None else after.container_idx + 1
     section.insert_at(position).option(key, values[0])
     block = list(section.iter_blocks())[position]
-    assert isinstance(block, Option)
+    assert isinstance(block, _block_types()[0])
     option = block
     if len(values) > 1:
         _assign(option, values)
@@ -264,9 +278,10 @@ def _drop_stray_continuation(option: Option) -> None:
     lines still continue the value; configupdater files them as loose space instead, and
     editing the option would leave them appended to the new value for pip.
     """
+    option_type, section_type, space_type = _block_types()
     block = option.next_block
-    while block is not None and not isinstance(block, (Option, Section)):
-        if isinstance(block, Space):
+    while block is not None and not isinstance(block, (option_type, section_type)):
+        if isinstance(block, space_type):
             kept = [line for line in block.lines if not line.strip()]
             if len(kept) != len(block.lines):
                 block.lines[:] = kept
@@ -274,7 +289,8 @@ def _drop_stray_continuation(option: Option) -> None:
 
 
 def _options_in(section: Section) -> list[Option]:
-    return [block for block in section.iter_blocks() if isinstance(block, Option)]
+    option_type = _block_types()[0]
+    return [block for block in section.iter_blocks() if isinstance(block, option_type)]
 
 
 def _assign(option: Option, values: Sequence[str]) -> None:
