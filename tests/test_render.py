@@ -189,8 +189,8 @@ def test_a_diff_on_a_colour_terminal_is_coloured_as_git_colours_it():
     render_plans(plans, con, [diff])
     out = buffer.getvalue()
     assert "\x1b[1m--- a/etc/pip.conf\x1b[0m\n" in out
-    assert "\x1b[36m@@ -1,2 +1,2 @@\x1b[0m\n \x1b[0m" not in out  # context stays plain
-    assert "\n a\n\x1b[31m-old\x1b[0m\n\x1b[32m+new\x1b[0m\n" in out
+    # the hunk header cyan, the context line plain, removed red, added green
+    assert "\x1b[36m@@ -1,2 +1,2 @@\x1b[0m\n a\n\x1b[31m-old\x1b[0m\n\x1b[32m+new\x1b[0m\n" in out
     con, buffer = console(terminal=True)  # NO_COLOR: the diff as it is
     render_plans(plans, con, [diff])
     assert buffer.getvalue().endswith("\n" + diff)
