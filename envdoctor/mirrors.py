@@ -220,20 +220,20 @@ def measure(
     """
     started = time.monotonic()
     requests: dict[tuple[str, str], PullPath] = {}
-    key_of: dict[int, tuple[str, str]] = {}  # id(candidate) -> its request
-    images: dict[int, str | None] = {}  # id(candidate) -> the image asked of it
-    advice_of: dict[int, str | None] = {}  # id(candidate) -> its client's parallel knob
+    # each candidate as asked (the image asked of it), its request and its client's knob
+    planned: list[tuple[Candidate, tuple[str, str], str | None]] = []
     for candidate in candidates:
         image = None
         if candidate.target in OCI_TARGETS:
             image = (pull.image if pull is not None else None) or candidate.probe_image
-        images[id(candidate)] = image
+            if image != candidate.probe_image:  # --image: the entry says what was asked
+                candidate = dataclasses.replace(candidate, probe_image=image)
         options = tools.PullOptions(image=image) if image is not None else None
         path = tools.pull_path(candidate.url, candidate.target, options)
-        advice_of[id(candidate)] = path.parallel_advice
         # one request per URL and client, and per probe image where one is named
-        key_of[id(candidate)] = (candidate.url, path.kind + (f" {image}" if image else ""))
-        requests.setdefault(key_of[id(candidate)], path)
+        key = (candidate.url, path.kind + (f" {image}" if image else ""))
+        requests.setdefault(key, path)
+        planned.append((candidate, key, path.parallel_advice))
     ordered = list(requests)
     deadline = timeout
     icmp_results: dict[str, tuple[float | None, str]] = {}
@@ -259,19 +259,15 @@ def measure(
     by_request = dict(zip(ordered, measurements, strict=True))
     rankings = []
     for target in TARGETS:
-        mine = [c for c in candidates if c.target == target]
+        mine = [plan for plan in planned if plan[0].target == target]
         if not mine:
             continue
         entries = {}
         own: dict[int, Measurement] = {}  # id(shared measurement) -> this target's view
-        for candidate in mine:
-            shared = by_request[key_of[id(candidate)]]
-            measured = own.setdefault(id(shared), _with_advice(shared, advice_of[id(candidate)]))
-            host = _host(candidate.url)
-            rtt, method = icmp_results.get(host, (None, None))
-            asked = images.get(id(candidate))
-            if asked != candidate.probe_image:  # --image: the entry says what was asked
-                candidate = dataclasses.replace(candidate, probe_image=asked)
+        for candidate, key, advice in mine:
+            shared = by_request[key]
+            measured = own.setdefault(id(shared), _with_advice(shared, advice))
+            rtt, method = icmp_results.get(_host(candidate.url), (None, None))
             entries[id(measured)] = Entry(candidate, measured, rtt, method)
         ranked = rank(entry.measurement for entry in entries.values())
         rankings.append(Ranking(target, tuple(entries[id(m)] for m in ranked)))
