@@ -8,7 +8,9 @@ import importlib.util
 import inspect
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -157,36 +159,28 @@ def test_every_tool_module_is_registered() -> None:
             assert path.stem in TOOL_NAMES, f"{path.name} is a tool but not registered"
 
 
-def test_help_imports_no_tool_module() -> None:
-    code = (
-        "import sys\n"
-        "from envdoctor.cli import cli\n"
-        "try:\n"
-        "    cli.main(['--help'], standalone_mode=False)\n"
-        "finally:\n"
-        "    heavy = sorted(m for m in sys.modules if m.startswith(('envdoctor.tools',"
-        " 'envdoctor.net', 'rich', 'psutil', 'pynvml', 'tomlkit', 'ruamel')))\n"
-        "    print('IMPORTED', heavy)\n"
+def imported_after(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with one of ``prefixes`` that a fresh interpreter has imported
+    once it has run ``code``."""
+    script = (
+        f"import sys\ntry:\n{textwrap.indent(code, '    ')}\nfinally:\n"
+        f"    print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
-    assert "IMPORTED []" in result.stdout
+    return cast("list[str]", ast.literal_eval(result.stdout.strip().splitlines()[-1]))
+
+
+def test_help_imports_no_tool_module() -> None:
+    code = "from envdoctor.cli import cli\ncli.main(['--help'], standalone_mode=False)\n"
+    heavy = ("envdoctor.tools", "envdoctor.net", "rich", "psutil", "pynvml", "tomlkit", "ruamel")
+    assert imported_after(code, heavy) == []
 
 
 def test_loading_every_tool_module_leaves_the_editors_unimported() -> None:
     """Checking the profiles loads every tool module, on every command: the round-trip
     editors a tool needs only to edit (configupdater, and importlib.metadata under it;
     ruamel.yaml) are imported when an edit needs them, not then (0.06-0.1 s each run)."""
-    code = (
-        "import sys\n"
-        "from envdoctor import tools\n"
-        "for name in tools.TOOL_NAMES:\n"
-        "    tools.load(name)\n"
-        "lazy = ('configupdater', 'ruamel', 'importlib.metadata')\n"
-        "print('IMPORTED', sorted(m for m in sys.modules if m.startswith(lazy)))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert "IMPORTED []" in result.stdout, result.stdout
+    code = "from envdoctor import tools\nfor name in tools.TOOL_NAMES:\n    tools.load(name)\n"
+    assert imported_after(code, ("configupdater", "ruamel", "importlib.metadata")) == []
