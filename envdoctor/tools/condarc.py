@@ -191,7 +191,8 @@ def load_yaml(yaml: YAML, text: str) -> tuple[object, int | None, str | None]:
         return None, None, str(exc)
     except RecursionError:
         return None, None, f"refused: nests lists or mappings more than {MAX_NESTING} deep"
-    except NotImplementedError as exc:  # ruamel.yaml 0.19 on some comments: conda fails too
+    except NotImplementedError as exc:  # what ruamel.yaml 0.19 raises on some comments,
+        # "overlap in comment": conda, which reads with it, fails on the file as well
         return None, None, f"ruamel.yaml fails on it: {str(exc).split(' [', 1)[0]}"
     problem = structure_problem(data)
     if problem is not None:
