@@ -314,7 +314,7 @@ def structure_problem(data: object) -> str | None:
     while stack:
         node, depth, items = stack.pop()
         if isinstance(node, str):
-            if _has_surrogate(node):
+            if has_surrogate(node):
                 return f"holds a lone surrogate ({_escaped(node)}), which is not text"
             continue
         if not isinstance(node, (dict, list, tuple)):
@@ -347,7 +347,9 @@ def structure_problem(data: object) -> str | None:
     return None
 
 
-def _has_surrogate(text: str) -> bool:
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (``"\\ud800"`` in JSON or YAML), which no
+    UTF-8 encoder can write."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from envdoctor.configfiles import MAX_NESTING
+from envdoctor.configfiles import MAX_NESTING, has_surrogate
 
 
 class Doubt(Exception):
@@ -97,7 +97,7 @@ def judge_load(text: str) -> dict[str, object]:
                         value = typed
                     elif not safe(value) or (len(value) <= 5 and value.lower() in reserved):
                         value = Opaque(value)
-                elif event.style == '"' and not _encodable(value):
+                elif event.style == '"' and has_surrogate(value):
                     raise Doubt("a lone surrogate")
                 if in_list:
                     parent.append(value)
@@ -145,14 +145,6 @@ def judge_load(text: str) -> dict[str, object]:
     if not isinstance(root[0], dict):
         raise Doubt("not a mapping")
     return root[0]
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def same(a: object, b: object) -> bool:
