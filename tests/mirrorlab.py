@@ -339,6 +339,25 @@ def _read_head(conn: socket.socket) -> tuple[str, str, dict[str, str], bytes] | 
     return method, target, headers, rest
 
 
+class Link:
+    """A token bucket every body sent through it is paced by: the sum of their rates is
+    ``rate_bps``, not each one's.  A server's own total (``total_rate_bps``), or the
+    user's link that several lab mirrors share (``MirrorLab.add(link=...)``), where
+    downloads from different mirrors at once compete as they do on a real access link."""
+
+    def __init__(self, rate_bps: float) -> None:
+        self.rate_bps = rate_bps
+        self._lock = threading.Lock()
+        self._free_at = 0.0
+
+    def slot(self, size: int) -> float:
+        """When ``size`` more bytes may be sent (a ``time.monotonic()`` value)."""
+        with self._lock:
+            slot = max(time.monotonic(), self._free_at)
+            self._free_at = slot + size / self.rate_bps
+        return slot
+
+
 class MirrorServer(_LoopbackServer):
     """One lab mirror; see :meth:`MirrorLab.add` for what each setting does."""
 
@@ -363,11 +382,15 @@ class MirrorServer(_LoopbackServer):
         resolve_to: Callable[[], str] | None = None,
         total_rate_bps: float | None = None,
         ranges: bool = True,
+        link: Link | None = None,
     ) -> None:
         self.total_rate_bps = total_rate_bps
         self.ranges = ranges
-        self._bucket_lock = threading.Lock()
-        self._bucket_at = 0.0
+        self.links = tuple(
+            pace for pace in (Link(total_rate_bps) if total_rate_bps else None, link) if pace
+        )
+        """The token buckets every body goes through: this server's total, and the link
+        it shares with other lab mirrors."""
         self.registry = registry if registry is not None else Registry()
         self.resolve_to = resolve_to
         self.files: dict[str, tuple[int, dict[str, str], bytes | int]] = {}
@@ -526,7 +549,7 @@ class MirrorServer(_LoopbackServer):
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
 
     def _send_body(self, conn: socket.socket, body: bytes | int) -> None:
-        rates = [rate for rate in (self.rate_bps, self.total_rate_bps) if rate]
+        rates = [rate for rate in (self.rate_bps, *(pace.rate_bps for pace in self.links)) if rate]
         chunk = max(1024, int(min(rates) / 100)) if rates else 64 * 1024
         started = time.monotonic()
         sent = 0
@@ -535,12 +558,8 @@ class MirrorServer(_LoopbackServer):
                 wait = started + sent / self.rate_bps - time.monotonic()
                 if wait > 0 and self.stop.wait(wait):
                     return
-            if self.total_rate_bps:
-                # One token bucket for every connection: their sum is paced, not each.
-                with self._bucket_lock:
-                    slot = max(time.monotonic(), self._bucket_at)
-                    self._bucket_at = slot + len(piece) / self.total_rate_bps
-                wait = slot - time.monotonic()
+            for pace in self.links:
+                wait = pace.slot(len(piece)) - time.monotonic()
                 if wait > 0 and self.stop.wait(wait):
                     return
             conn.sendall(piece)
@@ -1029,6 +1048,7 @@ class MirrorLab:
         resolve_to: str | None = None,
         total_rate_bps: float | None = None,
         ranges: bool = True,
+        link: Link | None = None,
     ) -> str:
         """Start a mirror and return its base URL (``https://127.0.0.1:<port>``).
 
@@ -1048,8 +1068,9 @@ class MirrorLab:
         needs both) and honour ``Range: bytes=a-b`` with a 206.  ``rate_bps`` limits
         each connection (a per-connection limited server: more connections help);
         ``total_rate_bps`` limits the sum over all of them (one token bucket: more
-        connections do not help); ``ranges=False`` ignores ``Range`` and answers 200
-        with the whole file.
+        connections do not help); ``link`` (a :class:`Link`) paces its bodies together
+        with every other mirror on the same link; ``ranges=False`` ignores ``Range`` and
+        answers 200 with the whole file.
         """
         if name in self.servers:
             raise ValueError(f"lab mirror {name!r} exists")
@@ -1077,6 +1098,7 @@ class MirrorLab:
             ),
             total_rate_bps=total_rate_bps,
             ranges=ranges,
+            link=link,
         )
         self.servers[name] = server
         if body_bytes <= 64 * 1024 * 1024:
