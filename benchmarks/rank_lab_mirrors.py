@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
-from envdoctor.net.measure import measure_all, rank  # noqa: E402
+from envdoctor.net.measure import measure_all  # noqa: E402
+from envdoctor.net.ranking import rank  # noqa: E402
 from envdoctor.tools import pip_pull, pull_path  # noqa: E402
 from tests.mirrorlab import LabPKI, MirrorLab  # noqa: E402
 

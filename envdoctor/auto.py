@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from envdoctor import tools
 from envdoctor.errors import EnvdoctorError
 from envdoctor.mirrors import TARGETS, Entry, Ranking, canonical, gather, measure
-from envdoctor.net.measure import score
+from envdoctor.net.ranking import score
 from envdoctor.profiles import (
     Profile,
     get_profile,
@@ -88,7 +88,7 @@ class AutoChoice:
 
 
 def pick(rankings: Sequence[Ranking], *, targets: Sequence[str] = TARGETS) -> AutoChoice:
-    """For each target the healthy mirror with the best :func:`~envdoctor.net.measure.score`.
+    """For each target the healthy mirror with the best :func:`~envdoctor.net.ranking.score`.
 
     A mirror that failed any sample is unhealthy and never chosen; the upstream is a
     candidate like any other.  Within the tie tolerance (see the module docstring) the
@@ -314,7 +314,8 @@ def _figures(entry: Entry) -> str:
     if m.ttfb_min_s is not None and m.ttfb_max_s is not None and len(m.samples) > 1:
         text += f" ({m.ttfb_min_s * 1000:.0f}-{_ms(m.ttfb_max_s)})"
     if m.throughput_bytes_per_s is not None:
-        text += f", {format_rate(m.throughput_bytes_per_s)}"
+        bound = "at least " if m.throughput_lower_bound else ""
+        text += f", {bound}{format_rate(m.throughput_bytes_per_s)}"
     return text
 
 

@@ -282,7 +282,7 @@ def _check_paths(ctx: Context, paths: Iterable[str]) -> None:
     "--throughput/--no-throughput",
     default=True,
     show_default=True,
-    help="Also time a download from each healthy mirror, one at a time.",
+    help="Also time a download from each healthy mirror: together, then alone where it matters.",
 )
 @click.option("--bandwidth", is_flag=True, help="Also run speedtest-cli's measurement.")
 @click.option("--pick", is_flag=True, help="Choose the fastest healthy mirror per target.")

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from envdoctor import tools
 from envdoctor.net.icmp import icmp_rtt
-from envdoctor.net.measure import measure_all, rank, with_freshness
+from envdoctor.net.measure import measure_all, with_freshness
 from envdoctor.net.pull import Freshness
+from envdoctor.net.ranking import rank
 from envdoctor.net.results import Measurement
 from envdoctor.net.session import PullPath
 from envdoctor.net.sync_status import (
@@ -209,8 +210,9 @@ def measure(
 
     ``timeout`` is a wall-clock deadline for the whole run, downloads included, enforced
     on every read whatever a server does.  Latency of all mirrors runs concurrently; with
-    ``throughput`` the healthy mirrors are then downloaded one at a time so they do not
-    compete for bandwidth, each for ``throughput_seconds`` or its share of the time left.
+    ``throughput`` the healthy mirrors are then downloaded together, and alone where that
+    matters (:mod:`envdoctor.net.downloads`), each window ``throughput_seconds`` or its
+    share of the time left.
     ``pull.image`` (``--image``) is the image asked of every registry mirror, over a
     profile's ``probe-image``.
     Then the sites of the healthy mirrors that publish their sync status

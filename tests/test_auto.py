@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -80,6 +81,23 @@ def test_the_best_score_wins_and_the_explanation_has_both_figures():
     assert item.reason == (
         "fastest: https://fast.example/simple: first byte 38 ms (36-41 ms), 12.1 MiB/s; "
         "runner-up https://slow.example/simple: first byte 210 ms (205-219 ms), 2.0 MiB/s"
+    )
+
+
+def test_a_share_of_a_full_link_is_explained_as_a_lower_bound():
+    # The runner-up's figure was taken while the downloads competed: "at least".
+    fast = _entry("https://fast.example/simple", 38, (2, 3), rate=12.1 * MiB)
+    shared = _entry("https://shared.example/simple", 210, (5, 9), rate=2 * MiB)
+    shared = dataclasses.replace(
+        shared,
+        measurement=dataclasses.replace(
+            shared.measurement, throughput_at_once=6, throughput_lower_bound=True
+        ),
+    )
+    (item,) = _only("pip", fast, shared).targets
+    assert item.reason.endswith(
+        "runner-up https://shared.example/simple: first byte 210 ms (205-219 ms), "
+        "at least 2.0 MiB/s"
     )
 
 

@@ -39,10 +39,13 @@ def steady_rate(marks: Sequence[tuple[float, int]]) -> bool:
 _BUFFERS = threading.local()
 
 
-def read_buffer() -> bytearray:
-    """This thread's body buffer (downloads run one at a time per thread)."""
+def read_buffer(size: int = _BODY_BUFFER_BYTES) -> bytearray:
+    """This thread's body buffer, made ``size`` bytes long on the thread's first download
+    (downloads run one at a time per thread).  Many downloads at once, one thread each,
+    ask for less: each gets a share of the link, and a 1 MiB buffer per thread would
+    cost a run of 100 mirrors 100 MiB."""
     buffer: bytearray | None = getattr(_BUFFERS, "buffer", None)
     if buffer is None:
-        buffer = bytearray(_BODY_BUFFER_BYTES)
+        buffer = bytearray(size)
         _BUFFERS.buffer = buffer
     return buffer

@@ -31,8 +31,9 @@ results never carry credentials (:func:`mask_url`).
 
 Typical use: ``rank(measure_all([pull_path, ...], env=ctx.env, throughput=True))``
 measures every mirror's ``probe_url`` (each tool's
-:class:`~envdoctor.net.session.PullPath`) concurrently, then the healthy ones'
-``throughput_url`` one at a time, all within one deadline, and orders them best first.
+:class:`~envdoctor.net.session.PullPath`) concurrently, then the healthy ones' downloads
+(:mod:`envdoctor.net.downloads`), all within one deadline, and
+:func:`~envdoctor.net.ranking.rank` orders them best first.
 :func:`measure` and :func:`measure_throughput` do one URL.
 
 Only the standard library is used for HTTP; ``ping3`` for the optional ICMP probe.
@@ -42,14 +43,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from envdoctor.net.chunked import ChunkedDecoder, ChunkedError, is_chunked
-from envdoctor.net.parallel import CONNECTIONS, add_parallel
+from envdoctor.net.downloads import add_throughput, time_download
 from envdoctor.net.proxy import ProxyRules
 from envdoctor.net.pull import (
     ANSWER_BODY_BYTES,
@@ -85,22 +85,9 @@ from envdoctor.net.session import (
 from envdoctor.redact import mask_url
 from envdoctor.units import MiB
 
-MIN_TIMED_BYTES = 256 * 1024
-MIN_TIMED_S = 0.05
-"""A whole body smaller than this, or read faster than this, is "too small to time": a
-42 KiB page read in under a millisecond says nothing about the link and must not move
-the ranking.  A read cut short by its time window or byte cap always counts."""
-
 LATENCY_SHARE = 0.6
 """With throughput on, the part of the run's deadline latency may use; the rest is for
 downloads.  Latency usually ends long before it: downloads then get all that is left."""
-
-MIN_WINDOW_S = 0.1
-"""A download window shorter than this is not worth starting."""
-
-REFERENCE_BYTES = 4 * MiB
-"""Size of the typical download (a mid-sized wheel, a channel's repodata) that
-:func:`score` prices: first-byte time plus this many bytes at the measured throughput."""
 
 
 def _summarise(
@@ -407,75 +394,7 @@ def measure_throughput(
         deadline=deadline,
         stops=(cancel,) if cancel else (),
     )
-    return _run_throughput(url, session, seconds, max_bytes)
-
-
-def _run_throughput(
-    url: str,
-    session: Session,
-    seconds: float,
-    max_bytes: int,
-    large: LargeFile | None = None,
-    steady: bool = False,
-) -> Throughput:
-    shown = mask_url(url)
-    try:
-        if large is not None:
-            hop, _, _, proxy = session.follow(
-                url, headers=large.headers, authorization=large.authorization
-            )
-        else:
-            hop, _, _, proxy = session.follow(url)
-    except ProbeFailure as failure:
-        return Throughput(shown, failure.outcome, failure.reason, status_code=failure.status_code)
-    head = hop.head
-    try:
-        if not 200 <= head.status < 300:
-            reason = f"HTTP {head.status} {head.reason}".rstrip() + via(proxy)
-            return Throughput(shown, Outcome.HTTP_ERROR, reason, status_code=head.status)
-        count, last, complete, settled = session.time_body(
-            hop.sock, head.done_at, seconds, max_bytes, steady
-        )
-    except ProbeFailure as failure:
-        return Throughput(shown, failure.outcome, failure.reason, status_code=head.status)
-    finally:
-        hop.sock.close()
-    duration = last - head.done_at
-    capped = count >= max_bytes
-    if count == 0 or duration <= 0:
-        if complete:
-            reason, outcome = "the whole body came with the headers: too small to time", Outcome.OK
-        else:
-            reason, outcome = f"no body bytes within {seconds:g} s", Outcome.TIMEOUT
-        return Throughput(shown, outcome, reason, count, duration, None, head.status, complete)
-    if complete and (count < MIN_TIMED_BYTES or duration < MIN_TIMED_S):
-        reason = (
-            f"too small to time: the whole body ({_size(count)}) came in "
-            f"{duration * 1000:.1f} ms{via(proxy)}"
-        )
-        return Throughput(shown, Outcome.OK, reason, count, duration, None, head.status, True)
-    if capped:
-        note = f"stopped at the {_size(max_bytes)} cap: first"
-    else:
-        note = "whole body" if complete else "first"
-    settled_note = ", then stopped: the rate was steady" if settled else ""
-    return Throughput(
-        shown,
-        Outcome.OK,
-        f"{note} {count} bytes in {duration:.2f} s{settled_note}{via(proxy)}",
-        count,
-        duration,
-        count / duration,
-        head.status,
-        complete,
-        capped,
-    )
-
-
-def _size(count: int) -> str:
-    if count >= MiB:
-        return f"{count / MiB:.3g} MiB"
-    return f"{count / 1024:.3g} KiB"
+    return time_download(url, session, seconds, max_bytes)
 
 
 def measure_all(
@@ -498,10 +417,10 @@ def measure_all(
     concurrently, one daemon thread per mirror; a mirror not done by the latency share of
     the deadline (all of it without ``throughput``, :data:`LATENCY_SHARE` with it), or by
     ``cancel``, is reported as ``timeout`` (``cancelled``) naming the phase it was stuck
-    in.  Then, with ``throughput``, the healthy mirrors' ``throughput_url`` are downloaded
-    one at a time, best first, each for ``throughput_seconds`` or its fair share of the
-    time left, whichever is shorter.  Results come in the order given; :func:`rank`
-    orders them.
+    in.  Then, with ``throughput``, the healthy mirrors' files are downloaded, together
+    and then the ones that matter alone, each window ``throughput_seconds`` or its share
+    of the time left, whichever is shorter (:func:`~envdoctor.net.downloads.add_throughput`).
+    Results come in the order given; :func:`~envdoctor.net.ranking.rank` orders them.
     """
     started = time.monotonic()
     deadline = started + deadline_s
@@ -574,17 +493,17 @@ def measure_all(
         results.append(dataclasses.replace(slot, base_url=mask_url(path.base_url)))
 
     if throughput:
-        results = _add_throughput(
+        results = add_throughput(
             results,
             mirrors,
-            env,
-            timeout,
-            deadline,
-            throughput_seconds,
-            throughput_max_bytes,
-            resolver,
-            cancel,
-            [found[0] if found else None for found in large_files],
+            env=env,
+            timeout=timeout,
+            deadline=deadline,
+            seconds=throughput_seconds,
+            max_bytes=throughput_max_bytes,
+            resolver=resolver,
+            cancel=cancel,
+            large_files=[found[0] if found else None for found in large_files],
         )
     return results
 
@@ -621,175 +540,3 @@ def _unfinished(
         proxy=proxy,
         elapsed_s=latency_s,
     )
-
-
-def _by_kind_in_turn(order: Sequence[int], mirrors: Sequence[PullPath]) -> list[int]:
-    """``order`` (best first) taken one client kind at a time: the best pip mirror, the
-    best conda mirror, ..., then each kind's second best, and so on.  Downloads run one
-    at a time within the deadline; in score order alone, a run over every target would
-    spend it on the many fast mirrors of one kind and leave another kind untimed."""
-    queues: dict[str, list[int]] = {}
-    for index in order:
-        queues.setdefault(mirrors[index].kind, []).append(index)
-    turns: list[int] = []
-    while any(queues.values()):
-        for queue in queues.values():
-            if queue:
-                turns.append(queue.pop(0))
-    return turns
-
-
-def _best_of_each_kind(
-    results: Sequence[Measurement], mirrors: Sequence[PullPath], timed: Sequence[int]
-) -> list[int]:
-    """Of ``timed``, the mirror of each kind with a parallel-connections knob that ranks
-    best once its one connection is timed: the one a user would pick.  The 1 vs 4 and 8
-    connections windows cost two downloads' time, so they are spent where the verdict
-    and the knob it names matter, rather than shrinking every mirror's own download."""
-    key = _rank_key(results)
-    candidates = [
-        i
-        for i in timed
-        if mirrors[i].parallel_advice is not None and results[i].throughput_bytes_per_s is not None
-    ]
-    best: dict[str, int] = {}
-    for index in sorted(candidates, key=lambda i: key(results[i])):
-        best.setdefault(mirrors[index].kind, index)
-    chosen = set(best.values())
-    return [i for i in timed if i in chosen]
-
-
-def _add_throughput(
-    results: list[Measurement],
-    mirrors: Sequence[PullPath],
-    env: Mapping[str, str],
-    timeout: float,
-    deadline: float,
-    seconds: float,
-    max_bytes: int,
-    resolver: Resolver,
-    cancel: threading.Event | None,
-    large_files: Sequence[LargeFile | None],
-) -> list[Measurement]:
-    key = _rank_key(results)
-    updated = list(results)
-    order = _by_kind_in_turn(sorted(range(len(results)), key=lambda i: key(results[i])), mirrors)
-    urls = [
-        large.url if large is not None else path.throughput_url
-        for large, path in zip(large_files, mirrors, strict=True)
-    ]
-    timed = [i for i in order if results[i].healthy and urls[i] is not None]
-    waiting = len(timed)
-    # The best mirror of each kind has its parallel connections timed too: 1 + 2 windows.
-    units = waiting + len(CONNECTIONS) * len(
-        {mirrors[i].kind for i in timed if mirrors[i].parallel_advice is not None}
-    )
-
-    def session_until(path: PullPath, ends: float) -> Session:
-        stops = (cancel,) if cancel else ()
-        return Session(path.kind, timeout, env, resolver, ends, stops, proxy_rules=path.proxy_rules)
-
-    for index in order:
-        result = results[index]
-        if not result.healthy:
-            continue
-        kind = mirrors[index].kind
-        url = urls[index]
-        large = large_files[index]
-        if url is None:
-            updated[index] = dataclasses.replace(
-                result, throughput_reason=f"no anonymous download to time on a {kind} mirror"
-            )
-            continue
-        if cancel is not None and cancel.is_set():
-            updated[index] = dataclasses.replace(result, throughput_reason="cancelled")
-            continue
-        # Each download gets its share of what is left (room to connect included), so
-        # the run ends by the deadline however many mirrors there are; the parallel
-        # windows come after every mirror's single connection, from what is left then.
-        left = deadline - time.monotonic()
-        window = min(seconds, left / max(1, units) * 0.8)
-        if window < MIN_WINDOW_S:  # no room for parallel windows: one connection first
-            window = min(seconds, left / max(1, waiting) * 0.8)
-        waiting -= 1
-        units -= 1
-        if window < MIN_WINDOW_S:
-            updated[index] = dataclasses.replace(
-                result, throughput_reason="not measured: no time left before the deadline"
-            )
-            continue
-        stops = (cancel,) if cancel else ()
-        session = Session(
-            kind, timeout, env, resolver, deadline, stops, proxy_rules=mirrors[index].proxy_rules
-        )
-        # Stopped once its rate is steady: the time saved goes to the mirrors after it.
-        measured = _run_throughput(url, session, window, max_bytes, large, steady=True)
-        reason = measured.reason
-        if measured.bytes_per_s is None:
-            reason = f"not measured: {reason}"
-        updated[index] = dataclasses.replace(
-            result, throughput_bytes_per_s=measured.bytes_per_s, throughput_reason=reason
-        )
-    parallel = _best_of_each_kind(updated, mirrors, timed)
-    for index in timed:
-        if mirrors[index].parallel_advice is None or index in parallel:
-            continue
-        why = f"only on the best {mirrors[index].kind} mirror of the run"
-        if updated[index].throughput_bytes_per_s is None:
-            why = "one connection was not timed"
-        updated[index] = dataclasses.replace(
-            updated[index], parallel_verdict=f"parallel connections not tested: {why}"
-        )
-    for position, index in enumerate(parallel):
-        if cancel is not None and cancel.is_set():
-            break
-        slot = (deadline - time.monotonic()) / (len(parallel) - position)
-        updated[index] = add_parallel(
-            updated[index],
-            mirrors[index],
-            urls[index] or "",
-            large_files[index],
-            min(deadline, time.monotonic() + slot),
-            functools.partial(session_until, mirrors[index]),
-            min(seconds, slot * 0.8 / len(CONNECTIONS)),
-            cancel,
-        )
-    return updated
-
-
-def score(measurement: Measurement, *, fallback_bytes_per_s: float | None = None) -> float | None:
-    """Estimated seconds to fetch :data:`REFERENCE_BYTES` from a healthy mirror, else None.
-
-    Median first-byte time plus the time redirects cost, plus the transfer time at the
-    measured throughput (or ``fallback_bytes_per_s`` when this mirror's is unknown; no
-    transfer term when both are unknown).
-    """
-    if not measurement.healthy or measurement.ttfb_s is None:
-        return None
-    latency = measurement.ttfb_s + (measurement.redirect_s or 0.0)
-    rate = measurement.throughput_bytes_per_s or fallback_bytes_per_s
-    return latency + (REFERENCE_BYTES / rate if rate else 0.0)
-
-
-def rank(measurements: Iterable[Measurement]) -> list[Measurement]:
-    """Best first: healthy mirrors by :func:`score`, then the failed ones; ties and the
-    failed keep their order.  A healthy mirror whose throughput was not measured while
-    others' was is priced at the slowest measured rate: unknown is not rewarded."""
-    items = list(measurements)
-    key = _rank_key(items)
-    return sorted(items, key=key)
-
-
-def _rank_key(items: Sequence[Measurement]) -> Callable[[Measurement], tuple[int, float]]:
-    rates = [
-        item.throughput_bytes_per_s
-        for item in items
-        if item.healthy and item.throughput_bytes_per_s is not None
-    ]
-    fallback = min(rates) if rates else None
-
-    def key(item: Measurement) -> tuple[int, float]:
-        value = score(item, fallback_bytes_per_s=fallback)
-        return (0, value) if value is not None else (1, 0.0)
-
-    return key

@@ -102,6 +102,14 @@ class Measurement:
     throughput_bytes_per_s: float | None = None
     throughput_reason: str | None = None
     """Why throughput is missing, or how it was measured."""
+    throughput_at_once: int | None = None
+    """How many downloads ran at once while :attr:`throughput_bytes_per_s` was taken:
+    1, alone; more, together with the run's other mirrors (see
+    :mod:`envdoctor.net.downloads`); None when it was not taken."""
+    throughput_lower_bound: bool = False
+    """The figure was taken together with other downloads in a run where they competed
+    for the link (a mirror timed alone ran much faster): the mirror's own speed is at
+    least this."""
     proxy: str | None = None
     redirects: tuple[str, ...] = ()
     """``host[:port]`` of every redirect target, in order."""

@@ -648,19 +648,19 @@ class Session:
         seconds: float,
         max_bytes: int,
         steady: bool = False,
+        buffer_bytes: int | None = None,
     ) -> tuple[int, float, bool, bool]:
         """Read the body for ``seconds`` after ``started``, or ``max_bytes``, or to its end:
         ``(bytes read, time the last of them arrived, whole body read, stopped early for
         a steady rate)``.  With ``steady``, stop as soon as the rate is steady
-        (:func:`~envdoctor.net.body.steady_rate`: the halves of what was read so far
-        agree within :data:`~envdoctor.net.body.STEADY_TOLERANCE`).
+        (:func:`~envdoctor.net.body.steady_rate`: the halves of what was read agree).
 
-        One buffer, filled with ``recv_into``: no allocation per read, so a fast link is
-        not under-reported by the reader's own cost."""
+        One buffer (``buffer_bytes``: :func:`~envdoctor.net.body.read_buffer`), filled with
+        ``recv_into``: no allocation per read, so a fast link is not under-reported."""
         count = 0
         last = started
         stop_at = started + seconds
-        view = memoryview(read_buffer())
+        view = memoryview(read_buffer() if buffer_bytes is None else read_buffer(buffer_bytes))
         marks: list[tuple[float, int]] = [(started, 0)]
         while count < max_bytes:
             now = time.perf_counter()

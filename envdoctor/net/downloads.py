@@ -1,0 +1,486 @@
+"""The download phase of a run: how fast each healthy mirror's file comes, and whether
+more connections would help, all within what is left of the run's deadline.
+
+Downloads one mirror at a time make a run's wall time grow with the number of mirrors;
+all at once, they may compete for the user's link, and each then gets a share of it
+rather than its own speed.  :func:`add_throughput` does both, where each is true:
+
+1. **Together.** Every healthy mirror's file over one connection, all at once, one
+   thread each, each stopped once its rate is steady.
+2. **Alone.** The best mirror of each kind with a parallel-connections knob (when no
+   kind has one, the best mirror of the run) is timed again, by itself.  Its rate alone
+   beside its rate together says whether the downloads competed: :data:`CONTENDED` times
+   faster alone, and the link (or this machine) was the limit, so the rates taken
+   together are shares of it.  When all of them together got hardly more than it alone
+   (:data:`LINK_FULL`), it may have taken most of a full link: one more is timed alone.
+   A run with one download skips this: step 1 was alone.
+3. **Again alone, when they competed.** The next best mirrors of each kind, each kind
+   in turn, until :data:`ALONE_PER_KIND` of a kind have been timed alone.  Every figure
+   still from step 1 is then a lower bound (``throughput_lower_bound``) and says so;
+   the ranking keeps it, priced at that bound.
+4. **Parallel connections.** The best mirror of each kind with a knob, among those timed
+   alone: Range support, then 4 and 8 connections beside its one connection alone
+   (:func:`~envdoctor.net.parallel.add_parallel`), one mirror at a time, so that mirrors
+   do not compete.
+
+Every window is a share of what is left when it starts, so the run ends by its deadline
+whatever the number of mirrors; a request that stalls is cut at that deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from envdoctor.net.parallel import CONNECTIONS, add_parallel
+from envdoctor.net.pull import LargeFile
+from envdoctor.net.ranking import rank_key
+from envdoctor.net.results import Measurement, Outcome, ProbeFailure, Throughput
+from envdoctor.net.session import PullPath, Resolver, Session, via
+from envdoctor.redact import mask_url
+from envdoctor.units import MiB
+
+MIN_TIMED_BYTES = 256 * 1024
+MIN_TIMED_S = 0.05
+"""A whole body smaller than this, or read faster than this, is "too small to time": a
+42 KiB page read in under a millisecond says nothing about the link and must not move
+the ranking.  A read cut short by its time window or byte cap always counts."""
+
+MIN_WINDOW_S = 0.1
+"""A download window shorter than this is not worth starting."""
+
+CONTENDED = 1.5
+"""A mirror timed alone this many times faster than together with the others: the
+downloads competed (for the user's link, or for this machine), and what each got
+together was its share, not its speed."""
+
+LINK_FULL = 1.5
+"""All the downloads together got no more than this many times what the fastest mirror
+got alone: they may have filled the link between them, that one taking most of it (it
+is then hardly faster alone), or it is one fast mirror among slow ones."""
+
+ALONE_PER_KIND = 3
+"""When the downloads competed, at most this many mirrors of each kind are timed alone
+(the best first): the ones the user would choose between."""
+
+REQUEST_ALLOWANCE_S = 0.5
+"""Time a download may take before its window starts (connect, TLS, the answer's head),
+at least: three times the mirror's own measured request time when that is longer."""
+
+JOIN_S = 0.2
+"""After the last window of the downloads run together, how long their threads get to
+report before the ones still running are left behind (they stop at their deadline)."""
+
+TOGETHER_MIN_BUFFER_BYTES = 64 * 1024
+ALONE_BUFFER_BYTES = 1024 * 1024
+"""The read buffers: 1 MiB for a download alone (a 1 Gbit/s link must not be
+under-reported by the reader's own cost); together, that split between them, but not
+below 64 KiB each."""
+
+
+def time_download(
+    url: str,
+    session: Session,
+    seconds: float,
+    max_bytes: int,
+    large: LargeFile | None = None,
+    steady: bool = False,
+    buffer_bytes: int | None = None,
+) -> Throughput:
+    """Download ``url`` with ``session`` (as ``large`` says to ask for it) and time its
+    body from the end of the headers: for ``seconds``, ``max_bytes`` or to its end, or
+    with ``steady`` until its rate is steady.  Only a 2xx answer is timed; never raises
+    for network problems."""
+    shown = mask_url(url)
+    try:
+        if large is not None:
+            hop, _, _, proxy = session.follow(
+                url, headers=large.headers, authorization=large.authorization
+            )
+        else:
+            hop, _, _, proxy = session.follow(url)
+    except ProbeFailure as failure:
+        return Throughput(shown, failure.outcome, failure.reason, status_code=failure.status_code)
+    head = hop.head
+    try:
+        if not 200 <= head.status < 300:
+            reason = f"HTTP {head.status} {head.reason}".rstrip() + via(proxy)
+            return Throughput(shown, Outcome.HTTP_ERROR, reason, status_code=head.status)
+        count, last, complete, settled = session.time_body(
+            hop.sock, head.done_at, seconds, max_bytes, steady, buffer_bytes
+        )
+    except ProbeFailure as failure:
+        return Throughput(shown, failure.outcome, failure.reason, status_code=head.status)
+    finally:
+        hop.sock.close()
+    duration = last - head.done_at
+    capped = count >= max_bytes
+    if count == 0 or duration <= 0:
+        if complete:
+            reason, outcome = "the whole body came with the headers: too small to time", Outcome.OK
+        else:
+            reason, outcome = f"no body bytes within {seconds:g} s", Outcome.TIMEOUT
+        return Throughput(shown, outcome, reason, count, duration, None, head.status, complete)
+    if complete and (count < MIN_TIMED_BYTES or duration < MIN_TIMED_S):
+        reason = (
+            f"too small to time: the whole body ({_size(count)}) came in "
+            f"{duration * 1000:.1f} ms{via(proxy)}"
+        )
+        return Throughput(shown, Outcome.OK, reason, count, duration, None, head.status, True)
+    if capped:
+        note = f"stopped at the {_size(max_bytes)} cap: first"
+    else:
+        note = "whole body" if complete else "first"
+    settled_note = ", then stopped: the rate was steady" if settled else ""
+    return Throughput(
+        shown,
+        Outcome.OK,
+        f"{note} {count} bytes in {duration:.2f} s{settled_note}{via(proxy)}",
+        count,
+        duration,
+        count / duration,
+        head.status,
+        complete,
+        capped,
+    )
+
+
+def _size(count: int) -> str:
+    if count >= MiB:
+        return f"{count / MiB:.3g} MiB"
+    return f"{count / 1024:.3g} KiB"
+
+
+def by_kind_in_turn(order: Sequence[int], mirrors: Sequence[PullPath]) -> list[int]:
+    """``order`` (best first) taken one client kind at a time: the best pip mirror, the
+    best conda mirror, ..., then each kind's second best, and so on, so that a run over
+    every target that runs short of time does not spend it all on one kind."""
+    queues: dict[str, list[int]] = {}
+    for index in order:
+        queues.setdefault(mirrors[index].kind, []).append(index)
+    turns: list[int] = []
+    while any(queues.values()):
+        for queue in queues.values():
+            if queue:
+                turns.append(queue.pop(0))
+    return turns
+
+
+@dataclass
+class _Phase:
+    """One run's download phase: what it downloads, how, and what it found so far."""
+
+    results: list[Measurement]
+    mirrors: Sequence[PullPath]
+    urls: Sequence[str | None]
+    large_files: Sequence[LargeFile | None]
+    env: Mapping[str, str]
+    timeout: float
+    resolver: Resolver
+    deadline: float
+    seconds: float
+    max_bytes: int
+    cancel: threading.Event | None
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def session(self, index: int, ends: float) -> Session:
+        stops = (self.cancel,) if self.cancel else ()
+        path = self.mirrors[index]
+        return Session(
+            path.kind, self.timeout, self.env, self.resolver, ends, stops,
+            proxy_rules=path.proxy_rules,
+        )  # fmt: skip
+
+    def ends(self, index: int, window: float) -> float:
+        """When a download of ``index`` starting now with ``window`` must be done: its
+        window and room for its request, never past the deadline."""
+        measured = self.results[index]
+        phases = (measured.dns_s, measured.connect_s, measured.tls_s, measured.ttfb_s)
+        request = sum(value or 0.0 for value in phases) + (measured.redirect_s or 0.0)
+        allowance = max(REQUEST_ALLOWANCE_S, 3 * request)
+        return min(self.deadline, time.monotonic() + window + allowance)
+
+    def window(self, units: int) -> float:
+        """One window of ``units`` still to come: its share of what is left, leaving a
+        fifth for the requests, at most ``seconds``; 0 when the deadline has passed."""
+        left = self.deadline - time.monotonic()
+        return max(0.0, min(self.seconds, left / max(1, units) * 0.8))
+
+    def download(self, index: int, window: float, buffer_bytes: int) -> Throughput:
+        url = self.urls[index] or ""
+        try:
+            return time_download(
+                url,
+                self.session(index, self.ends(index, window)),
+                window,
+                self.max_bytes,
+                self.large_files[index],
+                steady=True,  # the time saved goes to the downloads after it
+                buffer_bytes=buffer_bytes,
+            )
+        except Exception as exc:  # noqa: BLE001 - a bug must not hang the run: report it
+            return Throughput(mask_url(url), Outcome.ERROR, f"internal error: {exc!r}")
+
+    def together(self, indices: Sequence[int], window: float) -> dict[int, Throughput]:
+        """Download every mirror of ``indices`` at once, each for ``window``; those not
+        done by their deadline (and :data:`JOIN_S`) are missing from the answer."""
+        if len(indices) == 1:  # alone: no thread to wait for
+            return {indices[0]: self.download(indices[0], window, ALONE_BUFFER_BYTES)}
+        buffer = max(TOGETHER_MIN_BUFFER_BYTES, ALONE_BUFFER_BYTES // len(indices))
+        done: dict[int, Throughput] = {}
+        changed = threading.Condition()
+        last = max(self.ends(index, window) for index in indices) + JOIN_S
+
+        def work(index: int) -> None:
+            measured = self.download(index, window, buffer)
+            with changed:
+                done[index] = measured
+                changed.notify_all()
+
+        for index in indices:
+            name = f"envdoctor-download-{index}"
+            threading.Thread(target=work, args=(index,), name=name, daemon=True).start()
+        with changed:
+            while len(done) < len(indices) and not self.cancelled():
+                left = last - time.monotonic()
+                if left <= 0:
+                    break
+                changed.wait(min(left, 0.05))
+            return dict(done)
+
+    def record(self, index: int, measured: Throughput | None, at_once: int) -> None:
+        """``index``'s figure from ``measured`` (None: not done in time), taken with
+        ``at_once`` downloads running."""
+        result = self.results[index]
+        if measured is None:
+            reason = "cancelled" if self.cancelled() else "not measured: not done by the deadline"
+            self.results[index] = dataclasses.replace(result, throughput_reason=reason)
+            return
+        reason = measured.reason
+        if measured.bytes_per_s is None:
+            reason = f"not measured: {reason}"
+        elif at_once > 1:
+            others = at_once - 1
+            reason += f", alongside {others} other download{'s' if others > 1 else ''}"
+        self.results[index] = dataclasses.replace(
+            result,
+            throughput_bytes_per_s=measured.bytes_per_s,
+            throughput_reason=reason,
+            throughput_at_once=at_once if measured.bytes_per_s is not None else None,
+        )
+
+    def note(self, index: int, reason: str) -> None:
+        self.results[index] = dataclasses.replace(self.results[index], throughput_reason=reason)
+
+    def ranked(self, indices: Sequence[int]) -> list[int]:
+        key = rank_key(self.results)
+        return sorted(indices, key=lambda index: key(self.results[index]))
+
+    def best_of(self, indices: Sequence[int], kind: str) -> int | None:
+        """The best mirror of ``kind`` among ``indices``, by the figures so far."""
+        ranked = self.ranked([index for index in indices if self.mirrors[index].kind == kind])
+        return ranked[0] if ranked else None
+
+    def best_alone(self, indices: Sequence[int], kind: str) -> int | None:
+        """The best mirror of ``kind`` among ``indices`` whose figure was taken alone."""
+        alone = [index for index in indices if self.results[index].throughput_at_once == 1]
+        return self.best_of(alone, kind)
+
+
+def add_throughput(
+    results: Sequence[Measurement],
+    mirrors: Sequence[PullPath],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    deadline: float,
+    seconds: float,
+    max_bytes: int,
+    resolver: Resolver,
+    cancel: threading.Event | None,
+    large_files: Sequence[LargeFile | None],
+) -> list[Measurement]:
+    """``results`` with the throughput of every healthy mirror that has a file to time,
+    the steps in the module's docstring, all by ``deadline`` (a ``time.monotonic()``
+    value).  ``large_files`` are the files the pull steps found (None: the mirror's own
+    ``throughput_url``); each window is at most ``seconds`` and ``max_bytes``."""
+    phase = _Phase(
+        list(results), mirrors,
+        [large.url if large is not None else path.throughput_url
+         for large, path in zip(large_files, mirrors, strict=True)],
+        large_files, env, timeout, resolver, deadline, seconds, max_bytes, cancel,
+    )  # fmt: skip
+    key = rank_key(results)
+    order = by_kind_in_turn(sorted(range(len(results)), key=lambda i: key(results[i])), mirrors)
+    timed = []
+    for index in order:
+        if not results[index].healthy:
+            continue
+        if phase.urls[index] is None:
+            kind = mirrors[index].kind
+            phase.note(index, f"no anonymous download to time on a {kind} mirror")
+        elif phase.cancelled():
+            phase.note(index, "cancelled")
+        else:
+            timed.append(index)
+    if not timed:
+        return phase.results
+    knob_kinds = list(dict.fromkeys(mirrors[i].kind for i in timed if mirrors[i].parallel_advice))
+    alone_units = 0 if len(timed) == 1 else max(1, len(knob_kinds))
+    window = phase.window(1 + alone_units + len(CONNECTIONS) * len(knob_kinds))
+    if window < MIN_WINDOW_S:  # no room for the later steps: the figures together first
+        window = phase.window(1)
+    if window < MIN_WINDOW_S:
+        for index in timed:
+            phase.note(index, "not measured: no time left before the deadline")
+        return phase.results
+    together = phase.together(timed, window)
+    for index in timed:
+        phase.record(index, together.get(index), len(timed))
+    if len(timed) > 1:
+        contention = _time_alone(phase, timed, knob_kinds, together)
+        if contention is not None:
+            _mark_shares(phase, timed, contention)
+    _add_parallel(phase, timed, knob_kinds)
+    return phase.results
+
+
+def _time_alone(
+    phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str], together: dict[int, Throughput]
+) -> str | None:
+    """Steps 2 and 3: the best of each kind with a knob (or of the run) timed alone, one
+    more when the total leaves doubt (:func:`_in_doubt`), and when that shows the
+    downloads competed, the next best of each kind too.  Returns the words that say they
+    competed, or None."""
+    parallel_units = len(CONNECTIONS) * len(knob_kinds)
+    with_rate = [i for i in timed if phase.results[i].throughput_bytes_per_s is not None]
+    best = [phase.best_of(with_rate, kind) for kind in knob_kinds]
+    first = [index for index in best if index is not None] or phase.ranked(with_rate)[:1]
+    contention: str | None = None
+    for position, index in enumerate(first):
+        said = _alone(phase, index, together, len(first) - position + parallel_units)
+        contention = contention or said
+    if contention is None:
+        doubt = _in_doubt(phase, with_rate, together)
+        if doubt is not None:
+            contention = _alone(phase, doubt, together, 1 + parallel_units)
+    if contention is None:
+        return None
+    # Step 3: the next best of each kind, each kind in turn, until ALONE_PER_KIND of it.
+    counts: dict[str, int] = {}
+    for index in timed:
+        if phase.results[index].throughput_at_once == 1:
+            kind = phase.mirrors[index].kind
+            counts[kind] = counts.get(kind, 0) + 1
+    queue = []
+    for index in by_kind_in_turn(phase.ranked(timed), phase.mirrors):
+        kind = phase.mirrors[index].kind
+        if phase.results[index].throughput_at_once == 1 or counts.get(kind, 0) >= ALONE_PER_KIND:
+            continue
+        counts[kind] = counts.get(kind, 0) + 1
+        queue.append(index)
+    for position, index in enumerate(queue):
+        _alone(phase, index, together, len(queue) - position + parallel_units)
+    return contention
+
+
+def _alone(phase: _Phase, index: int, together: dict[int, Throughput], units: int) -> str | None:
+    """Time ``index`` alone, in a window that leaves room for ``units`` - 1 more after
+    it, and keep its figure; when it ran :data:`CONTENDED` times faster than together,
+    the words that say the downloads competed.  A download alone that fails keeps the
+    figure it got together."""
+    if phase.cancelled():
+        return None
+    window = phase.window(units)
+    if window < MIN_WINDOW_S:
+        return None
+    alone = phase.download(index, window, ALONE_BUFFER_BYTES)
+    if alone.bytes_per_s is None:
+        return None
+    phase.record(index, alone, 1)
+    before = together.get(index)
+    if (
+        before is None
+        or not before.bytes_per_s
+        or alone.bytes_per_s < CONTENDED * before.bytes_per_s
+    ):
+        return None
+    host = phase.results[index].final_host or mask_url(phase.urls[index] or "")
+    factor = alone.bytes_per_s / before.bytes_per_s
+    return (
+        f"the downloads competed for the link: alone, {host} ran {factor:.1f}x faster than together"
+    )
+
+
+def _in_doubt(
+    phase: _Phase, with_rate: Sequence[int], together: dict[int, Throughput]
+) -> int | None:
+    """The mirror to time alone next when the ones timed alone did not run much faster
+    but all the downloads together got no more than :data:`LINK_FULL` times the fastest
+    of them alone: a full link that one of them took most of, or one fast mirror among
+    slow ones.  Only another mirror alone tells the two apart: the best ranked one not
+    yet timed alone.  None when there is no doubt, or no such mirror."""
+    rates = [measured.bytes_per_s for measured in together.values() if measured.bytes_per_s]
+    alone = [
+        phase.results[index].throughput_bytes_per_s or 0.0
+        for index in with_rate
+        if phase.results[index].throughput_at_once == 1
+    ]
+    if len(rates) < 2 or not alone or sum(rates) > LINK_FULL * max(alone):
+        return None
+    rest = [index for index in with_rate if phase.results[index].throughput_at_once != 1]
+    ranked = phase.ranked(rest)
+    return ranked[0] if ranked else None
+
+
+def _mark_shares(phase: _Phase, timed: Sequence[int], contention: str) -> None:
+    """Every figure still taken together is a lower bound of the mirror's speed."""
+    for index in timed:
+        result = phase.results[index]
+        if result.throughput_at_once is None or result.throughput_at_once == 1:
+            continue
+        phase.results[index] = dataclasses.replace(
+            result,
+            throughput_lower_bound=True,
+            throughput_reason=f"{result.throughput_reason}; {contention}: at least this",
+        )
+
+
+def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]) -> None:
+    """Step 4: Range and 4 and 8 connections on the best mirror of each kind with a knob
+    among those timed alone; the others of that kind say why they have no verdict."""
+    chosen = [phase.best_alone(timed, kind) for kind in knob_kinds]
+    parallel = [index for index in chosen if index is not None]
+    for index in timed:
+        path = phase.mirrors[index]
+        if path.parallel_advice is None or index in parallel:
+            continue
+        if phase.results[index].throughput_bytes_per_s is None:
+            why = "one connection was not timed"
+        elif phase.best_alone(timed, path.kind) is None:
+            why = f"no time left to time a {path.kind} mirror alone"
+        else:
+            why = f"only on the best {path.kind} mirror of the run"
+        phase.results[index] = dataclasses.replace(
+            phase.results[index], parallel_verdict=f"parallel connections not tested: {why}"
+        )
+    for position, index in enumerate(parallel):
+        if phase.cancelled():
+            break
+        slot = (phase.deadline - time.monotonic()) / (len(parallel) - position)
+        phase.results[index] = add_parallel(
+            phase.results[index],
+            phase.mirrors[index],
+            phase.urls[index] or "",
+            phase.large_files[index],
+            min(phase.deadline, time.monotonic() + slot),
+            functools.partial(phase.session, index),
+            min(phase.seconds, slot * 0.8 / len(CONNECTIONS)),
+            phase.cancel,
+        )

@@ -1,0 +1,197 @@
+"""The download phase (envdoctor.net.downloads): every mirror together, then alone where
+the downloads competed, against lab mirrors that share one paced link the way mirrors
+share a user's access link."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+
+import pytest
+
+from envdoctor.mirrors import Candidate, Entry
+from envdoctor.net import downloads
+from envdoctor.net.downloads import ALONE_PER_KIND, CONTENDED
+from envdoctor.net.measure import measure_all
+from envdoctor.net.results import Measurement, Outcome, Throughput
+from envdoctor.net.session import PullPath, system_resolver
+from envdoctor.render import _plain_rate
+from envdoctor.tools import hf, pull_path
+from envdoctor.units import MiB
+from tests.mirrorlab import Link, MirrorLab
+
+ENDLESS = 2**40
+
+
+def test_mirrors_that_compete_for_one_link_are_timed_alone(mirror_lab: MirrorLab) -> None:
+    # Four conda mirrors behind one 4 MiB/s link: together each gets about a quarter of
+    # it; alone, the whole.  The run must see that they competed, time the best ones
+    # alone (ALONE_PER_KIND of the kind) and call the last one's figure what it is.
+    link = Link(4 * MiB)
+    bases = [mirror_lab.add(f"m{index}", link=link) for index in range(4)]
+    results = measure_all(
+        [pull_path(base + "/anaconda", "conda") for base in bases],
+        env=mirror_lab.env,
+        samples=1,
+        deadline_s=10,
+        throughput=True,
+        throughput_seconds=0.5,
+    )
+    assert all(result.healthy for result in results), [r.reason for r in results]
+    alone = [r for r in results if r.throughput_at_once == 1]
+    together = [r for r in results if r.throughput_at_once != 1]
+    assert len(alone) == ALONE_PER_KIND == 3
+    for result in alone:
+        rate = result.throughput_bytes_per_s
+        assert rate is not None and abs(rate - 4 * MiB) <= 0.3 * 4 * MiB, result
+        assert not result.throughput_lower_bound
+    [share] = together
+    assert share.throughput_at_once == 4 and share.throughput_lower_bound
+    assert share.throughput_bytes_per_s is not None
+    assert share.throughput_bytes_per_s * CONTENDED <= 4 * MiB
+    reason = share.throughput_reason or ""
+    assert "alongside 3 other downloads" in reason
+    assert "; the downloads competed for the link: " in reason, reason
+    assert reason.endswith(": at least this")
+
+
+def _phase_of(results: list[Measurement]) -> downloads._Phase:
+    return downloads._Phase(
+        results, [], ["https://m.example/f"] * len(results), [None] * len(results), {},
+        5.0, system_resolver, 0.0, 1.0, MiB, None,
+    )  # fmt: skip
+
+
+def _got(rate: float) -> Throughput:
+    return Throughput("https://m.example/f", Outcome.OK, "", 1, 1.0, rate)
+
+
+def _result(rate: float, at_once: int) -> Measurement:
+    return Measurement(
+        url="u", kind="hf", outcome=Outcome.OK, reason="", ttfb_s=0.01,
+        throughput_bytes_per_s=rate * MiB, throughput_at_once=at_once,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rates", "doubt"),
+    [
+        # one of two took most of a full link: alone it is hardly faster, and the total
+        # is no more than it alone; so is one fast mirror among slow ones.  Only the
+        # other one alone tells them apart.
+        ([(4.0, 3.0), (None, 1.5)], 1),
+        # each limited on its own: together they got far more than the best alone
+        ([(4.0, 3.6), (None, 3.8), (None, 4.1)], None),
+        # nothing else to time alone, or nothing to add up
+        ([(4.0, 3.0), (4.2, 1.5)], None),
+        ([(4.0, 3.0)], None),
+    ],
+)
+def test_one_more_is_timed_alone_only_when_the_total_leaves_doubt(
+    rates: list[tuple[float | None, float]], doubt: int | None
+) -> None:
+    results = [_result(alone or before, 1 if alone else len(rates)) for alone, before in rates]
+    together = {index: _got(before * MiB) for index, (_, before) in enumerate(rates)}
+    phase = _phase_of(results)
+    assert downloads._in_doubt(phase, range(len(rates)), together) == doubt
+
+
+def test_a_share_of_a_link_is_shown_as_a_lower_bound_and_fits_the_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    from tests.test_json_schemas import MIRRORS
+
+    measured = Measurement(
+        url="https://m.example/anaconda/noarch/repodata.json",
+        kind="conda",
+        outcome=Outcome.OK,
+        reason="HTTP 200",
+        throughput_bytes_per_s=MiB,
+        throughput_reason="first 262144 bytes in 0.25 s, alongside 3 other downloads",
+        throughput_at_once=4,
+        throughput_lower_bound=True,
+    )
+    entry = Entry(Candidate("conda", "https://m.example/anaconda"), measured)
+    assert _plain_rate(entry) == "≥1.0 MiB/s"
+    alone = dataclasses.replace(measured, throughput_at_once=1, throughput_lower_bound=False)
+    assert _plain_rate(Entry(entry.candidate, alone)) == "1.0 MiB/s"
+    data = json.loads(json.dumps(measured.to_json()))
+    assert data["throughput_at_once"] == 4 and data["throughput_lower_bound"] is True
+    document = {"$defs": MIRRORS["$defs"], "$ref": "#/$defs/measurement"}
+    jsonschema.Draft202012Validator(document).validate(data)
+    data["throughput_at_once"] = 0  # at least one download: the one measured
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(document).validate(data)
+
+
+def test_the_parallel_verdict_compares_connections_all_timed_alone(
+    mirror_lab: MirrorLab,
+) -> None:
+    # Two hubs behind one 4 MiB/s link that limits neither connection: together each
+    # gets half.  Beside that half, eight connections alone (the whole link) would look
+    # like a per-connection limit and earn the hub a remedy that cannot help; beside one
+    # connection alone, they are what they are: the link's limit.
+    link = Link(4 * MiB)
+    bases = [mirror_lab.add(f"hub{index}", link=link, body_bytes=ENDLESS) for index in range(2)]
+    results = measure_all(
+        [hf.pull_path(base) for base in bases],
+        env=mirror_lab.env,
+        samples=1,
+        deadline_s=12,
+        throughput=True,
+        throughput_seconds=0.5,
+    )
+    assert all(r.throughput_at_once == 1 for r in results), [r.throughput_reason for r in results]
+    [tested] = [r for r in results if r.throughput_by_connections]
+    rates = dict(tested.throughput_by_connections)
+    assert rates[1] >= 0.7 * 4 * MiB, rates
+    assert (tested.parallel_verdict or "").startswith("more connections do not help"), rates
+    assert tested.parallel_remedy is None
+    [other] = [r for r in results if r is not tested]
+    assert other.parallel_verdict == (
+        "parallel connections not tested: only on the best hf mirror of the run"
+    )
+
+
+def _hanging_phase(lab: MirrorLab, count: int, cancel: threading.Event | None) -> downloads._Phase:
+    """``count`` mirrors whose file is never answered (the request is read, then
+    nothing), with a run deadline 20 s away and a 10 s timeout."""
+    paths, urls = [], []
+    for index in range(count):
+        base = lab.add(f"hang{index}")
+        urls.append(lab.serve(f"hang{index}", "/file.bin", hang=True))
+        paths.append(PullPath(base, "hf", base + "/api/models/x", urls[-1]))
+    results = [Measurement(url=u, kind="hf", outcome=Outcome.OK, reason="") for u in urls]
+    return downloads._Phase(
+        results, paths, urls, [None] * count, lab.env, 10.0, system_resolver,
+        time.monotonic() + 20, 5.0, MiB, cancel,
+    )  # fmt: skip
+
+
+def test_ctrl_c_ends_the_downloads_together_at_once(mirror_lab: MirrorLab) -> None:
+    cancel = threading.Event()
+    phase = _hanging_phase(mirror_lab, 3, cancel)
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    got = phase.together([0, 1, 2], 5.0)
+    assert time.monotonic() - started < 1.5
+    for index in range(3):
+        measured = got.get(index)
+        phase.record(index, measured, 3)
+        assert phase.results[index].throughput_bytes_per_s is None
+        assert phase.results[index].throughput_reason in ("cancelled", "not measured: cancelled")
+
+
+def test_a_download_that_never_answers_is_cut_at_its_own_deadline(mirror_lab: MirrorLab) -> None:
+    # Its window (0.3 s) and room for its request (REQUEST_ALLOWANCE_S), not the 10 s
+    # timeout nor the run's 20 s deadline: the others' windows do not wait on it.
+    phase = _hanging_phase(mirror_lab, 2, None)
+    started = time.monotonic()
+    got = phase.together([0, 1], 0.3)
+    took = time.monotonic() - started
+    assert took < 0.3 + downloads.REQUEST_ALLOWANCE_S + downloads.JOIN_S + 0.5, took
+    for index in (0, 1):
+        phase.record(index, got.get(index), 2)
+        reason = phase.results[index].throughput_reason or ""
+        assert reason.startswith("not measured: "), reason
