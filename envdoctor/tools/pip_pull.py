@@ -177,7 +177,7 @@ def _href(attributes: bytes) -> str:
     found = _HREF.search(attributes)
     if found is None:
         return ""
-    raw = next(group for group in found.groups() if group is not None)
+    raw = found.group(found.lastindex or 0)  # the one alternative that matched
     text = raw.decode("utf-8", "replace")
     return html.unescape(text) if "&" in text else text
 
@@ -274,21 +274,28 @@ def choose_file(page: SimplePage) -> IndexFile | None:
     wheel pip itself takes depends on its interpreter's tags, which a mirror's speed does
     not.  Versions are compared, not page positions: PyPI lists files by name, where
     ``1.10`` comes before ``1.9`` and ``2.0rc1`` after ``2.0``."""
-    best: tuple[tuple[int, bool, tuple[int, ...], int], IndexFile] | None = None
+    # The tier of every file first, then versions only within the best tier: a page
+    # lists some 1,500 files, and a version key costs more than a tier.
+    tiers: list[tuple[int, int, IndexFile]] = []
     for position, item in enumerate(page.files):
         if item.yanked:
             continue
         name = item.filename
-        if _PREFERRED_WHEEL.search(name):
-            tier = 2
-        elif name.endswith(".whl"):
-            tier = 1
+        if name.endswith(".whl"):
+            tier = 2 if _PREFERRED_WHEEL.search(name) else 1
         elif name.endswith((".tar.gz", ".zip")):
             tier = 0
         else:
             continue
-        final, release = _version_key(name)
-        key = (tier, final, release, position)
+        tiers.append((tier, position, item))
+    if not tiers:
+        return None
+    top = max(tier for tier, _, _ in tiers)
+    best: tuple[tuple[bool, tuple[int, ...], int], IndexFile] | None = None
+    for tier, position, item in tiers:
+        if tier != top:
+            continue
+        key = (*_version_key(item.filename), position)
         if best is None or key > best[0]:
             best = (key, item)
     return best[1] if best else None
