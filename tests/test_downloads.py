@@ -57,45 +57,41 @@ def test_mirrors_that_compete_for_one_link_are_timed_alone(mirror_lab: MirrorLab
     assert reason.endswith(": at least this")
 
 
-def _phase_of(results: list[Measurement]) -> downloads._Phase:
-    return downloads._Phase(
-        results, [], ["https://m.example/f"] * len(results), [None] * len(results), {},
-        5.0, system_resolver, 0.0, 1.0, MiB, None,
-    )  # fmt: skip
-
-
 def _got(rate: float) -> Throughput:
     return Throughput("https://m.example/f", Outcome.OK, "", 1, 1.0, rate)
 
 
-def _result(rate: float, at_once: int) -> Measurement:
-    return Measurement(
-        url="u", kind="hf", outcome=Outcome.OK, reason="", ttfb_s=0.01,
-        throughput_bytes_per_s=rate * MiB, throughput_at_once=at_once,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize(
-    ("rates", "doubt"),
+    ("rates", "chosen"),
     [
-        # one of two took most of a full link: alone it is hardly faster, and the total
-        # is no more than it alone; so is one fast mirror among slow ones.  Only the
-        # other one alone tells them apart.
-        ([(4.0, 3.0), (None, 1.5)], 1),
-        # each limited on its own: together they got far more than the best alone
-        ([(4.0, 3.6), (None, 3.8), (None, 4.1)], None),
-        # nothing else to time alone, or nothing to add up
-        ([(4.0, 3.0), (4.2, 1.5)], None),
-        ([(4.0, 3.0)], None),
+        # the median share, the lower one of an even count
+        ({0: 3.0, 1: 1.0, 2: 2.0}, 2),
+        ({0: 3.0, 1: 1.0, 2: 2.0, 3: 4.0}, 2),
+        ({5: 1.5}, 5),
+        # a download without a rate is no one's typical share
+        ({0: None, 1: 2.0}, 1),
+        ({0: None}, None),
+        ({}, None),
     ],
 )
-def test_one_more_is_timed_alone_only_when_the_total_leaves_doubt(
-    rates: list[tuple[float | None, float]], doubt: int | None
+def test_the_typical_mirror_has_the_median_share(
+    rates: dict[int, float | None], chosen: int | None
 ) -> None:
-    results = [_result(alone or before, 1 if alone else len(rates)) for alone, before in rates]
-    together = {index: _got(before * MiB) for index, (_, before) in enumerate(rates)}
-    phase = _phase_of(results)
-    assert downloads._in_doubt(phase, range(len(rates)), together) == doubt
+    together = {
+        index: _got(rate * MiB)
+        if rate is not None
+        else Throughput("https://m.example/f", Outcome.TIMEOUT, "no body bytes")
+        for index, rate in rates.items()
+    }
+    assert downloads.typical(list(rates), together) == chosen
+
+
+def test_kinds_take_turns_best_first() -> None:
+    kinds = ["pip", "pip", "conda", "pip", "hf", "conda"]
+    mirrors = [PullPath(f"https://m{i}.example", kind, "u", None) for i, kind in enumerate(kinds)]
+    order = [0, 1, 3, 2, 5, 4]  # best first
+    turns = downloads.by_kind_in_turn(order, mirrors)
+    assert turns == [0, 2, 4, 1, 5, 3]
 
 
 def test_a_share_of_a_link_is_shown_as_a_lower_bound_and_fits_the_schema() -> None:
@@ -195,3 +191,42 @@ def test_a_download_that_never_answers_is_cut_at_its_own_deadline(mirror_lab: Mi
         phase.record(index, got.get(index), 2)
         reason = phase.results[index].throughput_reason or ""
         assert reason.startswith("not measured: "), reason
+
+
+@pytest.mark.parametrize(
+    ("alone", "rate", "reason"),
+    [
+        # the whole file came too fast to time alone: what it got together, while it
+        # competed, says nothing either
+        (
+            Throughput("u", Outcome.OK, "too small to time: the whole body (4 MiB) came in 40 ms"),
+            None,
+            "not measured: too small to time: the whole body (4 MiB) came in 40 ms",
+        ),
+        # a failure alone (a reset, a stall) keeps the figure from together
+        (
+            Throughput("u", Outcome.TIMEOUT, "no body bytes within 0.3 s"),
+            2 * MiB,
+            "first 1 bytes, alongside 1 other download",
+        ),
+    ],
+)
+def test_a_download_alone_without_a_rate(
+    alone: Throughput, rate: float | None, reason: str
+) -> None:
+    together = {0: _got(2 * MiB), 1: _got(2 * MiB)}
+    results = [
+        Measurement(
+            url="u", kind="hf", outcome=Outcome.OK, reason="", throughput_bytes_per_s=2 * MiB,
+            throughput_reason="first 1 bytes, alongside 1 other download", throughput_at_once=2,
+        )
+    ] * 2  # fmt: skip
+    phase = downloads._Phase(
+        list(results), [], ["https://m.example/f"] * 2, [None] * 2, {}, 5.0, system_resolver,
+        time.monotonic() + 10, 1.0, MiB, None,
+    )  # fmt: skip
+    phase.download = lambda index, window, buffer_bytes: alone  # type: ignore[method-assign]
+    assert downloads._alone(phase, 0, together, 1) is None
+    assert phase.results[0].throughput_bytes_per_s == rate
+    assert phase.results[0].throughput_reason == reason
+    assert phase.results[0].throughput_at_once == (None if rate is None else 2)

@@ -141,9 +141,7 @@ def test_ranking_follows_injected_delay_and_one_url_is_measured_once(tmp_path, m
     assert sorted(targets) == ["/simple/numpy/", "/simple/six/", "/simple/six/"]
 
 
-def test_throughput_downloads_run_together_when_each_mirror_has_its_own_limit(
-    tmp_path, mirror_lab
-):
+def test_throughput_downloads_run_together_when_each_mirror_has_its_own_limit(tmp_path, mirror_lab):
     urls = [mirror_lab.add(f"m{i}", rate_bps=4_000_000) for i in range(3)]
     ctx = Context.for_root(tmp_path, env=mirror_lab.env)
     candidates = [Candidate("conda", url, (f"p{i}",)) for i, url in enumerate(urls)]
@@ -162,18 +160,17 @@ def test_throughput_downloads_run_together_when_each_mirror_has_its_own_limit(
         rate = entry.measurement.throughput_bytes_per_s
         assert rate is not None and 2_500_000 < rate < 5_500_000
         assert not entry.measurement.throughput_lower_bound
-    # Only the best was timed again alone: it was no faster, and together they got three
-    # times what it got alone, so the other two keep their figures from together.
-    at_once = sorted(entry.measurement.throughput_at_once for entry in ranking.entries)
-    assert at_once == [1, 3, 3], [e.measurement.throughput_reason for e in ranking.entries]
+    # The best and a typical one were timed again alone, and were no faster: the third
+    # keeps its figure from together, no lower bound.
+    at_once = sorted(entry.measurement.throughput_at_once or 0 for entry in ranking.entries)
+    assert at_once == [1, 1, 3], [e.measurement.throughput_reason for e in ranking.entries]
 
 
-def test_downloads_timed_alone_take_each_client_kind_in_turn(tmp_path, mirror_lab):
+def test_downloads_that_compete_are_timed_alone_for_every_kind(tmp_path, mirror_lab):
     # Two conda and two pip mirrors on one link: together they compete.  The best pip
-    # mirror (pip has a parallel knob) is timed alone and shows it; then the others are
-    # timed alone, a kind at a time, so that a run short of time does not spend what is
-    # left on one kind.  The pip mirrors answer 150 ms later: in score order alone, both
-    # conda mirrors would come before the second pip one.
+    # mirror (pip has a parallel knob) is timed alone first, with a typical one; they
+    # show the competition, so the others are timed alone too (each kind in turn:
+    # test_downloads), and every figure is then one taken alone.
     link = Link(4 * MiB)
     conda = [mirror_lab.add(f"c{i}", rate_bps=4 * MiB, link=link) for i in range(2)]
     pip = [mirror_lab.add(f"p{i}", delay_ms=150, rate_bps=4 * MiB, link=link) for i in range(2)]
@@ -185,7 +182,10 @@ def test_downloads_timed_alone_take_each_client_kind_in_turn(tmp_path, mirror_la
     )
     for ranking in rankings:
         for entry in ranking.entries:
-            assert entry.measurement.throughput_at_once == 1, entry.measurement.throughput_reason
+            measured = entry.measurement
+            assert measured.throughput_at_once == 1, measured.throughput_reason
+            assert measured.throughput_bytes_per_s is not None
+            assert measured.throughput_bytes_per_s > 0.6 * 4 * MiB, measured.throughput_reason
     alone = []
     for name in ("c0", "c1", "p0", "p1"):
         mirror_lab.server(name).wait_idle()
@@ -194,8 +194,7 @@ def test_downloads_timed_alone_take_each_client_kind_in_turn(tmp_path, mirror_la
         big = [r for r in records if r.finished - r.started > 0.2 and "range" not in r.headers]
         assert len(big) == 2, (name, big)
         alone.append((big[-1].started, name[0]))
-    kinds = [kind for _, kind in sorted(alone)]
-    assert kinds == ["p", "c", "p", "c"], sorted(alone)
+    assert min(alone)[1] == "p", sorted(alone)
 
 
 def test_check_network_ok_when_the_configured_mirror_is_fine(tmp_path, mirror_lab, lab_urls):

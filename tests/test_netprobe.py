@@ -501,10 +501,8 @@ def test_measure_all_times_the_downloads_together_then_the_best_alone(
         assert measured is not None and abs(measured - rate) <= 0.25 * rate, name
     assert by_name["dead"].throughput_bytes_per_s is None
     # Each mirror limits its own connection: together they did not compete.  The best
-    # (conda has no parallel knob: the best of the run) was timed again alone, and was
-    # hardly faster; but the two together got little more than it alone (one fast
-    # mirror among slow ones looks like that, and so does a full link one of them took
-    # most of), so the slow one was timed alone too, and was no faster: no lower bounds.
+    # (conda has no parallel knob: the best of the run) and the typical one of the rest
+    # (here the slow one) were timed again alone, and neither was faster: no lower bounds.
     for name in ("slow", "fast"):
         assert by_name[name].throughput_at_once == 1, by_name[name].throughput_reason
         assert not by_name[name].throughput_lower_bound

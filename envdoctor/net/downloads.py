@@ -8,12 +8,13 @@ rather than its own speed.  :func:`add_throughput` does both, where each is true
 1. **Together.** Every healthy mirror's file over one connection, all at once, one
    thread each, each stopped once its rate is steady.
 2. **Alone.** The best mirror of each kind with a parallel-connections knob (when no
-   kind has one, the best mirror of the run) is timed again, by itself.  Its rate alone
-   beside its rate together says whether the downloads competed: :data:`CONTENDED` times
-   faster alone, and the link (or this machine) was the limit, so the rates taken
-   together are shares of it.  When all of them together got hardly more than it alone
-   (:data:`LINK_FULL`), it may have taken most of a full link: one more is timed alone.
-   A run with one download skips this: step 1 was alone.
+   kind has one, the best mirror of the run) is timed again, by itself, and so is one
+   typical of the rest (:func:`typical`).  A mirror's rate alone beside its rate
+   together says whether the downloads competed: :data:`CONTENDED` times faster alone,
+   and the link (or this machine) was the limit, so the rates taken together are shares
+   of it.  The best alone is not enough to tell: on a full link the shares are rarely
+   fair, and the best is the one that took the largest.  A run with one download skips
+   this: step 1 was alone.
 3. **Again alone, when they competed.** The next best mirrors of each kind, each kind
    in turn, until :data:`ALONE_PER_KIND` of a kind have been timed alone.  Every figure
    still from step 1 is then a lower bound (``throughput_lower_bound``) and says so;
@@ -57,11 +58,6 @@ CONTENDED = 1.5
 """A mirror timed alone this many times faster than together with the others: the
 downloads competed (for the user's link, or for this machine), and what each got
 together was its share, not its speed."""
-
-LINK_FULL = 1.5
-"""All the downloads together got no more than this many times what the fastest mirror
-got alone: they may have filled the link between them, that one taking most of it (it
-is then hardly faster alone), or it is one fast mirror among slow ones."""
 
 ALONE_PER_KIND = 3
 """When the downloads competed, at most this many mirrors of each kind are timed alone
@@ -332,7 +328,7 @@ def add_throughput(
     if not timed:
         return phase.results
     knob_kinds = list(dict.fromkeys(mirrors[i].kind for i in timed if mirrors[i].parallel_advice))
-    alone_units = 0 if len(timed) == 1 else max(1, len(knob_kinds))
+    alone_units = 0 if len(timed) == 1 else max(1, len(knob_kinds)) + 1  # and a typical one
     window = phase.window(1 + alone_units + len(CONNECTIONS) * len(knob_kinds))
     if window < MIN_WINDOW_S:  # no room for the later steps: the figures together first
         window = phase.window(1)
@@ -354,22 +350,20 @@ def add_throughput(
 def _time_alone(
     phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str], together: dict[int, Throughput]
 ) -> str | None:
-    """Steps 2 and 3: the best of each kind with a knob (or of the run) timed alone, one
-    more when the total leaves doubt (:func:`_in_doubt`), and when that shows the
-    downloads competed, the next best of each kind too.  Returns the words that say they
-    competed, or None."""
+    """Steps 2 and 3: the best of each kind with a knob (or of the run) and a typical
+    one timed alone, and when that shows the downloads competed, the next best of each
+    kind too.  Returns the words that say they competed, or None."""
     parallel_units = len(CONNECTIONS) * len(knob_kinds)
     with_rate = [i for i in timed if phase.results[i].throughput_bytes_per_s is not None]
     best = [phase.best_of(with_rate, kind) for kind in knob_kinds]
     first = [index for index in best if index is not None] or phase.ranked(with_rate)[:1]
+    middle = typical([index for index in with_rate if index not in first], together)
     contention: str | None = None
     for position, index in enumerate(first):
-        said = _alone(phase, index, together, len(first) - position + parallel_units)
-        contention = contention or said
-    if contention is None:
-        doubt = _in_doubt(phase, with_rate, together)
-        if doubt is not None:
-            contention = _alone(phase, doubt, together, 1 + parallel_units)
+        units = len(first) - position + (middle is not None) + parallel_units
+        contention = _alone(phase, index, together, units) or contention
+    if contention is None and middle is not None:  # else step 3 times it if it matters
+        contention = _alone(phase, middle, together, 1 + parallel_units)
     if contention is None:
         return None
     # Step 3: the next best of each kind, each kind in turn, until ALONE_PER_KIND of it.
@@ -394,7 +388,8 @@ def _alone(phase: _Phase, index: int, together: dict[int, Throughput], units: in
     """Time ``index`` alone, in a window that leaves room for ``units`` - 1 more after
     it, and keep its figure; when it ran :data:`CONTENDED` times faster than together,
     the words that say the downloads competed.  A download alone that fails keeps the
-    figure it got together."""
+    figure it got together; one whose whole file came too fast to time replaces it (a
+    file that small says nothing of the link, alone or together)."""
     if phase.cancelled():
         return None
     window = phase.window(units)
@@ -402,6 +397,8 @@ def _alone(phase: _Phase, index: int, together: dict[int, Throughput], units: in
         return None
     alone = phase.download(index, window, ALONE_BUFFER_BYTES)
     if alone.bytes_per_s is None:
+        if alone.outcome is Outcome.OK:  # too small to time
+            phase.record(index, alone, 1)
         return None
     phase.record(index, alone, 1)
     before = together.get(index)
@@ -418,25 +415,13 @@ def _alone(phase: _Phase, index: int, together: dict[int, Throughput], units: in
     )
 
 
-def _in_doubt(
-    phase: _Phase, with_rate: Sequence[int], together: dict[int, Throughput]
-) -> int | None:
-    """The mirror to time alone next when the ones timed alone did not run much faster
-    but all the downloads together got no more than :data:`LINK_FULL` times the fastest
-    of them alone: a full link that one of them took most of, or one fast mirror among
-    slow ones.  Only another mirror alone tells the two apart: the best ranked one not
-    yet timed alone.  None when there is no doubt, or no such mirror."""
-    rates = [measured.bytes_per_s for measured in together.values() if measured.bytes_per_s]
-    alone = [
-        phase.results[index].throughput_bytes_per_s or 0.0
-        for index in with_rate
-        if phase.results[index].throughput_at_once == 1
-    ]
-    if len(rates) < 2 or not alone or sum(rates) > LINK_FULL * max(alone):
-        return None
-    rest = [index for index in with_rate if phase.results[index].throughput_at_once != 1]
-    ranked = phase.ranked(rest)
-    return ranked[0] if ranked else None
+def typical(indices: Sequence[int], together: Mapping[int, Throughput]) -> int | None:
+    """Of ``indices``, the one whose rate together is the median (the lower one of an
+    even count): timed alone, it shows what the downloads together did to most mirrors.
+    None when there is none with a rate."""
+    rated = [index for index in indices if together.get(index) and together[index].bytes_per_s]
+    rated.sort(key=lambda index: together[index].bytes_per_s or 0.0)
+    return rated[(len(rated) - 1) // 2] if rated else None
 
 
 def _mark_shares(phase: _Phase, timed: Sequence[int], contention: str) -> None:
