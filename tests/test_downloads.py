@@ -230,3 +230,35 @@ def test_a_download_alone_without_a_rate(
     assert phase.results[0].throughput_bytes_per_s == rate
     assert phase.results[0].throughput_reason == reason
     assert phase.results[0].throughput_at_once == (None if rate is None else 2)
+
+
+def test_a_mirror_tried_alone_is_not_tried_again(mirror_lab: MirrorLab) -> None:
+    # The best one's file comes too fast to time alone; the typical one runs four times
+    # faster alone than together: they competed, and the rest are timed alone, but not
+    # the best again.
+    rates = [3.0, 1.0, 2.0]
+    results = [
+        Measurement(
+            url="u", kind="conda", outcome=Outcome.OK, reason="", ttfb_s=0.01,
+            throughput_bytes_per_s=rate * MiB, throughput_at_once=3,
+        )
+        for rate in rates
+    ]  # fmt: skip
+    paths = [PullPath(f"https://m{i}.example", "conda", "u", "u") for i in range(3)]
+    phase = downloads._Phase(
+        results, paths, ["https://m.example/f"] * 3, [None] * 3, {}, 5.0, system_resolver,
+        time.monotonic() + 10, 1.0, MiB, None,
+    )  # fmt: skip
+    asked: list[int] = []
+
+    def download(index: int, window: float, buffer_bytes: int) -> Throughput:
+        asked.append(index)
+        if index == 0:
+            return Throughput("u", Outcome.OK, "too small to time: the whole body came in 1 ms")
+        return _got(4 * MiB)
+
+    phase.download = download  # type: ignore[method-assign]
+    together = {index: _got(rate * MiB) for index, rate in enumerate(rates)}
+    said = downloads._time_alone(phase, [0, 1, 2], [], together)
+    assert said is not None and "ran 4.0x faster than together" in said
+    assert asked == [0, 1, 2]

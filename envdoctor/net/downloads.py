@@ -35,7 +35,7 @@ import functools
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from envdoctor.net.parallel import CONNECTIONS, add_parallel
 from envdoctor.net.pull import LargeFile
@@ -181,6 +181,8 @@ class _Phase:
     seconds: float
     max_bytes: int
     cancel: threading.Event | None
+    tried_alone: set[int] = field(default_factory=set)
+    """The mirrors already downloaded alone, whatever came of it."""
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -375,7 +377,7 @@ def _time_alone(
     queue = []
     for index in by_kind_in_turn(phase.ranked(timed), phase.mirrors):
         kind = phase.mirrors[index].kind
-        if phase.results[index].throughput_at_once == 1 or counts.get(kind, 0) >= ALONE_PER_KIND:
+        if index in phase.tried_alone or counts.get(kind, 0) >= ALONE_PER_KIND:
             continue
         counts[kind] = counts.get(kind, 0) + 1
         queue.append(index)
@@ -395,6 +397,7 @@ def _alone(phase: _Phase, index: int, together: dict[int, Throughput], units: in
     window = phase.window(units)
     if window < MIN_WINDOW_S:
         return None
+    phase.tried_alone.add(index)
     alone = phase.download(index, window, ALONE_BUFFER_BYTES)
     if alone.bytes_per_s is None:
         if alone.outcome is Outcome.OK:  # too small to time
