@@ -26,9 +26,12 @@ timed.  Before the steady stop (d45e192): N = 10 2.75x.
 
 At N >= 50 this box cannot judge the target.  The latency phase is CPU-bound: each
 mirror's pull steps cost envdoctor about 60 ms of CPU, most of it holding the GIL (about
-40 ms choosing the file from the last 256 KiB of numpy's page, 1,472 links; four TLS
-handshakes), so 50 mirrors cost 3 s of one core whatever the number of cores; and the
-lab's servers need the other core for 50 TLS servers.  The downloads together then
+25-40 ms choosing the file from the last 256 KiB of the lab's numpy page, 1,472 short
+links; four TLS handshakes), so 50 mirrors cost 3 s of one core whatever the number of
+cores; and the lab's servers need the other core for 50 TLS servers.  A real numpy page
+has longer links, about 520 in its last 256 KiB: 9 ms to parse and choose from
+(a synthetic page with PyPI's attributes, 2026-12-01), so the lab
+overstates that part of the cost about three times.  The downloads together then
 compete for the CPU, which the run sees and says: 47 of 50 figures are marked as lower
 bounds, and the best three are timed alone.  The N = 50 and 100 targets need both a
 bigger machine and less CPU per mirror in the pull steps.
