@@ -371,6 +371,56 @@ def test_the_newest_final_release_is_chosen_whatever_the_page_order() -> None:
     assert chosen is not None and chosen.filename == "numpy-3.0.0rc1-py3-none-any.whl"
 
 
+_NAMES = st.sampled_from(
+    [
+        "numpy-1.10.0-cp39-cp39-manylinux1_x86_64.whl",
+        "numpy-1.26.4-py3-none-any.whl",
+        "numpy-1.9.3-py3-none-any.whl",
+        "numpy-2.0.0-cp312-cp312-win_amd64.whl",
+        "numpy-2.0.0-cp312-cp312-manylinux_2_17_aarch64.whl",
+        "numpy-2.0.0rc1-py3-none-any.whl",
+        "numpy-2.0.0.tar.gz",
+        "numpy-2.1.zip",
+        "numpy-2.2.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "numpy-2.2.0-cp313-cp313-musllinux_1_1_x86_64.whl",
+        "README.html",
+    ]
+)
+
+
+@st.composite
+def _anchor(draw: st.DrawFn) -> str:
+    """One link as pages write them: quoted or not, with a path, a query or fragment, an
+    encoded dash or dot, an entity, yanked, or no href at all."""
+    name = draw(_NAMES)
+    spelled = draw(st.sampled_from(["plain", "%2D", "&#45;", "%2E", "&amp;"]))
+    if spelled == "%2D":
+        name = name.replace("-", "%2D", 1)
+    elif spelled == "&#45;":
+        name = name.replace("-", "&#45;")
+    elif spelled == "%2E":
+        name = name.replace(".whl", "%2Ewhl")
+    elif spelled == "&amp;":
+        name += "?a=1&amp;b=2"
+    href = draw(st.sampled_from(["", "../../p/", "https://files.test/x/"])) + name
+    href += draw(st.sampled_from(["", "#sha256=00", "/"]))
+    quote = draw(st.sampled_from(['"', "'", ""]))
+    attributes = "" if draw(st.booleans()) and quote else f"href={quote}{href}{quote}"
+    if draw(st.booleans()):
+        attributes += ' data-requires-python="&gt;=3.10"'
+    if draw(st.integers(0, 4)) == 0:
+        attributes += " data-yanked"
+    return f"<a {attributes or 'name=x'}>{name}</a>\n"
+
+
+@given(anchors=st.lists(_anchor(), max_size=12))
+def test_choosing_among_the_preferred_links_equals_choosing_among_every_file(
+    anchors: list[str],
+) -> None:
+    page = pip_pull.parse_page(_answer("".join(anchors).encode()))
+    assert pip_pull.choose_file(page) == pip_pull._choose_from_files(page)
+
+
 def test_a_json_serial_may_be_a_string() -> None:
     body = b'{"files": [], "meta": {"_last-serial": "42069282", "api-version": "1.1"}}'
     assert pip_pull.parse_page(_answer(body, pip_pull.JSON_TYPE)).serial == 42069282
