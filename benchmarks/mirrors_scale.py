@@ -4,37 +4,40 @@
 
 For each N, starts N loopback lab mirrors (tests/mirrorlab.py, served from a process of
 their own unless ``--same-process``) whose first byte is delayed by 20 ms up to
-``--max-delay-ms`` and whose bodies are paced at ``--rate-mib`` MiB/s per connection,
-and measures them the way ``envdoctor mirrors --target pip`` does: ``measure_all`` over
-each mirror's pip ``PullPath`` with ``throughput=True``, the deadline ``--timeout`` (the
-CLI's default 5 s) and a 1 s download window each.  Beside it, the slowest single mirror
-(the one with the longest delay) measured alone the same way.  The target is a ratio of
-1.2 or less.  The script prints how many mirrors got a throughput figure, the median
-window, and how many figures are lower bounds, so that a ratio bought by cutting the
-downloads short, or by letting them compete unnoticed, shows.
+``--max-delay-ms``, whose bodies are paced at ``--rate-mib`` MiB/s per connection and
+whose numpy page is shaped as pypi.org's (``--page pypi``: each version's wheels for
+four CPythons and eight platforms behind 500-byte links; ``--page lab``: the lab's short
+``py3-none-any`` links, 1,472 in the 256 KiB tail the pull step reads), and measures
+them the way ``envdoctor mirrors --target pip`` does: ``measure_all`` over each mirror's
+pip ``PullPath`` with ``throughput=True``, the deadline ``--timeout`` (the CLI's default
+5 s) and a 1 s download window each.  Beside it, the slowest single mirror (the one with
+the longest delay) measured alone the same way.  The target is a ratio of 1.2 or less.
+The script prints how many mirrors got a throughput figure, the median window, and how
+many figures are lower bounds, so that a ratio bought by cutting the downloads short, or
+by letting them compete unnoticed, shows.
 
 Downloads run together, then the best mirror and a typical one alone, then the best
 one's 4 and 8 connections (envdoctor/net/downloads.py).  Measured on the 2-core dev VM,
-2026-12-01, defaults, lab in its own process: the slowest alone 2.46 s; N = 10: 2.69 s
-(1.09x, 10 of 10 timed, 0.26 s windows, no lower bounds); N = 50: 4.68 s (1.95x, 49 of
-50 timed, 47 lower bounds); N = 100: 4.98 s (2.06x, 42 timed, 58 not healthy).  With the
-lab in this process, N = 10 1.11x, N = 50 2.01x.
+2026-12-01, defaults (lab in its own process, PyPI-shaped page), medians of 3: the
+slowest alone 2.41-2.46 s; N = 10: 2.63 s (1.09x, 10 of 10 timed, 0.26 s windows, no
+lower bounds); N = 50: 3.76 s (1.53x, 50 of 50 timed, 47 lower bounds); N = 100: 4.95 s
+(2.06x, 77 of 100 timed, 80 lower bounds).  With ``--page lab``: N = 10 1.09x, N = 50
+1.95x (47 lower bounds), N = 100 2.06x (58 of 100 not healthy); with the lab in this
+process too, N = 10 1.11x, N = 50 2.01x.
 
-Before (downloads one mirror at a time, same day and VM): N = 10 5.00 s against 2.46 s
-(2.04x, all 10 timed in 0.26 s windows, filling the deadline); N = 50 1.98x, 8 of 50
-timed.  Before the steady stop (d45e192): N = 10 2.75x.
+Before (downloads one mirror at a time, same day and VM, lab page, lab in this
+process): N = 10 5.00 s against 2.46 s (2.04x, all 10 timed in 0.26 s windows, filling
+the deadline); N = 50 1.98x, 8 of 50 timed.  Before the steady stop (d45e192): N = 10
+2.75x.
 
-At N >= 50 this box cannot judge the target.  The latency phase is CPU-bound: each
-mirror's pull steps cost envdoctor about 60 ms of CPU, most of it holding the GIL (about
-25-40 ms choosing the file from the last 256 KiB of the lab's numpy page, 1,472 short
-links; four TLS handshakes), so 50 mirrors cost 3 s of one core whatever the number of
-cores; and the lab's servers need the other core for 50 TLS servers.  A real numpy page
-has longer links, about 520 in its last 256 KiB: 9 ms to parse and choose from
-(a synthetic page with PyPI's attributes, 2026-12-01), so the lab
-overstates that part of the cost about three times.  The downloads together then
-compete for the CPU, which the run sees and says: 47 of 50 figures are marked as lower
-bounds, and the best three are timed alone.  The N = 50 and 100 targets need both a
-bigger machine and less CPU per mirror in the pull steps.
+At N >= 50 this box cannot judge the target: two cores serve N TLS mirrors and run
+envdoctor.  The lower bounds say so: the downloads together compete for the CPU (their
+median mirror gets about half its rate alone), the run notices it, marks them, and times
+the best three alone.  What envdoctor itself spends per pip mirror in the latency phase
+(its pull steps, sequential profile): about 60 ms of CPU with the lab page, most of it
+holding the GIL (choosing the wheel from 1,472 links: 20-40 ms; four TLS handshakes),
+and about 2.5 ms for the choice from the PyPI-shaped tail (46c6f9c; 12 ms before).  The
+N = 50 and 100 targets need a machine with more cores than mirrors' worth of lab.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -58,7 +62,7 @@ from envdoctor.net.measure import measure_all  # noqa: E402
 from envdoctor.net.session import PullPath  # noqa: E402
 from envdoctor.tools import pip_pull, pull_path  # noqa: E402
 from envdoctor.units import MiB  # noqa: E402
-from tests.mirrorlab import LabPKI, MirrorLab  # noqa: E402
+from tests.mirrorlab import LabPKI, MirrorLab, PageShape  # noqa: E402
 
 pip_pull.UPSTREAM_INDEX = None  # lab mirrors: compared with no public index
 
@@ -88,24 +92,41 @@ def _run(
     return wall, len(timed), window, len(unhealthy), shares
 
 
-def _serve_lab(conn: Connection, delays: list[float], rate: float, body: int) -> None:
+@dataclass(frozen=True)
+class _Mirrors:
+    """What the lab mirrors are: their first-byte delays, per-connection rate, body size
+    and numpy page shape."""
+
+    delays: list[float]
+    rate: float
+    body: int
+    shape: PageShape
+
+    def add_to(self, lab: MirrorLab) -> list[str]:
+        return [
+            lab.add(
+                f"m{index}",
+                delay_ms=delay,
+                rate_bps=self.rate,
+                body_bytes=self.body,
+                page_shape=self.shape,
+            )
+            for index, delay in enumerate(self.delays)
+        ]
+
+
+def _serve_lab(conn: Connection, mirrors: _Mirrors) -> None:
     """The lab mirrors, served from this (child) process until the parent says stop."""
     with (
         tempfile.TemporaryDirectory() as directory,
         MirrorLab(LabPKI.create(Path(directory))) as lab,
     ):
-        urls = [
-            lab.add(f"m{index}", delay_ms=delay, rate_bps=rate, body_bytes=body)
-            for index, delay in enumerate(delays)
-        ]
-        conn.send((urls, lab.env))
+        conn.send((mirrors.add_to(lab), lab.env))
         conn.recv()
 
 
 @contextlib.contextmanager
-def _lab(
-    delays: list[float], rate: float, body: int, *, separate: bool
-) -> Iterator[tuple[list[str], dict[str, str]]]:
+def _lab(mirrors: _Mirrors, *, separate: bool) -> Iterator[tuple[list[str], dict[str, str]]]:
     """The lab mirrors' URLs and the environment that trusts them: served from a process
     of their own (``separate``: envdoctor and the servers do not share one interpreter's
     lock, as they do not in the field), or from this one."""
@@ -114,17 +135,11 @@ def _lab(
             tempfile.TemporaryDirectory() as directory,
             MirrorLab(LabPKI.create(Path(directory))) as lab,
         ):
-            yield (
-                [
-                    lab.add(f"m{index}", delay_ms=delay, rate_bps=rate, body_bytes=body)
-                    for index, delay in enumerate(delays)
-                ],
-                lab.env,
-            )
+            yield mirrors.add_to(lab), lab.env
         return
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    child = context.Process(target=_serve_lab, args=(theirs, delays, rate, body), daemon=True)
+    child = context.Process(target=_serve_lab, args=(theirs, mirrors), daemon=True)
     child.start()
     try:
         urls, env = ours.recv()
@@ -147,6 +162,12 @@ def main() -> int:
         action="store_true",
         help="serve the lab from this process (it then competes with envdoctor for the GIL)",
     )
+    parser.add_argument(
+        "--page",
+        choices=("pypi", "lab"),
+        default="pypi",
+        help="numpy's simple page: shaped as pypi.org's (default), or the lab's short links",
+    )
     args = parser.parse_args()
     counts = [int(word) for word in args.counts.split(",")]
     rate = args.rate_mib * MiB
@@ -164,7 +185,8 @@ def main() -> int:
     for count in counts:
         step = (args.max_delay_ms - 20) / max(1, count - 1)
         delays = [20 + step * index for index in range(count)]
-        with _lab(delays, rate, body, separate=not args.same_process) as (urls, env):
+        lab = _lab(_Mirrors(delays, rate, body, args.page), separate=not args.same_process)
+        with lab as (urls, env):
             mirrors = [pull_path(url + "/pypi/simple", "pip") for url in urls]
             slowest = [mirrors[-1]]
             walls, alone, timed, windows, alone_windows, failed = [], [], [], [], [], []

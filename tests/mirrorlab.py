@@ -51,6 +51,10 @@ without answering; ``hang``: read the request and never answer (until the lab cl
 ``trickle-head``: send every head one byte per ``trickle_interval_s`` (a hostile server
 that never lets a read time out); ``trickle-body``: the same for the large file bodies
 only (the model and package downloads), small answers come at once."""
+
+PageShape = Literal["lab", "pypi"]
+"""How numpy's simple page looks: see ``_simple_page``."""
+
 CertChoice = Literal["lab", "wrong-host", "rogue"]
 """``lab``: valid for 127.0.0.1, localhost and *.lab.test, from the trusted lab CA;
 ``wrong-host``: from the lab CA but only for elsewhere.invalid; ``rogue``: valid names,
@@ -383,7 +387,9 @@ class MirrorServer(_LoopbackServer):
         total_rate_bps: float | None = None,
         ranges: bool = True,
         link: Link | None = None,
+        page_shape: PageShape = "lab",
     ) -> None:
+        self.page_shape: PageShape = page_shape
         self.total_rate_bps = total_rate_bps
         self.ranges = ranges
         self.links = tuple(
@@ -542,7 +548,8 @@ class MirrorServer(_LoopbackServer):
             return 200, {"Content-Type": "application/octet-stream"}, self.body_bytes
         if path.endswith("/") and "/simple/" in path:
             project = path.rstrip("/").rsplit("/", 1)[-1]
-            return 200, {"Content-Type": "text/html"}, _simple_page(project, self.body_bytes)
+            page = _simple_page(project, self.body_bytes, self.page_shape)
+            return 200, {"Content-Type": "text/html"}, page
         other = _other_client(path, self.body_bytes)
         if other is not None:
             return other
@@ -839,9 +846,29 @@ def _repodata(size: int) -> bytes:
     return json.dumps(document).encode()
 
 
+_PYPI_PLATFORMS = (
+    "win32",
+    "win_amd64",
+    "macosx_10_9_x86_64",
+    "macosx_11_0_arm64",
+    "manylinux_2_17_aarch64.manylinux2014_aarch64",
+    "manylinux_2_17_x86_64.manylinux2014_x86_64",
+    "musllinux_1_1_aarch64",
+    "musllinux_1_1_x86_64",
+)
+
+
 @functools.lru_cache(maxsize=16)
-def _simple_page(project: str, large_size: int) -> bytes:
-    """A PEP 503 page: two files for a small project, ``large_size`` bytes for numpy."""
+def _simple_page(project: str, large_size: int, shape: PageShape = "lab") -> bytes:
+    """A PEP 503 page: two files for a small project, ``large_size`` bytes for numpy.
+    ``shape`` "lab": numpy's files are all ``py3-none-any`` wheels behind short links;
+    "pypi": as on pypi.org, each version's wheels for four CPythons and eight platforms
+    and its sdist, behind links with their hash, ``data-requires-python`` and
+    ``data-dist-info-metadata`` (about 500 bytes each), so that choosing a wheel costs
+    what it costs there.  Made once per arguments: a page of many MiB is asked for by
+    every sample of every mirror."""
+    if project == "numpy" and shape == "pypi":
+        return _pypi_shaped_page(project, large_size)
     count = 2 if project != "numpy" else max(2, large_size // 200)
     links = "".join(
         f'<a href="../../packages/ab/cd/{project}-1.{index}.0-py3-none-any.whl'
@@ -852,6 +879,36 @@ def _simple_page(project: str, large_size: int) -> bytes:
         '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
         f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
         f"{links}</body></html>\n"
+    ).encode()
+
+
+def _pypi_shaped_page(project: str, large_size: int) -> bytes:
+    links: list[str] = []
+    size = 0
+    version = 0
+    while size < large_size:
+        number = f"1.{version}.0"
+        names = [
+            f"{project}-{number}-{python}-{python}-{platform}.whl"
+            for python in ("cp310", "cp311", "cp312", "cp313")
+            for platform in _PYPI_PLATFORMS
+        ]
+        names.append(f"{project}-{number}.tar.gz")
+        for name in names:
+            digest = f"{len(links):064x}"
+            link = (
+                f'<a href="../../packages/ab/cd/{digest[:56]}/{name}'
+                f'#sha256={digest}" data-requires-python="&gt;=3.10" '
+                f'data-dist-info-metadata="sha256={digest}" data-core-metadata="sha256={digest}"'
+                f">{name}</a><br />\n"
+            )
+            links.append(link)
+            size += len(link)
+        version += 1
+    return (
+        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
+        f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
+        f"{''.join(links)}</body></html>\n"
     ).encode()
 
 
@@ -1049,6 +1106,7 @@ class MirrorLab:
         total_rate_bps: float | None = None,
         ranges: bool = True,
         link: Link | None = None,
+        page_shape: PageShape = "lab",
     ) -> str:
         """Start a mirror and return its base URL (``https://127.0.0.1:<port>``).
 
@@ -1070,7 +1128,8 @@ class MirrorLab:
         ``total_rate_bps`` limits the sum over all of them (one token bucket: more
         connections do not help); ``link`` (a :class:`Link`) paces its bodies together
         with every other mirror on the same link; ``ranges=False`` ignores ``Range`` and
-        answers 200 with the whole file.
+        answers 200 with the whole file; ``page_shape`` shapes numpy's simple page (see
+        ``_simple_page``).
         """
         if name in self.servers:
             raise ValueError(f"lab mirror {name!r} exists")
@@ -1099,6 +1158,7 @@ class MirrorLab:
             total_rate_bps=total_rate_bps,
             ranges=ranges,
             link=link,
+            page_shape=page_shape,
         )
         self.servers[name] = server
         if body_bytes <= 64 * 1024 * 1024:
@@ -1296,7 +1356,7 @@ class SimpleIndex:
             headers = {**headers, "Content-Type": "application/vnd.pypi.simple.v1+json"}
             return _suffix_range(request, headers, self._json_page(server, project))
         if self.numpy_files is None and self.files_from is None and not self.yanked:
-            page = _simple_page(project, server.body_bytes)
+            page = _simple_page(project, server.body_bytes, server.page_shape)
         else:
             page = self._html_page(server, project)
         if self.serial is not None:

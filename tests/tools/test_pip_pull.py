@@ -421,6 +421,23 @@ def test_choosing_among_the_preferred_links_equals_choosing_among_every_file(
     assert pip_pull.choose_file(page) == pip_pull._choose_from_files(page)
 
 
+def test_a_pypi_shaped_page_gives_its_newest_linux_wheel() -> None:
+    # The lab's PyPI-shaped numpy page (the mirrors_scale benchmark's): 33 files a
+    # version, of which 4 are manylinux x86_64 wheels; the last 256 KiB, as asked.
+    from tests.mirrorlab import _simple_page
+
+    body = _simple_page("numpy", 2 * 1024 * 1024, "pypi")[-256 * 1024 :]
+    page = pip_pull.parse_page(_answer(body))
+    chosen = pip_pull.choose_file(page)
+    assert chosen == pip_pull._choose_from_files(page)
+    assert chosen is not None and chosen.filename.endswith(
+        "-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    )
+    newest = max(int(f.filename.split("-")[1].split(".")[1]) for f in page.files)
+    assert chosen.filename.startswith(f"numpy-1.{newest}.0-")
+    assert 400 < len(page.files) < 700
+
+
 def test_a_json_serial_may_be_a_string() -> None:
     body = b'{"files": [], "meta": {"_last-serial": "42069282", "api-version": "1.1"}}'
     assert pip_pull.parse_page(_answer(body, pip_pull.JSON_TYPE)).serial == 42069282
