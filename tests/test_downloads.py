@@ -262,3 +262,29 @@ def test_a_mirror_tried_alone_is_not_tried_again(mirror_lab: MirrorLab) -> None:
     said = downloads._time_alone(phase, [0, 1, 2], [], together)
     assert said is not None and "ran 4.0x faster than together" in said
     assert asked == [0, 1, 2]
+
+
+def test_without_a_figure_alone_no_parallel_windows_are_timed() -> None:
+    # Every hf mirror's figure is from the downloads together (their windows alone got
+    # no time): 1 vs 8 connections would compare a share with the whole link.
+    paths = [
+        PullPath(f"https://m{i}.example", "hf", "u", "u", parallel_advice="aria2c -x 8")
+        for i in range(2)
+    ]
+    results = [
+        Measurement(
+            url="u", kind="hf", outcome=Outcome.OK, reason="", ttfb_s=0.01,
+            throughput_bytes_per_s=MiB, throughput_at_once=2,
+        ),
+        Measurement(url="u", kind="hf", outcome=Outcome.OK, reason="", ttfb_s=0.01),
+    ]  # fmt: skip
+    phase = downloads._Phase(
+        results, paths, ["https://m.example/f"] * 2, [None] * 2, {}, 5.0, system_resolver,
+        time.monotonic() + 10, 1.0, MiB, None,
+    )  # fmt: skip
+    downloads._add_parallel(phase, [0, 1], ["hf"])
+    assert [r.parallel_verdict for r in phase.results] == [
+        "parallel connections not tested: no hf mirror was timed alone",
+        "parallel connections not tested: one connection was not timed",
+    ]
+    assert not any(r.throughput_by_connections for r in phase.results)

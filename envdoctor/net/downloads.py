@@ -452,7 +452,7 @@ def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]
         if phase.results[index].throughput_bytes_per_s is None:
             why = "one connection was not timed"
         elif phase.best_alone(timed, path.kind) is None:
-            why = f"no time left to time a {path.kind} mirror alone"
+            why = f"no {path.kind} mirror was timed alone"
         else:
             why = f"only on the best {path.kind} mirror of the run"
         phase.results[index] = dataclasses.replace(
