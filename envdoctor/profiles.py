@@ -362,8 +362,6 @@ def _parse_bytes(data: bytes, source: Path, origin: Origin) -> _Raw:
 
 # --- checking one file ----------------------------------------------------------------
 
-_TOML_AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
-
 
 @dataclass(frozen=True)
 class _Raw:
@@ -394,9 +392,8 @@ def _parse(text: str, source: Path, origin: Origin) -> _Raw:
     try:
         data: dict[str, Any] = toml10.loads(text)  # TOML 1.0, compiled: 12 files each run
     except toml10.TOMLDecodeError as error:
-        where = _TOML_AT.search(str(error))
-        line, column = (int(where.group(1)), int(where.group(2))) if where else (None, None)
-        problem = escape_invisible(_TOML_AT.sub("", str(error)))
+        message, line, column = toml10.position(str(error))
+        problem = escape_invisible(message)
         raise ProfileError(
             f"{printable(source)}:{line}: TOML syntax error (column {column}): {problem}"
             if line is not None

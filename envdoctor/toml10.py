@@ -83,6 +83,19 @@ def loads(text: str) -> dict[str, Any]:
     return data
 
 
+def position(message: str) -> tuple[str, int | None, int | None]:
+    """A :data:`TOMLDecodeError`'s message without the `` (at line L, column C)`` the
+    parser (and :func:`loads`'s own refusal) ends it with, and that line and column;
+    both None when it names none."""
+    where = _AT.search(message)
+    if where is None:
+        return message, None, None
+    return message[: where.start()], int(where.group(1)), int(where.group(2))
+
+
+_AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
+
+
 def nesting_problem(data: object) -> str | None:
     """Why a tree :func:`loads` returned is refused (nested deeper than
     :data:`~envdoctor.configfiles.MAX_NESTING`), or None.

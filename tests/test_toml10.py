@@ -151,3 +151,16 @@ def test_the_compiled_tomli_pyproject_asks_for_is_the_parser_in_use():
         pytest.skip("tomli has no compiled wheel for this platform: tomllib is used")
     assert toml10._follows_toml_10(tomli), "tomli 2.4+ follows TOML 1.1: keep tomli<2.4"
     assert toml10.PARSER == "tomli (compiled)"
+
+
+def test_position_splits_the_line_and_column_off_the_message() -> None:
+    with pytest.raises(toml10.TOMLDecodeError) as caught:
+        toml10.loads("a = 1\nb = = 2\n")
+    message, line, column = toml10.position(str(caught.value))
+    assert (line, column) == (2, 5) and message and "line" not in message
+    deep = "x = 1\n" + ".".join(["k"] * 101) + " = 1\n"
+    with pytest.raises(toml10.TOMLDecodeError) as caught:
+        toml10.loads(deep)
+    message, line, column = toml10.position(str(caught.value))
+    assert (line, column) == (2, 1) and toml10.is_refusal(message)
+    assert toml10.position("nests more than 64 deep") == ("nests more than 64 deep", None, None)

@@ -106,17 +106,14 @@ def _load(ctx: Context, path: Path, problems: list[ConfigProblem]) -> dict[str, 
     return data
 
 
-_AT_LINE = re.compile(r" \(at line (\d+), column \d+\)$")
-
-
 def _parse(text: str) -> tuple[dict[str, Any] | None, int | None, str | None]:
     """A cargo config read by tomllib (TOML 1.0, as cargo's toml crate reads it; tomlkit
     took seconds for 1 MiB), or None, the line and why it is refused."""
     try:
         return toml10.loads(text), None, None
     except toml10.TOMLDecodeError as exc:
-        where = _AT_LINE.search(str(exc))
-        return None, int(where.group(1)) if where else None, _AT_LINE.sub("", str(exc))
+        message, line, _ = toml10.position(str(exc))
+        return None, line, message
     except RecursionError:
         return None, None, f"nests more than {MAX_NESTING} deep"
     except ValueError as exc:  # an integer past Python's 4300-digit limit

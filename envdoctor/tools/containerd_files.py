@@ -74,9 +74,8 @@ def read_toml(text: str, display: str) -> dict[str, Any]:
             problem = f"nests more than {MAX_NESTING} deep"
         else:
             problem = str(exc).split(";")[0]
-        where = _AT_LINE.search(problem)
-        problem = _AT_LINE.sub("", problem)
-        line = f" line {where.group(1)}" if where else ""
+        problem, number, _ = toml10.position(problem)
+        line = f" line {number}" if number is not None else ""
         verdict = (  # what envdoctor refuses to read, not a verdict on containerd's parser
             f"{problem}: envdoctor does not read it"
             if toml10.is_refusal(problem)
@@ -86,9 +85,6 @@ def read_toml(text: str, display: str) -> dict[str, Any]:
             f"containerd: {display}{line}: {verdict}",
             f"Fix {display}, then run apply again.",
         ) from None
-
-
-_AT_LINE = re.compile(r" \(at line (\d+), column \d+\)")
 
 
 def read_config(doc: Any) -> ContainerdConfig:

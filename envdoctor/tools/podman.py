@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,10 +162,9 @@ def load(
         files_read.append(str(path))
         data, error = memoized(ctx, "registries.conf", text, functools.partial(_parse, text))
         if data is None:
-            where = _AT_LINE.search(error)
-            line = int(where.group(1)) if where else None
+            refused, line, _ = toml10.position(error)
             problem = (  # what envdoctor refuses to read, not a verdict on podman's parser
-                f"{_AT_LINE_END.sub('', error)}: envdoctor does not read it"
+                f"{refused}: envdoctor does not read it"
                 if toml10.is_refusal(error)
                 else f"invalid TOML: podman refuses to run ({error})"
             )
@@ -191,10 +189,6 @@ def load(
         if isinstance(mode, str):
             merged.short_name_mode = (mode, path)
     return merged
-
-
-_AT_LINE = re.compile(r"at line (\d+)")
-_AT_LINE_END = re.compile(r" \(at line \d+, column \d+\)$")
 
 
 def _parse(text: str) -> tuple[dict[str, Any] | None, str]:

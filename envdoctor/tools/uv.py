@@ -123,7 +123,7 @@ def _toml_load(
     return data
 
 
-_TOML_WHERE = re.compile(r" \((?:at line (\d+), column \d+|at end of document)\)$")
+_AT_END = " (at end of document)"
 
 
 def parse_toml(ctx: Context, text: str) -> tuple[dict[str, object] | None, int | None, str | None]:
@@ -138,12 +138,10 @@ def parse_toml(ctx: Context, text: str) -> tuple[dict[str, object] | None, int |
         try:
             data = toml10.loads(text.removeprefix(_BOM))
         except toml10.TOMLDecodeError as exc:
-            message = str(exc)
-            match = _TOML_WHERE.search(message)
-            line = None
-            if match is not None:  # the last line, when the document ends too early
-                line = int(match.group(1)) if match.group(1) else len(text.splitlines()) or 1
-            return None, line, f"invalid TOML ({_TOML_WHERE.sub('', message)})"
+            message, line, _ = toml10.position(str(exc))
+            if message.endswith(_AT_END):  # the last line, when the document ends too early
+                message, line = message.removesuffix(_AT_END), len(text.splitlines()) or 1
+            return None, line, f"invalid TOML ({message})"
         except RecursionError:
             return None, None, f"invalid TOML (nests more than {MAX_NESTING} deep)"
         except ValueError as exc:  # an integer past Python's 4300-digit limit
