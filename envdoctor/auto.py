@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from envdoctor import tools
 from envdoctor.errors import EnvdoctorError
 from envdoctor.mirrors import TARGETS, Entry, Ranking, canonical, gather, measure
-from envdoctor.net.ranking import score
+from envdoctor.net.ranking import fallback_rate, score
 from envdoctor.profiles import (
     Profile,
     get_profile,
@@ -235,12 +235,7 @@ def _pick_one(target: str, ranking: Ranking | None) -> TargetChoice:
         why = "; ".join(f"{e.candidate.url}: {e.measurement.reason}" for e in failed)
         return TargetChoice(target, None, None, f"no candidate answered: {why}")
     healthy, stale_note = _without_stale(healthy)
-    rates = [
-        e.measurement.throughput_bytes_per_s
-        for e in healthy
-        if e.measurement.throughput_bytes_per_s is not None
-    ]
-    fallback = min(rates) if rates else None
+    fallback = fallback_rate(e.measurement for e in healthy)
     scores = {id(e): score(e.measurement, fallback_bytes_per_s=fallback) for e in healthy}
     scored = [e for e in healthy if scores[id(e)] is not None]
     if not scored:  # healthy but without a first-byte time: cannot happen for "ok"

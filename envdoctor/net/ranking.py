@@ -36,14 +36,20 @@ def rank(measurements: Iterable[Measurement]) -> list[Measurement]:
     return sorted(items, key=rank_key(items))
 
 
-def rank_key(items: Sequence[Measurement]) -> Callable[[Measurement], tuple[int, float]]:
-    """The sort key :func:`rank` orders ``items`` by (the fallback rate is theirs)."""
+def fallback_rate(items: Iterable[Measurement]) -> float | None:
+    """The rate :func:`score` prices a healthy mirror of ``items`` at when its own was not
+    measured: the slowest measured one (unknown is not rewarded); None when none was."""
     rates = [
         item.throughput_bytes_per_s
         for item in items
         if item.healthy and item.throughput_bytes_per_s is not None
     ]
-    fallback = min(rates) if rates else None
+    return min(rates) if rates else None
+
+
+def rank_key(items: Sequence[Measurement]) -> Callable[[Measurement], tuple[int, float]]:
+    """The sort key :func:`rank` orders ``items`` by (the fallback rate is theirs)."""
+    fallback = fallback_rate(items)
 
     def key(item: Measurement) -> tuple[int, float]:
         value = score(item, fallback_bytes_per_s=fallback)
