@@ -399,11 +399,10 @@ def _alone(phase: _Phase, index: int, together: dict[int, Throughput], units: in
         return None
     phase.tried_alone.add(index)
     alone = phase.download(index, window, ALONE_BUFFER_BYTES)
+    if alone.bytes_per_s is not None or alone.outcome is Outcome.OK:  # timed, or too small
+        phase.record(index, alone, 1)
     if alone.bytes_per_s is None:
-        if alone.outcome is Outcome.OK:  # too small to time
-            phase.record(index, alone, 1)
         return None
-    phase.record(index, alone, 1)
     before = together.get(index)
     if (
         before is None
