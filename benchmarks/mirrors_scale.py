@@ -2,8 +2,9 @@
 
     python benchmarks/mirrors_scale.py [--counts 10,50,100] [--samples 3] [--runs 3]
 
-For each N, starts N loopback lab mirrors (tests/mirrorlab.py, served from a process of
-their own unless ``--same-process``) whose first byte is delayed by 20 ms up to
+For each N, starts N loopback lab mirrors (tests/mirrorlab.py, served from processes of
+their own: ``--lab-processes``, by default one per 10 mirrors but at most half the
+cores; 0 serves them from this process) whose first byte is delayed by 20 ms up to
 ``--max-delay-ms``, whose bodies are paced at ``--rate-mib`` MiB/s per connection and
 whose numpy page is shaped as pypi.org's (``--page pypi``: each version's wheels for
 four CPythons and eight platforms behind 500-byte links; ``--page lab``: the lab's short
@@ -14,7 +15,8 @@ pip ``PullPath`` with ``throughput=True``, the deadline ``--timeout`` (the CLI's
 the longest delay) measured alone the same way.  The target is a ratio of 1.2 or less.
 The script prints how many mirrors got a throughput figure, the median window, and how
 many figures are lower bounds, so that a ratio bought by cutting the downloads short, or
-by letting them compete unnoticed, shows.
+by letting them compete unnoticed, shows; and the same runs without throughput (the
+latency phase, pull steps included), to tell which phase the time goes to.
 
 Downloads run together, then the best mirror and a typical one alone, then the best
 one's 4 and 8 connections (envdoctor/net/downloads.py).  Measured on the 2-core dev VM,
@@ -30,6 +32,14 @@ process): N = 10 5.00 s against 2.46 s (2.04x, all 10 timed in 0.26 s windows, f
 the deadline); N = 50 1.98x, 8 of 50 timed.  Before the steady stop (d45e192): N = 10
 2.75x.
 
+With the latency column (the same VM, later that day, medians of 3): N = 10 1.09-1.13x,
+latency phase 0.88 s against 0.86 s alone; N = 50 1.85x, latency 1.45-1.52 s against
+0.86 s; N = 100 2.00-2.04x, latency 2.50-2.62 s against 0.87 s.  In one of the three
+runs at N = 50 (and one at 100), 43 (61) mirrors were not done within the 3 s latency
+share and were reported as timed out; eight more rounds of the same runs did not repeat
+it.  With bodies paced at 2 MiB/s (``--rate-mib 2``, a quarter of the TLS the two cores
+serve), N = 50: 1.23x with no lower bounds.
+
 At N >= 50 this box cannot judge the target: two cores serve N TLS mirrors and run
 envdoctor.  The lower bounds say so: the downloads together compete for the CPU (their
 median mirror gets about half its rate alone), the run notices it, marks them, and times
@@ -37,14 +47,28 @@ the best three alone.  What envdoctor itself spends per pip mirror in the latenc
 (its pull steps, sequential profile): about 60 ms of CPU with the lab page, most of it
 holding the GIL (choosing the wheel from 1,472 links: 20-40 ms; four TLS handshakes),
 and about 2.5 ms for the choice from the PyPI-shaped tail (46c6f9c; 12 ms before).  The
-N = 50 and 100 targets need a machine with more cores than mirrors' worth of lab.
+N = 50 and 100 targets need a machine with more cores than mirrors' worth of lab
+(benchmarks/device_checks.sh runs this script on a lent GPU machine's 16 cores).
+
+What more cores will not remove: envdoctor's own CPU in the latency phase, about 22 ms a
+pip mirror with the PyPI-shaped page (thread CPU, one mirror at a time; 3 samples and
+the pull steps), of which some 7 ms are four TLS handshakes, run without the GIL.  The
+rest, about 14 ms, holds one interpreter's lock: 100 mirrors need about 1.4 s of it
+whatever the cores, against 0.87 s for the latency phase of the slowest alone.  Of that,
+choosing the wheel from the 256 KiB tail (526 links) is about 3.5 ms and parsing it 1 ms;
+a search of the whole body for the wheel's literals, instead of each link, saved nothing
+measurable (tried 2026-12-01).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import math
 import multiprocessing
+import multiprocessing.process
+import os
 import statistics
 import sys
 import tempfile
@@ -70,14 +94,21 @@ TARGET = 1.2
 
 
 def _run(
-    mirrors: list[PullPath], env: dict[str, str], samples: int, timeout: float
+    mirrors: list[PullPath],
+    env: dict[str, str],
+    samples: int,
+    timeout: float,
+    throughput: bool = True,
 ) -> tuple[float, int, float | None, int, int]:
     """Wall time, how many mirrors got a throughput figure, their median window, how
     many were not healthy (on a loaded machine, latency not done within its share), and
     how many figures are lower bounds (taken together in a run where the downloads
-    competed, here for the two cores)."""
+    competed, here for the two cores).  Without ``throughput``: the latency phase alone
+    (the pull steps included)."""
     started = time.perf_counter()
-    results = measure_all(mirrors, env=env, samples=samples, deadline_s=timeout, throughput=True)
+    results = measure_all(
+        mirrors, env=env, samples=samples, deadline_s=timeout, throughput=throughput
+    )
     wall = time.perf_counter() - started
     unhealthy = [result for result in results if not result.healthy]
     timed = [r for r in results if r.throughput_bytes_per_s is not None]
@@ -102,10 +133,13 @@ class _Mirrors:
     body: int
     shape: PageShape
 
-    def add_to(self, lab: MirrorLab) -> list[str]:
+    def part(self, first: int, count: int) -> _Mirrors:
+        return dataclasses.replace(self, delays=self.delays[first : first + count])
+
+    def add_to(self, lab: MirrorLab, first: int = 0) -> list[str]:
         return [
             lab.add(
-                f"m{index}",
+                f"m{first + index}",
                 delay_ms=delay,
                 rate_bps=self.rate,
                 body_bytes=self.body,
@@ -115,38 +149,55 @@ class _Mirrors:
         ]
 
 
-def _serve_lab(conn: Connection, mirrors: _Mirrors) -> None:
-    """The lab mirrors, served from this (child) process until the parent says stop."""
-    with (
-        tempfile.TemporaryDirectory() as directory,
-        MirrorLab(LabPKI.create(Path(directory))) as lab,
-    ):
-        conn.send((mirrors.add_to(lab), lab.env))
+def _serve_lab(conn: Connection, pki: LabPKI, mirrors: _Mirrors, first: int) -> None:
+    """Lab mirrors ``first``... (``m<first>`` on), served from this (child) process
+    until the parent says stop."""
+    with MirrorLab(pki) as lab:
+        conn.send((mirrors.add_to(lab, first), lab.env))
         conn.recv()
 
 
+def lab_processes(count: int, cores: int | None) -> int:
+    """The default number of processes serving ``count`` mirrors on a machine of
+    ``cores``: one per 10 mirrors, but at most half the cores (the rest are
+    envdoctor's), and at least one."""
+    return max(1, min((cores or 2) // 2, math.ceil(count / 10)))
+
+
 @contextlib.contextmanager
-def _lab(mirrors: _Mirrors, *, separate: bool) -> Iterator[tuple[list[str], dict[str, str]]]:
-    """The lab mirrors' URLs and the environment that trusts them: served from a process
-    of their own (``separate``: envdoctor and the servers do not share one interpreter's
-    lock, as they do not in the field), or from this one."""
-    if not separate:
-        with (
-            tempfile.TemporaryDirectory() as directory,
-            MirrorLab(LabPKI.create(Path(directory))) as lab,
-        ):
-            yield mirrors.add_to(lab), lab.env
-        return
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    child = context.Process(target=_serve_lab, args=(theirs, mirrors), daemon=True)
-    child.start()
-    try:
-        urls, env = ours.recv()
-        yield urls, env
-    finally:
-        ours.send("stop")
-        child.join(10)
+def _lab(mirrors: _Mirrors, *, processes: int) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The lab mirrors' URLs (in the order of ``mirrors.delays``) and the environment
+    that trusts them: served from ``processes`` processes of their own, each a
+    contiguous share of the mirrors (envdoctor and the servers do not share one
+    interpreter's lock, as they do not in the field, and one Python process is not N
+    servers' worth of CPU), or with 0 from this one."""
+    with tempfile.TemporaryDirectory() as directory:
+        pki = LabPKI.create(Path(directory))
+        if processes == 0:
+            with MirrorLab(pki) as lab:
+                yield mirrors.add_to(lab), lab.env
+            return
+        count = len(mirrors.delays)
+        size = math.ceil(count / processes)
+        context = multiprocessing.get_context("spawn")
+        children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+        try:
+            for first in range(0, count, size):
+                ours, theirs = context.Pipe()
+                share = mirrors.part(first, size)
+                child = context.Process(
+                    target=_serve_lab, args=(theirs, pki, share, first), daemon=True
+                )
+                child.start()
+                children.append((child, ours))
+            answers = [ours.recv() for _, ours in children]
+            yield [url for urls, _ in answers for url in urls], answers[0][1]
+        finally:
+            for _, ours in children:
+                with contextlib.suppress(OSError):
+                    ours.send("stop")
+            for process, _ in children:
+                process.join(10)
 
 
 def main() -> int:
@@ -158,9 +209,11 @@ def main() -> int:
     parser.add_argument("--rate-mib", type=float, default=8.0)
     parser.add_argument("--max-delay-ms", type=float, default=200.0)
     parser.add_argument(
-        "--same-process",
-        action="store_true",
-        help="serve the lab from this process (it then competes with envdoctor for the GIL)",
+        "--lab-processes",
+        type=int,
+        default=None,
+        help="processes serving the lab mirrors (default: one per 10 mirrors, at most half"
+        " the cores; 0: this process, which then competes with envdoctor for the GIL)",
     )
     parser.add_argument(
         "--page",
@@ -177,23 +230,31 @@ def main() -> int:
         f"pip mirrors, throughput on, deadline {args.timeout:g} s, {args.samples} samples,"
         f" bodies paced at {args.rate_mib:g} MiB/s; medians of {args.runs} runs"
     )
+    cores = os.cpu_count()
     print(
         f"{'N':>4}  {'all N':>9}  {'slowest alone':>13}  {'ratio':>6}  "
-        f"{'timed':>7}  {'window':>8}  {'alone':>8}"
+        f"{'timed':>7}  {'window':>8}  {'alone':>8}  {'latency':>13}  {'lab':>5}"
     )
     worst = 0.0
     for count in counts:
         step = (args.max_delay_ms - 20) / max(1, count - 1)
         delays = [20 + step * index for index in range(count)]
-        lab = _lab(_Mirrors(delays, rate, body, args.page), separate=not args.same_process)
+        processes = args.lab_processes
+        if processes is None:
+            processes = lab_processes(count, cores)
+        lab = _lab(_Mirrors(delays, rate, body, args.page), processes=processes)
         with lab as (urls, env):
             mirrors = [pull_path(url + "/pypi/simple", "pip") for url in urls]
             slowest = [mirrors[-1]]
             walls, alone, timed, windows, alone_windows, failed = [], [], [], [], [], []
             lower: list[int] = []
+            latency: list[float] = []
+            latency_alone: list[float] = []
             for _ in range(args.runs):
                 wall, got, window, bad, shares = _run(mirrors, env, args.samples, args.timeout)
                 single, _, single_window, _, _ = _run(slowest, env, args.samples, args.timeout)
+                latency.append(_run(mirrors, env, args.samples, args.timeout, False)[0])
+                latency_alone.append(_run(slowest, env, args.samples, args.timeout, False)[0])
                 failed.append(bad)
                 lower.append(shares)
                 walls.append(wall)
@@ -207,9 +268,13 @@ def main() -> int:
             worst = max(worst, ratio)
             window_text = f"{statistics.median(windows):.2f} s" if windows else "-"
             alone_text = f"{statistics.median(alone_windows):.2f} s" if alone_windows else "-"
+            latency_text = (
+                f"{statistics.median(latency):.2f}/{statistics.median(latency_alone):.2f} s"
+            )
             print(
                 f"{count:>4}  {statistics.median(walls):8.2f}s  {statistics.median(alone):12.2f}s"
                 f"  {ratio:6.2f}  {min(timed):>3}/{count:<3}  {window_text:>8}  {alone_text:>8}"
+                f"  {latency_text:>13}  {processes:>5}"
                 + (f"  ({max(failed)} not healthy)" if max(failed) else "")
                 + (f"  ({max(lower)} lower bounds)" if max(lower) else "")
             )
@@ -219,6 +284,8 @@ def main() -> int:
     )
     print("timed: mirrors with a throughput figure (fewest over the runs);")
     print("window: median download window of those, all N vs the slowest alone")
+    print("latency: the same runs without throughput (the latency phase), all N / alone")
+    print("lab: processes serving the lab mirrors (0: this one)")
     return 0 if worst <= TARGET else 1
 
 
