@@ -45,12 +45,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-Behaviour = Literal["ok", "reset", "close", "hang", "trickle-head", "trickle-body"]
+Behaviour = Literal[
+    "ok", "reset", "close", "hang", "trickle-head", "trickle-body", "burst-then-stall"
+]
 """``reset``: RST (SO_LINGER 0) after reading the request; ``close``: a clean close
 without answering; ``hang``: read the request and never answer (until the lab closes);
 ``trickle-head``: send every head one byte per ``trickle_interval_s`` (a hostile server
 that never lets a read time out); ``trickle-body``: the same for the large file bodies
-only (the model and package downloads), small answers come at once."""
+only (the model and package downloads), small answers come at once;
+``burst-then-stall``: a large file body's first :data:`BURST_BYTES` at once, then
+nothing until the lab closes (a stalled upstream behind a cache)."""
+
+BURST_BYTES = 1024 * 1024
 
 PageShape = Literal["lab", "pypi"]
 """How numpy's simple page looks: see ``_simple_page``."""
@@ -481,6 +487,10 @@ class MirrorServer(_LoopbackServer):
         conn.sendall(raw_head)
         if self.behaviour == "trickle-body" and isinstance(body, int):
             self._trickle(conn, _BLOCK)
+            return
+        if self.behaviour == "burst-then-stall" and isinstance(body, int):
+            conn.sendall(_BLOCK * (BURST_BYTES // len(_BLOCK)))
+            self.stop.wait()
             return
         if method != "HEAD":
             self._send_body(conn, _chunked(body) if chunked and isinstance(body, bytes) else body)

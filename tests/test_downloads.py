@@ -16,11 +16,11 @@ from envdoctor.net import downloads
 from envdoctor.net.downloads import ALONE_PER_KIND, CONTENDED
 from envdoctor.net.measure import measure_all
 from envdoctor.net.results import Measurement, Outcome, Throughput
-from envdoctor.net.session import PullPath, system_resolver
+from envdoctor.net.session import PullPath, Session, system_resolver
 from envdoctor.render import _plain_rate
 from envdoctor.tools import hf, pull_path
 from envdoctor.units import MiB
-from tests.mirrorlab import Link, MirrorLab
+from tests.mirrorlab import BURST_BYTES, Link, MirrorLab
 
 ENDLESS = 2**40
 
@@ -288,3 +288,32 @@ def test_without_a_figure_alone_no_parallel_windows_are_timed() -> None:
         "parallel connections not tested: one connection was not timed",
     ]
     assert not any(r.throughput_by_connections for r in phase.results)
+
+
+def _download(mirror_lab: MirrorLab, base: str, window: float, deadline_in: float) -> Throughput:
+    url = hf.pull_path(base).throughput_url
+    assert url is not None
+    ends = time.monotonic() + deadline_in
+    session = Session("hf", 10.0, mirror_lab.env, system_resolver, ends, ())
+    return downloads.time_download(url, session, window, 64 * MiB)
+
+
+def test_a_burst_and_then_silence_is_timed_over_the_silence(mirror_lab: MirrorLab) -> None:
+    # BURST_BYTES at once, then nothing: over a 0.5 s window that is BURST_BYTES / 0.5 s,
+    # not the burst's own speed (which once ranked a stalled mirror first, by far).
+    base = mirror_lab.add("burst", behaviour="burst-then-stall", body_bytes=ENDLESS)
+    got = _download(mirror_lab, base, 0.5, 20.0)
+    assert got.outcome is Outcome.OK, got
+    assert got.bytes_read == BURST_BYTES
+    assert 0.5 <= got.duration_s < 0.7, got
+    assert got.bytes_per_s is not None and got.bytes_per_s <= BURST_BYTES / 0.5, got
+
+
+def test_a_download_the_deadline_cuts_keeps_what_it_read(mirror_lab: MirrorLab) -> None:
+    # A body paced at 1 MiB/s, a 5 s window and a run that ends in 1 s: the figure is
+    # what came before the deadline, over the time until then.
+    base = mirror_lab.add("paced", rate_bps=MiB, body_bytes=ENDLESS)
+    got = _download(mirror_lab, base, 5.0, 1.0)
+    assert got.outcome is Outcome.OK, got
+    assert got.bytes_per_s is not None and 0.5 * MiB <= got.bytes_per_s <= 1.3 * MiB, got
+    assert got.duration_s < 1.0, got

@@ -650,13 +650,11 @@ class Session:
         steady: bool = False,
         buffer_bytes: int | None = None,
     ) -> tuple[int, float, bool, bool]:
-        """Read the body for ``seconds`` after ``started``, or ``max_bytes``, or to its end:
-        ``(bytes read, time the last of them arrived, whole body read, stopped early for
-        a steady rate)``.  With ``steady``, stop as soon as the rate is steady
-        (:func:`~envdoctor.net.body.steady_rate`: the halves of what was read agree).
-
-        One buffer (``buffer_bytes``: :func:`~envdoctor.net.body.read_buffer`), filled with
-        ``recv_into``: no allocation per read, so a fast link is not under-reported."""
+        """Read the body for ``seconds`` after ``started``, ``max_bytes``, to its end or (with
+        ``steady``) a steady rate: ``(bytes, when the read ended, whole body, steady)``.  A
+        read the window or the run's deadline cuts ends then, not at its last byte: a
+        burst and then silence is timed over both.  One buffer (:func:`read_buffer`), filled
+        by ``recv_into``: no allocation per read, so a fast link is not under-reported."""
         count = 0
         last = started
         stop_at = started + seconds
@@ -666,7 +664,7 @@ class Session:
             now = time.perf_counter()
             window = stop_at - now
             if window <= 0:
-                return count, last, False, False
+                return count, max(last, stop_at), False, False
             if steady and now - marks[-1][0] >= STEADY_STEP_S:
                 marks.append((last, count))
                 if steady_rate(marks):
@@ -674,15 +672,17 @@ class Session:
             try:
                 budget = self.budget("body")
             except ProbeFailure as failure:
-                if failure.outcome is Outcome.TIMEOUT:
-                    return count, last, False, False  # the overall deadline: what was read counts
+                if failure.outcome is Outcome.TIMEOUT:  # the run's deadline: what came counts
+                    return count, time.perf_counter(), False, False
                 raise
             try:
                 sock.settimeout(min(budget, window))
                 got = sock.recv_into(view[: min(len(view), max_bytes - count)])
             except TimeoutError:
-                if window < budget:
-                    return count, last, False, False  # the window closed, not a stall
+                if window < budget:  # the window closed, not a stall
+                    return count, max(last, stop_at), False, False
+                if self.deadline_bound and count:  # the run's deadline, not a stall
+                    return count, time.perf_counter(), False, False
                 raise self.classify(TimeoutError(), "body", "") from None
             except OSError as exc:
                 raise self.classify(exc, "body", "") from None
