@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -317,7 +317,7 @@ def mirrors(
     from envdoctor.context import Context
     from envdoctor.mirrors import TARGETS, gather, measure
     from envdoctor.profiles import get_profiles, load_profiles
-    from envdoctor.render import make_console, mirrors_summary, render_mirrors
+    from envdoctor.render import make_console, mirrors_summary, render_mirrors, status
     from envdoctor.tools import PullOptions, configured_mirrors
 
     wanted = split_names(targets) or list(TARGETS)
@@ -330,7 +330,7 @@ def mirrors(
         chosen = [p for p in load_profiles(ctx).values() if include_opt_in or not p.opt_in]
     candidates = gather(profiles=chosen, configured=configured_mirrors(ctx), targets=wanted)
     quiet = as_json or not console.is_terminal
-    with nullcontext() if quiet else console.status(f"Measuring {len(candidates)} mirrors..."):
+    with nullcontext() if quiet else status(console, f"Measuring {len(candidates)} mirrors..."):
         rankings = measure(
             ctx,
             candidates,
@@ -387,5 +387,16 @@ def _register_subgroups() -> None:
 _register_subgroups()
 
 
+def escape_unencodable(streams: Sequence[Any]) -> None:
+    """Where a locale's encoding (ISO-8859-1, say) cannot write envdoctor's glyphs (✓,
+    ≥, the spinner's braille), write them as ``\\u2713`` escapes rather than fail with a
+    UnicodeEncodeError: readable for people, and a valid JSON escape in a document."""
+    for stream in streams:
+        encoding = str(getattr(stream, "encoding", None) or "").lower()
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
+    escape_unencodable((sys.stdout, sys.stderr))
     cli.main(prog_name="envdoctor")

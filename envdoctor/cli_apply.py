@@ -269,8 +269,9 @@ def _auto(
     from contextlib import nullcontext
 
     from envdoctor.auto import auto_profile, save_profile, to_apply
+    from envdoctor.render import status
 
-    waiting = nullcontext() if not console.is_terminal else console.status("Measuring mirrors...")
+    waiting = nullcontext() if not console.is_terminal else status(console, "Measuring mirrors...")
     with waiting:
         profile, choice = auto_profile(ctx)
     for item in choice.targets if not quiet else ():

@@ -84,7 +84,7 @@ def report(
     from envdoctor.planning import TARGET_NAMES, ApplyOptions, plan
     from envdoctor.probes import PROBE_NAMES, load
     from envdoctor.profiles import get_profile
-    from envdoctor.render import live_progress, make_console
+    from envdoctor.render import live_progress, make_console, status
     from envdoctor.requirements import CheckOptions
     from envdoctor.results import TargetPlan
     from envdoctor.tools import PullOptions
@@ -107,7 +107,7 @@ def report(
     if auto:
         from envdoctor.auto import auto_profile
 
-        with progress_console.status("Measuring mirrors for the automatic choice..."):
+        with status(progress_console, "Measuring mirrors for the automatic choice..."):
             profile, choice = auto_profile(ctx, pull=PullOptions(image=image))
         choices = {item.target: item.reason for item in choice.targets}
         measured = [ranking.to_json() for ranking in choice.measured]

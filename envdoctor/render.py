@@ -38,6 +38,21 @@ def make_console(env: Mapping[str, str], *, stderr: bool = False) -> Console:
     return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
 
 
+def unicode_out(stream: Any) -> bool:
+    """Whether ``stream`` encodes all of Unicode (UTF-8 or another UTF)."""
+    return str(getattr(stream, "encoding", None) or "").lower().startswith("utf")
+
+
+def spinner(console: Console) -> str:
+    """Rich's braille ``dots`` on a terminal that can show them, else ASCII ``line``."""
+    return "dots" if unicode_out(console.file) else "line"
+
+
+def status(console: Console, text: str) -> Any:
+    """``console.status(text)`` with the :func:`spinner` the terminal can show."""
+    return console.status(text, spinner=spinner(console))
+
+
 def format_value(key: str, value: Any) -> str:
     """A detail value for people, formatted by the key's unit suffix.
 
@@ -216,9 +231,10 @@ def render_json(report: Report) -> str:
 class _Progress:
     """The live view while probes run: a spinner per running probe, a badge per finished."""
 
-    def __init__(self, names: Sequence[str], titles: Mapping[str, str]) -> None:
+    def __init__(self, names: Sequence[str], titles: Mapping[str, str], spinner: str) -> None:
         self._names = list(names)
         self._titles = titles
+        self._spinner = spinner
         self._done: dict[str, Status] = {}
         self._lock = threading.Lock()
         self._start = time.monotonic()
@@ -233,7 +249,7 @@ class _Progress:
             for name in self._names:
                 status = self._done.get(name)
                 if status is None:
-                    table.add_row(Spinner("dots", style="cyan"), Text(self._titles[name]))
+                    table.add_row(Spinner(self._spinner, style="cyan"), Text(self._titles[name]))
                 else:
                     label, style = _BADGES[status]
                     table.add_row(Text(label, style=style), Text(self._titles[name]))
@@ -251,7 +267,7 @@ def live_progress(
         return
     from rich.live import Live
 
-    progress = _Progress(names, titles)
+    progress = _Progress(names, titles, spinner(console))
     with Live(progress, console=console, transient=True, refresh_per_second=12):
         yield progress
 

@@ -225,3 +225,41 @@ def test_profiles_piped_is_one_unwrapped_line_each_without_trailing_spaces(runne
     names = sorted(scan_profiles(Context.from_environ()).profiles)
     listed = [line.split()[0] for line in lines[1 : 1 + len(names)]]
     assert listed == names  # one line per profile: nothing wrapped onto a line of its own
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run envdoctor with a pseudo-terminal as its stdout and stderr: its exit code and
+    what it wrote."""
+    import os
+    import pty
+
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "envdoctor", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=child,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120", **env},
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    return process.wait(timeout=60), b"".join(chunks).decode("latin-1")
+
+
+def test_a_terminal_whose_locale_cannot_write_the_glyphs_gets_escapes_not_a_crash() -> None:
+    # An ISO-8859-1 terminal: the live view's braille spinner and the table's badges once
+    # ended the check with a UnicodeEncodeError (exit 3).
+    code, output = _on_a_terminal(["check", "--only", "memory"], {"PYTHONIOENCODING": "latin-1"})
+    assert code == 0, output
+    assert "internal error" not in output
+    badges = ("\\u2713 ok", "! warn", "\\u2717 fail")  # ✓ and ✗ escaped
+    assert any(badge in output for badge in badges), output
