@@ -311,6 +311,9 @@ def render_mirrors(
                         result.append(
                             f"\n  {phase[:-2]}: {format_value(phase, value)}", style="dim"
                         )
+                if measurement.ip_families:
+                    over = ", ".join(measurement.ip_families)
+                    result.append(f"\n  connected over {over}", style="dim")
                 if measurement.proxy:
                     result.append(f"\n  via proxy {measurement.proxy}", style="dim")
                 if measurement.freshness:
@@ -385,6 +388,8 @@ def _render_mirrors_plain(
             ]
             if phases:
                 lines.append(f"{'':14}{', '.join(phases)}")
+            if measurement.ip_families:
+                lines.append(f"{'':14}connected over {', '.join(measurement.ip_families)}")
             if measurement.proxy:
                 lines.append(f"{'':14}via proxy {measurement.proxy}")
             if measurement.freshness:

@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from rich.console import Console
+
+from envdoctor.mirrors import Candidate, Entry, Ranking
 from envdoctor.net.dualstack import interleave
 from envdoctor.net.measure import measure
-from envdoctor.net.results import Outcome
+from envdoctor.net.results import Measurement, Outcome
+from envdoctor.probes import network
+from envdoctor.probes.network import timing
+from envdoctor.render import render_mirrors
+from envdoctor.results import CheckResult, Status
 from envdoctor.tools import pull_path
 from tests.mirrorlab import MirrorLab
 
@@ -105,3 +113,40 @@ def test_every_address_failing_names_each(mirror_lab: MirrorLab) -> None:
 def test_families_are_interleaved_starting_with_the_first() -> None:
     infos = [_v6("::1", 1), _v6("::2", 2), _v4("127.0.0.1", 3), _v4("127.0.0.2", 4)]
     assert [info[4][1] for info in interleave(infos)] == [1, 3, 2, 4]
+
+
+def _configured_row(**fields: object) -> tuple[str, CheckResult]:
+    """The check's row for a configured hf mirror that answered, measured with ``fields``."""
+    measured = Measurement(
+        url="https://dual.lab.test/api/models/x", kind="hf", outcome=Outcome.OK, reason="",
+        ttfb_s=0.05, **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+    entry = Entry(Candidate("hf", "https://dual.lab.test", configured=True), measured)
+    return timing(measured), network._result(Ranking("hf", (entry,)), None)
+
+
+def test_the_ipv6_finding_is_in_the_rows_and_the_check_warns_with_what_to_do() -> None:
+    finding = "IPv6 to dual.lab.test is broken (IPv6 [::1]:443: no connection within 250 ms)"
+    text, row = _configured_row(ip_families=("IPv4",), dual_stack=f"{finding}; IPv4 works")
+    assert text == f"first byte 50 ms; {finding}; IPv4 works"
+    assert row.status is Status.WARN and row.summary.endswith(text)
+    assert row.remedy is not None and row.remedy.startswith(network.IPV6_REMEDY)
+    assert "/etc/gai.conf" in row.remedy
+
+
+def test_a_mirror_reached_over_both_families_has_no_finding() -> None:
+    text, row = _configured_row(ip_families=("IPv6", "IPv4"))
+    assert text == "first byte 50 ms"
+    assert row.status is Status.OK and row.remedy is None
+
+
+def test_verbose_mirrors_say_which_families_connected() -> None:
+    measured = Measurement(
+        url="https://dual.lab.test/api/models/x", kind="hf", outcome=Outcome.OK, reason="",
+        ttfb_s=0.05, ip_families=("IPv4",),
+    )  # fmt: skip
+    entry = Entry(Candidate("hf", "https://dual.lab.test"), measured)
+    for terminal in (False, True):  # plain lines, and the table
+        console = Console(file=io.StringIO(), width=100, force_terminal=terminal)
+        render_mirrors([Ranking("hf", (entry,))], console, verbose=True)
+        assert "connected over IPv4" in console.file.getvalue()  # type: ignore[attr-defined]

@@ -53,6 +53,8 @@ def timing(measurement: Measurement) -> str:
         text += f", served by {measurement.final_host}"
     if measurement.pull_finding:
         text += f"; {measurement.pull_finding}"
+    if measurement.dual_stack:
+        text += f"; {measurement.dual_stack}"
     fresh = brief_freshness(measurement)
     if fresh:
         text += f"; {fresh}"
@@ -152,14 +154,28 @@ def _result(ranking: Ranking, profile: str | None) -> CheckResult:
             details,
             remedy=f"{_alternative(best)}Compare all mirrors: {compare}",
         )
-    dead = [e for e in ranking.entries if not e.measurement.healthy and e is not configured]
     summary = f"{configured.candidate.url}: {timing(current)}"
+    if (current.dual_stack or "").startswith("IPv6 "):
+        return CheckResult(
+            NAME, name, Status.WARN, summary, details, remedy=f"{IPV6_REMEDY} Compare: {compare} -v"
+        )
+    dead = [e for e in ranking.entries if not e.measurement.healthy and e is not configured]
     if dead:
         summary += f"; {len(dead)} other mirror{'s' if len(dead) > 1 else ''} not answering"
         return CheckResult(
             NAME, name, Status.WARN, summary, details, remedy=f"See which and why: {compare} -v"
         )
     return CheckResult(NAME, name, Status.OK, summary, details)
+
+
+IPV6_REMEDY = (
+    "If IPv6 to it is down rather than slow, Python clients (pip, conda, huggingface_hub) "
+    "try its addresses one after another and wait out their connect timeout on the IPv6 "
+    "one, on every new connection; curl and Go clients (docker, containerd) race the two "
+    "families, as envdoctor does. Fix the IPv6 route, or make this machine prefer IPv4: "
+    "uncomment `precedence ::ffff:0:0/96  100` in /etc/gai.conf."
+)
+"""What to do when the configured mirror's IPv6 did not connect and its IPv4 did."""
 
 
 def _behind_a_day(measurement: Measurement) -> bool:
