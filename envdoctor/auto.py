@@ -147,13 +147,21 @@ def to_apply(profile: Profile, choice: AutoChoice) -> Profile:
     return dataclasses.replace(profile, **kept)  # type: ignore[arg-type]
 
 
-def save_profile(ctx: Context, profile: Profile, name: str, *, overwrite: bool = False) -> Path:
+def save_profile(
+    ctx: Context,
+    profile: Profile,
+    name: str,
+    *,
+    overwrite: bool = False,
+    choice: AutoChoice | None = None,
+) -> Path:
     """Store ``profile`` as the user profile ``name``; return the file written.
 
     A shipped profile of that name is overridden, as any user profile does; an existing
     user file is only replaced with ``overwrite``.  The file is written atomically and
     read back through :func:`~envdoctor.profiles.get_profile`; if that fails the previous
-    state is restored and the error raised.
+    state is restored and the error raised.  ``choice``, the choice ``profile`` was built
+    from, words why a profile with no target is not saved.
     """
     if not is_profile_name(name):
         raise EnvdoctorError(
@@ -161,6 +169,14 @@ def save_profile(ctx: Context, profile: Profile, name: str, *, overwrite: bool =
             "Use lowercase letters, digits and dashes, e.g. office-auto.",
         )
     if not profile.targets:
+        kept = [item.target for item in choice.chosen] if choice is not None else []
+        if kept:  # every winner was left out of the profile: credentials in its URL
+            raise EnvdoctorError(
+                f"profile {name!r} would configure no target: the fastest mirror of "
+                f"{', '.join(kept)} is the configured URL, with credentials in it, and a "
+                "profile never holds credentials",
+                "Nothing to save: the tools already use that mirror.",
+            )
         raise EnvdoctorError(
             f"profile {name!r} would configure no target: no mirror answered",
             "Check the network (envdoctor mirrors) and measure again.",

@@ -349,7 +349,8 @@ def mirrors(
         choice = pick_mirrors(rankings, targets=wanted)
         if save is not None:
             mix = build_profile(choice, name=save, base=load_profiles(ctx))
-            click.echo(f"Saved as profile {save!r}: {save_profile(ctx, mix, save)}", err=True)
+            path = save_profile(ctx, mix, save, choice=choice)
+            click.echo(f"Saved as profile {save!r}: {path}", err=True)
     speed = None
     if bandwidth:
         from envdoctor.bandwidth import measure_bandwidth

@@ -277,7 +277,7 @@ def _auto(
     for item in choice.targets if not quiet else ():
         click.echo(f"auto {item.target}: {item.reason}")
     if save is not None:
-        path = save_profile(ctx, profile, save)
+        path = save_profile(ctx, profile, save, choice=choice)
         click.echo(f"Saved the choice as profile {save!r}: {path}", err=quiet)
     reasons = {item.target: item.reason for item in choice.targets}
     for item in choice.chosen:

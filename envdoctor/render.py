@@ -317,7 +317,7 @@ def render_mirrors(
                 if measurement.proxy:
                     result.append(f"\n  via proxy {measurement.proxy}", style="dim")
                 if measurement.freshness:
-                    result.append(f"\n  freshness: {measurement.freshness}", style="dim")
+                    result.append(f"\n  {_freshness_line(measurement.freshness)}", style="dim")
                 if measurement.pull_file:
                     result.append(f"\n  pull: {measurement.pull_file}", style="dim")
                 for line in _parallel_lines(measurement):
@@ -393,7 +393,7 @@ def _render_mirrors_plain(
             if measurement.proxy:
                 lines.append(f"{'':14}via proxy {measurement.proxy}")
             if measurement.freshness:
-                lines.append(f"{'':14}freshness: {measurement.freshness}")
+                lines.append(f"{'':14}{_freshness_line(measurement.freshness)}")
             if measurement.pull_file:
                 lines.append(f"{'':14}pull: {measurement.pull_file}")
             lines.extend(f"{'':14}{line}" for line in _parallel_lines(measurement))
@@ -402,6 +402,12 @@ def _render_mirrors_plain(
     if bandwidth is not None:
         lines.append(_bandwidth_line(bandwidth))
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def _freshness_line(words: str) -> str:
+    """``-v``'s line on how current a mirror is: ``freshness: behind pypi.org by 3
+    serials``, but ``freshness unknown: ...`` as it is."""
+    return words if words.startswith("freshness ") else f"freshness: {words}"
 
 
 def _plain_mirror(entry: Entry) -> str:
@@ -445,7 +451,8 @@ def mirrors_summary(rankings: Sequence[Ranking]) -> tuple[str, int]:
     silent = [ranking.target for ranking in rankings if ranking.entries and ranking.best is None]
     empty = [ranking.target for ranking in rankings if not ranking.entries]
     if rankings and not silent and not empty:
-        return f"every target has a mirror that answers ({len(rankings)} measured): exit 0", 0
+        count = f"{len(rankings)} target{'s' if len(rankings) > 1 else ''}"
+        return f"every target has a mirror that answers ({count} measured): exit 0", 0
     reasons = []
     if silent:
         reasons.append(f"no mirror answered for {', '.join(silent)}")

@@ -344,6 +344,12 @@ def test_save_profile_round_trips_through_the_profile_loader(tmp_path: Path, mir
     with pytest.raises(EnvdoctorError, match="not a profile name"):
         save_profile(ctx, profile, "Office!")
     empty = build_profile(AutoChoice(()), base={})
-    with pytest.raises(EnvdoctorError, match="configure no target"):
-        save_profile(ctx, empty, "empty")
+    with pytest.raises(EnvdoctorError, match="configure no target: no mirror answered"):
+        save_profile(ctx, empty, "empty", choice=AutoChoice(()))
+    assert not (user_profile_dir(ctx) / "empty.toml").exists()
+    # The fastest is the configured URL with credentials: left out, and said so.
+    private = _entry("https://***:***@private.example/simple", 30, profiles=(), configured=True)
+    choice = pick([Ranking("pip", (private,))], targets=("pip",))
+    with pytest.raises(EnvdoctorError, match="the fastest mirror of pip is the configured URL"):
+        save_profile(ctx, build_profile(choice, base={}), "empty", choice=choice)
     assert not (user_profile_dir(ctx) / "empty.toml").exists()

@@ -63,7 +63,7 @@ def test_summary_names_targets_without_an_answer_and_without_a_mirror() -> None:
     dead = Ranking("conda", (entry("https://b/", Outcome.TIMEOUT),))
     empty = Ranking("docker", ())
     assert mirrors_summary([ok]) == (
-        "every target has a mirror that answers (1 measured): exit 0",
+        "every target has a mirror that answers (1 target measured): exit 0",
         0,
     )
     assert mirrors_summary([ok, dead, empty]) == (

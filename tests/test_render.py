@@ -5,6 +5,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from envdoctor.engine import Report
@@ -207,3 +208,16 @@ def test_a_diff_of_50000_lines_prints_in_well_under_a_second():
     render_plans(plans, con, [diff])
     assert time.process_time() - started < 2  # 1.2 s through rich's Text before; 0.05 now
     assert buffer.getvalue().count("\n") == 50_004
+
+
+@pytest.mark.parametrize(
+    ("words", "line"),
+    [
+        ("behind pypi.org by 3 serials (numpy)", "freshness: behind pypi.org by 3 serials (numpy)"),
+        ("freshness unknown: no upstream asked", "freshness unknown: no upstream asked"),
+    ],
+)
+def test_the_verbose_freshness_line_does_not_say_freshness_twice(words: str, line: str) -> None:
+    from envdoctor.render import _freshness_line
+
+    assert _freshness_line(words) == line

@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 from envdoctor.net.pull import Answer, Fetch, Freshness, LargeFile, PullRefused, detached
 from envdoctor.net.results import host_port
 from envdoctor.net.shared import age, once_per_run
+from envdoctor.units import format_bytes
 
 REPODATA_PREFIX_BYTES = 64 * 1024
 """Enough of a repodata.json for some whole package entries (about 500 bytes each)."""
@@ -88,7 +89,7 @@ def find_package(channel: str, fetch: Fetch, *, upstream: str | None = None) -> 
             f"packages from this channel come from {host_port(url)}: its repodata names "
             "that base_url, and conda downloads them from there"
         )
-    shown = f" ({size / 1e6:.1f} MB)" if size and size >= 100_000 else ""
+    shown = f" ({format_bytes(size)})" if size and size >= 100_000 else ""
     return LargeFile(
         url=url,
         what=f"package noarch/{filename}{shown}",

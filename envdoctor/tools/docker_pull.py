@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
 from envdoctor.profile_checks import ProfileFile, optional, show
 from envdoctor.redact import mask_url
+from envdoctor.units import format_bytes
 
 PROBE_IMAGE = "library/busybox:latest"
 """A small (about 2 MB), long-lived official image every Docker Hub mirror should serve."""
@@ -169,7 +170,7 @@ def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     if not 200 <= probe.status < 300 or probe.is_html:
         raise _refusal(probe, f"layer {digest[:19]}", shown)
     size = _layer_size(layer)
-    what = f"layer {digest[:19]} of {shown}" + (f" ({size / 1e6:.1f} MB)" if size else "")
+    what = f"layer {digest[:19]} of {shown}" + (f" ({format_bytes(size)})" if size else "")
     return LargeFile(url=url, what=what, authorization=authorization)
 
 

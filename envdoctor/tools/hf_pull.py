@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
 from envdoctor.net.results import ProbeFailure, content_range, count_of, host_port
 from envdoctor.redact import mask_url
+from envdoctor.units import format_bytes
 
 HF_HUB_VERSION = "2.4.0"
 """The huggingface_hub version whose headers :func:`hf_headers` copies; its
@@ -275,7 +276,7 @@ def find_file(
 def _what(shown: str, answer: Answer) -> str:
     parsed = content_range(answer.headers.get("content-range", ""))
     if parsed is not None and parsed[2] is not None:
-        return f"{shown} ({parsed[2] / 1e6:.1f} MB)"
+        return f"{shown} ({format_bytes(parsed[2])})"
     return shown
 
 

@@ -45,6 +45,7 @@ from envdoctor.net.pull import (
 from envdoctor.net.results import content_range, count_of, host_port
 from envdoctor.net.shared import age, once_per_run
 from envdoctor.redact import mask_url
+from envdoctor.units import format_bytes
 
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
@@ -412,7 +413,7 @@ def find_wheel(
             f"{chosen.filename} there, so pip and uv download it from that host whatever "
             "index-url says"
         )
-    size = f" ({chosen.size / 1e6:.1f} MB)" if chosen.size else ""
+    size = f" ({format_bytes(chosen.size)})" if chosen.size else ""
     kind = "wheel" if chosen.filename.endswith(".whl") else "file"
     return LargeFile(
         url=chosen_url,

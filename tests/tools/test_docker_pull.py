@@ -52,7 +52,7 @@ def test_the_pull_walks_token_manifest_and_layer_and_times_the_blob(
     assert result.healthy, result.reason
     assert result.pull_file is not None
     assert result.pull_file.startswith("layer sha256:")
-    assert result.pull_file.endswith("of library/busybox:latest (4.2 MB)")
+    assert result.pull_file.endswith("of library/busybox:latest (4.0 MiB)")
     rate = result.throughput_bytes_per_s
     assert rate is not None and abs(rate - 2_000_000) < 500_000, result.throughput_reason
     server = mirror_lab.server("registry")
@@ -145,7 +145,7 @@ def test_a_named_image_is_what_the_pull_asks_for(mirror_lab: MirrorLab) -> None:
         f"an allowlist or a policy (DENIED: not in allowlist); {OTHER_IMAGE_HINT}"
     )
     assert served.healthy, served.reason
-    assert served.pull_file is not None and served.pull_file.endswith(f"of {_PYTHON} (4.2 MB)")
+    assert served.pull_file is not None and served.pull_file.endswith(f"of {_PYTHON} (4.0 MiB)")
     assert served.throughput_bytes_per_s is not None, served.throughput_reason
     paths = [urlsplit(r.target).path for r in mirror_lab.server("allowlist").records]
     assert "/v2/library/python/manifests/3.12-slim" in paths
@@ -243,7 +243,7 @@ def test_mirrors_and_check_probe_the_image_named(
         done = CliRunner().invoke(cli, [*base, *extra, "--throughput"])
         served = _docker_row(done.stdout, proxy)
         assert served["outcome"] == "ok", (extra, served["reason"])
-        assert served["pull_file"].endswith(f"of {_PYTHON} (4.2 MB)")
+        assert served["pull_file"].endswith(f"of {_PYTHON} (4.0 MiB)")
         assert served["throughput_bytes_per_s"], served
     bad = CliRunner().invoke(cli, [*base, "--image", "ghcr.io/x/y"])
     assert bad.exit_code == 2 and "--image ghcr.io/x/y: names the registry ghcr.io" in bad.output
@@ -275,7 +275,7 @@ def test_report_probes_the_image_named(
     served = _report_docker_row(named.stdout)
     assert served["status"] == "ok", served["summary"]
     (mirror,) = [m for m in served["details"]["mirrors"] if m["url"] == proxy]
-    assert mirror["measurement"]["pull_file"].endswith(f"of {_PYTHON} (4.2 MB)")
+    assert mirror["measurement"]["pull_file"].endswith(f"of {_PYTHON} (4.0 MiB)")
     paths = [urlsplit(r.target).path for r in mirror_lab.server("allowlist").records]
     assert "/v2/library/python/manifests/3.12-slim" in paths
     bad = CliRunner().invoke(cli, [*base, "--image", "ghcr.io/x/y"])
@@ -342,7 +342,7 @@ def test_a_registry_answering_json_chunked_is_walked(mirror_lab: MirrorLab) -> N
     (result,) = measure_all([docker.pull_path(base)], env=mirror_lab.env, samples=1)
     assert result.healthy, result.reason
     assert result.pull_file is not None
-    assert result.pull_file.endswith("of library/busybox:latest (4.2 MB)"), result.pull_file
+    assert result.pull_file.endswith("of library/busybox:latest (4.0 MiB)"), result.pull_file
     skopeo = shutil.which("skopeo")
     if skopeo is None:
         pytest.skip("skopeo is not installed (Debian: skopeo): no Go client to judge")
@@ -409,7 +409,7 @@ def test_containerd_mirrors_are_asked_for_their_tables_image_else_dockers(
         row = _row(done.stdout, "containerd", proxy)
         if served:
             assert row["outcome"] == "ok", (name, row["reason"])
-            assert row["pull_file"].endswith(f"of {_PYTHON} (4.2 MB)"), name
+            assert row["pull_file"].endswith(f"of {_PYTHON} (4.0 MiB)"), name
         else:
             assert row["status_code"] == 403, (name, row)
             assert "refuses the manifest of library/busybox:latest" in row["reason"]

@@ -242,7 +242,7 @@ def test_pep_700_upload_times_bound_the_lag(mirror_lab: MirrorLab) -> None:
         "behind 127.0.0.1 by 10 serials (numpy); lacks 3 of 127.0.0.1's files, "
         "the oldest uploaded 30 h ago"
     )
-    assert result.pull_file == "wheel numpy-1.1.0-py3-none-any.whl (4.2 MB)"  # JSON's size
+    assert result.pull_file == "wheel numpy-1.1.0-py3-none-any.whl (4.0 MiB)"  # JSON's size
 
 
 def test_the_end_of_a_large_upstream_page_bounds_the_lag(mirror_lab: MirrorLab) -> None:
