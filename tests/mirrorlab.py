@@ -409,6 +409,8 @@ class MirrorServer(_LoopbackServer):
         """Paths answered as given (:meth:`MirrorLab.serve`), before any other route."""
         self.hang_paths: set[str] = set()
         """Paths never answered: the request is read, then nothing until the lab stops."""
+        self.late_paths: dict[str, float] = {}
+        """Paths answered this many seconds late (:meth:`MirrorLab.answer_late`)."""
         self.trickle_interval_s = trickle_interval_s
         self.header_count = header_count
         self.tls = tls
@@ -464,6 +466,8 @@ class MirrorServer(_LoopbackServer):
         if self.delay_ms and self.stop.wait(self.delay_ms / 1000):
             return
         path = urlsplit(target).path
+        if self.late_paths.get(path) and self.stop.wait(self.late_paths[path]):
+            return
         if (path.startswith("/v2/") or path == "/token") and (
             self.status is None and self.redirect_to is None
         ):
@@ -1197,6 +1201,11 @@ class MirrorLab:
         else:
             server.files[path] = (status, {"Content-Type": content_type}, body)
         return server.url + path
+
+    def answer_late(self, name: str, path: str, seconds: float) -> None:
+        """Answer ``path`` on mirror ``name`` as usual, but ``seconds`` late: a proxy that
+        fetches a large file from its upstream on a cache miss."""
+        self.servers[name].late_paths[path] = seconds
 
     def add_proxy(self, name: str = "proxy", *, auth: tuple[str, str] | None = None) -> str:
         """Start a forward proxy and return its URL (no credentials in it)."""

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -317,3 +318,25 @@ def test_a_download_the_deadline_cuts_keeps_what_it_read(mirror_lab: MirrorLab) 
     assert got.outcome is Outcome.OK, got
     assert got.bytes_per_s is not None and 0.5 * MiB <= got.bytes_per_s <= 1.3 * MiB, got
     assert got.duration_s < 1.0, got
+
+
+@pytest.mark.parametrize(("deadline", "timed"), [(4.0, False), (20.0, True)])
+def test_a_file_whose_head_comes_late_is_waited_for_as_long_as_the_deadline_allows(
+    mirror_lab: MirrorLab, deadline: float, timed: bool
+) -> None:
+    # The model file's head comes 1.8 s late (the API the probe asks answers at once):
+    # a 4 s run has no room for it and says whose time ran out; a 20 s run waits.
+    base = mirror_lab.add("cold", body_bytes=ENDLESS, rate_bps=8 * MiB)
+    path = hf.pull_path(base)
+    assert path.throughput_url is not None
+    mirror_lab.answer_late("cold", urlsplit(path.throughput_url).path, 1.8)
+    (result,) = measure_all(
+        [path], env=mirror_lab.env, samples=1, deadline_s=deadline, throughput=True
+    )
+    assert result.healthy, result.reason
+    if timed:
+        assert result.throughput_bytes_per_s is not None, result.throughput_reason
+    else:
+        reason = result.throughput_reason or ""
+        assert result.throughput_bytes_per_s is None
+        assert "its time ran out" in reason and "room for the request" in reason, reason

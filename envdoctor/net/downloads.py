@@ -65,7 +65,10 @@ ALONE_PER_KIND = 3
 
 REQUEST_ALLOWANCE_S = 0.5
 """Time a download may take before its window starts (connect, TLS, the answer's head),
-at least: three times the mirror's own measured request time when that is longer."""
+at least: three times the mirror's own measured request time when that is longer, or
+the share of the time left that the windows leave for requests (a long ``--timeout``
+waits longer for a file whose head comes late: a proxy fetching it on a cache miss, a
+redirect to a far CDN)."""
 
 JOIN_S = 0.2
 """After the last window of the downloads run together, how long their threads get to
@@ -183,6 +186,8 @@ class _Phase:
     cancel: threading.Event | None
     tried_alone: set[int] = field(default_factory=set)
     """The mirrors already downloaded alone, whatever came of it."""
+    room: float = 0.0
+    """What the last :meth:`window` left each window for its request."""
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -201,21 +206,25 @@ class _Phase:
         measured = self.results[index]
         phases = (measured.dns_s, measured.connect_s, measured.tls_s, measured.ttfb_s)
         request = sum(value or 0.0 for value in phases) + (measured.redirect_s or 0.0)
-        allowance = max(REQUEST_ALLOWANCE_S, 3 * request)
+        allowance = max(REQUEST_ALLOWANCE_S, 3 * request, self.room)
         return min(self.deadline, time.monotonic() + window + allowance)
 
     def window(self, units: int) -> float:
         """One window of ``units`` still to come: its share of what is left, leaving a
-        fifth for the requests, at most ``seconds``; 0 when the deadline has passed."""
-        left = self.deadline - time.monotonic()
-        return max(0.0, min(self.seconds, left / max(1, units) * 0.8))
+        fifth for the requests (:attr:`room`), at most ``seconds``; 0 when the deadline
+        has passed."""
+        share = max(0.0, self.deadline - time.monotonic()) / max(1, units)
+        self.room = share * 0.2
+        return min(self.seconds, share * 0.8)
 
     def download(self, index: int, window: float, buffer_bytes: int) -> Throughput:
         url = self.urls[index] or ""
+        started = time.monotonic()
+        ends = self.ends(index, window)
         try:
-            return time_download(
+            measured = time_download(
                 url,
-                self.session(index, self.ends(index, window)),
+                self.session(index, ends),
                 window,
                 self.max_bytes,
                 self.large_files[index],
@@ -224,6 +233,12 @@ class _Phase:
             )
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the run: report it
             return Throughput(mask_url(url), Outcome.ERROR, f"internal error: {exc!r}")
+        if measured.outcome is Outcome.TIMEOUT and ends < self.deadline:
+            # its own end, not the run's deadline: say which, and how long it had
+            words = measured.reason.replace("deadline reached", "its time ran out", 1)
+            allowed = f"{ends - started:.1f} s: the window and room for the request"
+            measured = dataclasses.replace(measured, reason=f"{words} ({allowed})")
+        return measured
 
     def together(self, indices: Sequence[int], window: float) -> dict[int, Throughput]:
         """Download every mirror of ``indices`` at once, each for ``window``; those not
