@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from envdoctor.mirrors import Entry, Ranking
     from envdoctor.net.results import Measurement
 
+NARROW_COLUMNS = 100
+"""Below this width, ``mirrors`` shows each mirror as lines in one column, not a table."""
+
 _BADGES: dict[Status, tuple[str, str]] = {
     Status.OK: ("✓ ok", "green"),
     Status.WARN: ("! warn", "yellow"),
@@ -283,58 +286,71 @@ def render_mirrors(
 
     Off a terminal, one plain line per mirror in aligned columns: ``TARGET RANK URL
     [configured] [THROUGHPUT] STATUS: TIMING profiles: ...``; the caller ends with
-    :func:`mirrors_summary`.
+    :func:`mirrors_summary`.  On a terminal narrower than :data:`NARROW_COLUMNS`, each
+    mirror is lines in one column: its URL, its throughput and profiles, its result.
     """
-    from envdoctor.probes.network import timing
-
     if not console.is_terminal:
         _render_mirrors_plain(rankings, console, verbose=verbose, bandwidth=bandwidth)
         return
+    narrow = console.width < NARROW_COLUMNS
     for ranking in rankings:
         table = Table(title=f"{ranking.target}", title_justify="left", box=None, pad_edge=False)
         table.add_column("#", justify="right", style="dim")
         table.add_column("mirror", overflow="fold")
-        table.add_column("profiles", style="dim", overflow="fold")
-        table.add_column("result", overflow="fold")
-        table.add_column("throughput", justify="right", no_wrap=True)
+        if not narrow:  # five columns in 60 would leave the result a word a line
+            table.add_column("profiles", style="dim", overflow="fold")
+            table.add_column("result", overflow="fold")
+            table.add_column("throughput", justify="right", no_wrap=True)
         for index, entry in enumerate(ranking.entries, start=1):
-            measurement = entry.measurement
             mirror = Text(entry.candidate.url)
             if entry.candidate.configured:
                 mirror.append("  ◀ configured", style="bold cyan")
-            result = Text(timing(measurement), style="" if measurement.healthy else "red")
-            if verbose:
-                result.append(f"\n  GET {measurement.url}", style="dim")
-                for phase in ("dns_s", "connect_s", "tls_s", "ttfb_s", "total_s"):
-                    value = getattr(measurement, phase)
-                    if value is not None:
-                        result.append(
-                            f"\n  {phase[:-2]}: {format_value(phase, value)}", style="dim"
-                        )
-                if measurement.ip_families:
-                    over = ", ".join(measurement.ip_families)
-                    result.append(f"\n  connected over {over}", style="dim")
-                if measurement.proxy:
-                    result.append(f"\n  via proxy {measurement.proxy}", style="dim")
-                if measurement.freshness:
-                    result.append(f"\n  {_freshness_line(measurement.freshness)}", style="dim")
-                if measurement.pull_file:
-                    result.append(f"\n  pull: {measurement.pull_file}", style="dim")
-                for line in _parallel_lines(measurement):
-                    result.append(f"\n  {line}", style="dim")
-                if entry.icmp_method:
-                    result.append(f"\n  {_icmp_text(entry)}", style="dim")
-            table.add_row(
-                str(index),
-                mirror,
-                Text(", ".join(entry.candidate.profiles) or "-"),
-                result,
-                Text(_plain_rate(entry)),
-            )
+            result = _result_text(entry, verbose=verbose)
+            profiles = ", ".join(entry.candidate.profiles)
+            rate = _plain_rate(entry)
+            if narrow:
+                cell = Text.assemble(mirror, "\n")
+                facts = [rate] if rate != "-" else []
+                facts += [f"profiles: {profiles}"] if profiles else []
+                if facts:
+                    cell.append(" · ".join(facts) + "\n", style="dim")
+                cell.append_text(result)
+                table.add_row(str(index), cell)
+            else:
+                table.add_row(str(index), mirror, Text(profiles or "-"), result, Text(rate))
         console.print(table)
         console.print()
     if bandwidth is not None:
         console.print(_bandwidth_line(bandwidth), markup=False, highlight=False)
+
+
+def _result_text(entry: Entry, *, verbose: bool) -> Text:
+    """A mirror's result in the table: its timing and findings, and with ``verbose`` the
+    phases, the pull and the parallel verdict, one per line."""
+    from envdoctor.probes.network import timing
+
+    measurement = entry.measurement
+    result = Text(timing(measurement), style="" if measurement.healthy else "red")
+    if verbose:
+        result.append(f"\n  GET {measurement.url}", style="dim")
+        for phase in ("dns_s", "connect_s", "tls_s", "ttfb_s", "total_s"):
+            value = getattr(measurement, phase)
+            if value is not None:
+                result.append(f"\n  {phase[:-2]}: {format_value(phase, value)}", style="dim")
+        if measurement.ip_families:
+            over = ", ".join(measurement.ip_families)
+            result.append(f"\n  connected over {over}", style="dim")
+        if measurement.proxy:
+            result.append(f"\n  via proxy {measurement.proxy}", style="dim")
+        if measurement.freshness:
+            result.append(f"\n  {_freshness_line(measurement.freshness)}", style="dim")
+        if measurement.pull_file:
+            result.append(f"\n  pull: {measurement.pull_file}", style="dim")
+        for line in _parallel_lines(measurement):
+            result.append(f"\n  {line}", style="dim")
+        if entry.icmp_method:
+            result.append(f"\n  {_icmp_text(entry)}", style="dim")
+    return result
 
 
 def _icmp_text(entry: Entry) -> str:

@@ -71,3 +71,30 @@ def test_summary_names_targets_without_an_answer_and_without_a_mirror() -> None:
         1,
     )
     assert mirrors_summary([]) == ("no target to measure: exit 1", 1)
+
+
+def test_a_narrow_terminal_gets_each_mirror_as_lines_not_a_table_of_words() -> None:
+    import io
+
+    from rich.console import Console
+
+    from envdoctor.render import NARROW_COLUMNS, render_mirrors
+
+    verdict = "per-connection limited: 1 connection 2.9 MiB/s, 8 connections 22.9 MiB/s"
+    measured = Measurement(
+        url="u", kind="pip", outcome=Outcome.OK, reason="", ttfb_s=0.045,
+        throughput_bytes_per_s=3e6, throughput_by_connections=((1, 3e6), (8, 24e6)),
+        parallel_verdict=verdict,
+    )  # fmt: skip
+    url = "https://mirrors.example.edu.cn/pypi/web/simple"
+    entry = Entry(Candidate("pip", url, ("cn-a", "cn-b")), measured)
+    for width in (60, NARROW_COLUMNS):
+        console = Console(file=io.StringIO(), width=width, force_terminal=True, color_system=None)
+        render_mirrors([Ranking("pip", (entry,))], console)
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        assert all(len(line.rstrip()) <= width for line in text.splitlines())
+        if width < NARROW_COLUMNS:  # the URL, the facts and the result each whole
+            assert url in text and "2.9 MiB/s, 8x 22.9 MiB/s · profiles: cn-a, cn-b" in text
+            assert "first byte 45 ms; per-connection limited: 1 connection" in text, text
+        else:  # the table, its throughput column whole
+            assert "throughput" in text and "2.9 MiB/s, 8x 22.9 MiB/s" in text
