@@ -122,7 +122,7 @@ def time_download(
         if complete:
             reason, outcome = "the whole body came with the headers: too small to time", Outcome.OK
         else:
-            reason, outcome = f"no body bytes within {seconds:g} s", Outcome.TIMEOUT
+            reason, outcome = f"no body bytes within {seconds:.2f} s", Outcome.TIMEOUT
         return Throughput(shown, outcome, reason, count, duration, None, head.status, complete)
     if complete and (count < MIN_TIMED_BYTES or duration < MIN_TIMED_S):
         reason = (
