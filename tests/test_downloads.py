@@ -18,6 +18,7 @@ from envdoctor.net.downloads import ALONE_PER_KIND, CONTENDED
 from envdoctor.net.measure import measure_all
 from envdoctor.net.results import Measurement, Outcome, Throughput
 from envdoctor.net.session import PullPath, Session, system_resolver
+from envdoctor.probes.network import timing
 from envdoctor.render import _plain_rate
 from envdoctor.tools import hf, pull_path
 from envdoctor.units import MiB
@@ -340,3 +341,34 @@ def test_a_file_whose_head_comes_late_is_waited_for_as_long_as_the_deadline_allo
         reason = result.throughput_reason or ""
         assert result.throughput_bytes_per_s is None
         assert "its time ran out" in reason and "room for the request" in reason, reason
+
+
+def test_every_hub_mirror_gets_its_range_support_not_only_the_best(
+    mirror_lab: MirrorLab,
+) -> None:
+    # Three hubs; the slowest ignores Range.  Step 4 times connections on the best one
+    # only, but each of the others was asked bytes=0-0 after its download together.
+    bases = [
+        mirror_lab.add("fast", rate_bps=8 * MiB, body_bytes=ENDLESS),
+        mirror_lab.add("mid", rate_bps=4 * MiB, body_bytes=ENDLESS),
+        mirror_lab.add("plain", rate_bps=2 * MiB, body_bytes=ENDLESS, ranges=False),
+    ]
+    results = measure_all(
+        [hf.pull_path(base) for base in bases],
+        env=mirror_lab.env,
+        samples=1,
+        deadline_s=10,
+        throughput=True,
+        throughput_seconds=0.5,
+    )
+    fast, mid, plain = results
+    assert all(result.healthy for result in results), [r.reason for r in results]
+    assert fast.throughput_by_connections and fast.range_support is True
+    assert mid.range_support is True and mid.pull_size == ENDLESS
+    assert (
+        mid.parallel_verdict
+        == "parallel connections not tested: only on the best hf mirror of the run"
+    )
+    assert plain.range_support is False
+    assert plain.parallel_verdict == "no Range support: each file over one connection"
+    assert "no Range support" in timing(plain)

@@ -37,7 +37,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from envdoctor.net.parallel import CONNECTIONS, add_parallel
+from envdoctor.net.parallel import CONNECTIONS, RangeCheck, add_parallel, check_range
 from envdoctor.net.pull import LargeFile
 from envdoctor.net.ranking import rank_key
 from envdoctor.net.results import Measurement, Outcome, ProbeFailure, Throughput
@@ -188,6 +188,8 @@ class _Phase:
     """The mirrors already downloaded alone, whatever came of it."""
     room: float = 0.0
     """What the last :meth:`window` left each window for its request."""
+    ranges: dict[int, RangeCheck] = field(default_factory=dict)
+    """``Range: bytes=0-0`` asked after a download together (see :meth:`together`)."""
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -240,6 +242,12 @@ class _Phase:
             measured = dataclasses.replace(measured, reason=f"{words} ({allowed})")
         return measured
 
+    def check_range(self, index: int, ends: float) -> RangeCheck:
+        large = self.large_files[index]
+        headers, authorization = (large.headers, large.authorization) if large else ((), None)
+        session = self.session(index, ends)
+        return check_range(self.urls[index] or "", session, headers, authorization)
+
     def together(self, indices: Sequence[int], window: float) -> dict[int, Throughput]:
         """Download every mirror of ``indices`` at once, each for ``window``; those not
         done by their deadline (and :data:`JOIN_S`) are missing from the answer."""
@@ -251,7 +259,13 @@ class _Phase:
         last = max(self.ends(index, window) for index in indices) + JOIN_S
 
         def work(index: int) -> None:
+            ends = self.ends(index, window)
             measured = self.download(index, window, buffer)
+            if self.mirrors[index].parallel_advice is not None and measured.bytes_per_s:
+                # one byte asked as the file is (its client can use ranges), in what is
+                # left of this download's time: Range support for every mirror, not
+                # only the one step 4 tests
+                self.ranges[index] = self.check_range(index, ends)
             with changed:
                 done[index] = measured
                 changed.notify_all()
@@ -356,6 +370,11 @@ def add_throughput(
     together = phase.together(timed, window)
     for index in timed:
         phase.record(index, together.get(index), len(timed))
+        checked = phase.ranges.get(index)
+        if checked is not None:
+            phase.results[index] = dataclasses.replace(
+                phase.results[index], range_support=checked.supported, pull_size=checked.size
+            )
     if len(timed) > 1:
         contention = _time_alone(phase, timed, knob_kinds, together)
         if contention is not None:
@@ -454,6 +473,10 @@ def _mark_shares(phase: _Phase, timed: Sequence[int], contention: str) -> None:
         )
 
 
+NO_RANGE = "no Range support: each file over one connection"
+NOT_TESTED = "parallel connections not tested"
+
+
 def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]) -> None:
     """Step 4: Range and 4 and 8 connections on the best mirror of each kind with a knob
     among those timed alone; the others of that kind say why they have no verdict."""
@@ -463,15 +486,16 @@ def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]
         path = phase.mirrors[index]
         if path.parallel_advice is None or index in parallel:
             continue
-        if phase.results[index].throughput_bytes_per_s is None:
-            why = "one connection was not timed"
+        measured = phase.results[index]
+        if measured.range_support is False:  # asked with the pull steps
+            words = NO_RANGE
+        elif measured.throughput_bytes_per_s is None:
+            words = f"{NOT_TESTED}: one connection was not timed"
         elif phase.best_alone(timed, path.kind) is None:
-            why = f"no {path.kind} mirror was timed alone"
+            words = f"{NOT_TESTED}: no {path.kind} mirror was timed alone"
         else:
-            why = f"only on the best {path.kind} mirror of the run"
-        phase.results[index] = dataclasses.replace(
-            phase.results[index], parallel_verdict=f"parallel connections not tested: {why}"
-        )
+            words = f"{NOT_TESTED}: only on the best {path.kind} mirror of the run"
+        phase.results[index] = dataclasses.replace(measured, parallel_verdict=words)
     for position, index in enumerate(parallel):
         if phase.cancelled():
             break

@@ -365,7 +365,10 @@ def add_parallel(
         )
     headers = large.headers if large is not None else ()
     authorization = large.authorization if large is not None else None
-    checked = check_range(url, make_session(ends), headers, authorization)
+    if measured.range_support is not None:  # asked with the pull steps
+        checked = RangeCheck(measured.range_support, measured.pull_size, "")
+    else:
+        checked = check_range(url, make_session(ends), headers, authorization)
     result = dataclasses.replace(measured, range_support=checked.supported, pull_size=checked.size)
     if checked.supported is False:
         return dataclasses.replace(

@@ -68,13 +68,13 @@ def brief_parallel(measurement: Measurement) -> str | None:
     """What more connections did (``per-connection limited: 1 connection 4.0 MiB/s, 8
     connections 19.0 MiB/s``, ``no Range support``), when measured: why they were not
     tested is left to ``-v`` and ``--json``."""
+    if measurement.range_support is False:  # asked with the pull, throughput on or off
+        return "no Range support: each file over one connection"
     words = measurement.parallel_verdict
     if words is None:
         return None
     if words.startswith("per-connection limited"):
         return words
-    if measurement.range_support is False:
-        return "no Range support: each file over one connection"
     if words.startswith("more connections do not help"):
         return "more connections do not help"
     return None
