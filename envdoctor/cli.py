@@ -18,7 +18,14 @@ import click
 
 from envdoctor import __version__
 from envdoctor.errors import EnvdoctorError, UsageError
-from envdoctor.selection import IMAGE_HELP, check_names, checked_image, select, split_names
+from envdoctor.selection import (
+    IMAGE_HELP,
+    THROUGHPUT_HELP,
+    check_names,
+    checked_image,
+    select,
+    split_names,
+)
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
@@ -169,6 +176,7 @@ def cli(ctx: click.Context) -> None:
     help="Also measure this profile's mirrors beside the configured ones.",
 )
 @click.option("--image", metavar="REF", default=None, callback=checked_image, help=IMAGE_HELP)
+@click.option("--throughput", is_flag=True, help=THROUGHPUT_HELP)
 def check(
     as_json: bool,
     only: tuple[str, ...],
@@ -180,6 +188,7 @@ def check(
     timeout: float | None,
     profile: str | None,
     image: str | None,
+    throughput: bool,
 ) -> None:
     """Check whether this machine is ready for AI work.
 
@@ -198,7 +207,11 @@ def check(
 
     names = _probe_names(only, skip)
     options = CheckOptions(
-        requirements=parse_requirements(require), paths=paths, profile=profile, image=image
+        requirements=parse_requirements(require),
+        paths=paths,
+        profile=profile,
+        image=image,
+        throughput=throughput,
     )
     console = make_console(os.environ)
     ctx = Context.from_environ(timeout=timeout, console=console)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from envdoctor.selection import IMAGE_HELP, checked_image
+from envdoctor.selection import IMAGE_HELP, THROUGHPUT_HELP, checked_image
 
 
 @click.command()
@@ -44,6 +44,7 @@ from envdoctor.selection import IMAGE_HELP, checked_image
     help="Include this `envdoctor watch --json-file` summary.",
 )
 @click.option("--image", metavar="REF", default=None, callback=checked_image, help=IMAGE_HELP)
+@click.option("--throughput", is_flag=True, help=THROUGHPUT_HELP)
 @click.option(
     "--merge",
     is_flag=True,
@@ -62,6 +63,7 @@ def report(
     output: Path | None,
     watch_file: Path | None,
     image: str | None,
+    throughput: bool,
     merge: bool,
     files: tuple[Path, ...],
 ) -> None:
@@ -75,7 +77,8 @@ def report(
     --merge, the worst of the hosts'.
     """
     if merge or files:
-        _merge(files, fmt, output, merge=merge, profile=profile_name, watch=watch_file, image=image)
+        here = image is not None or throughput  # options of a check of this machine
+        _merge(files, fmt, output, merge=merge, profile=profile_name, watch=watch_file, here=here)
         return
     from envdoctor import report as documents
     from envdoctor.context import Context
@@ -99,7 +102,9 @@ def report(
     checked = None if auto else get_profile(ctx, profile_name)  # unknown name: exit 2 now
     names = list(PROBE_NAMES)
     titles = {name: load(name).TITLE for name in names}
-    options = CheckOptions(profile=None if auto else profile_name, image=image)
+    options = CheckOptions(
+        profile=None if auto else profile_name, image=image, throughput=throughput
+    )
     with live_progress(progress_console, names, titles) as progress:
         result = run_checks(ctx, names, options, on_done=progress.done if progress else None)
     choices = None
@@ -144,7 +149,7 @@ def _merge(
     merge: bool,
     profile: str,
     watch: Path | None,
-    image: str | None,
+    here: bool,
 ) -> None:
     """``report --merge``: one fleet view of many hosts' documents."""
     from envdoctor import fleet
@@ -160,10 +165,10 @@ def _merge(
             "--merge needs the JSON documents to merge",
             "Name them: envdoctor report --merge A.json B.json ...",
         )
-    if profile != "auto" or watch is not None or image is not None:
+    if profile != "auto" or watch is not None or here:
         raise UsageError(
-            "--merge reads documents; --profile, --watch and --image are for a report of this "
-            "machine",
+            "--merge reads documents; --profile, --watch, --image and --throughput are for a "
+            "report of this machine",
             "Leave them out with --merge.",
         )
     if output is not None:

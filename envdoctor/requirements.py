@@ -134,3 +134,6 @@ class CheckOptions:
     image: str | None = None
     """The image the network check asks every registry mirror for (``--image``, already
     checked); None: a profile's ``probe-image``, else the default."""
+    throughput: bool = False
+    """The network check also times each mirror's download (``--throughput``), as
+    ``envdoctor mirrors`` does, within its deadline."""

@@ -60,6 +60,11 @@ def select(
     return selected
 
 
+THROUGHPUT_HELP = (
+    "Also time each healthy mirror's download, as `envdoctor mirrors` does (1, then 4 and 8 "
+    "connections on the best of each kind), within the network check's deadline."
+)
+
 IMAGE_HELP = (
     "Image to ask registry mirrors for (default: a profile's probe-image, else "
     "library/busybox:latest)."

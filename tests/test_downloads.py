@@ -372,3 +372,23 @@ def test_every_hub_mirror_gets_its_range_support_not_only_the_best(
     assert plain.range_support is False
     assert plain.parallel_verdict == "no Range support: each file over one connection"
     assert "no Range support" in timing(plain)
+
+
+def test_check_times_downloads_only_when_asked(tmp_path, mirror_lab: MirrorLab) -> None:
+    import envdoctor.probes.network as network
+    from envdoctor.requirements import CheckOptions
+    from tests.test_auto import ALL
+    from tests.test_mirrors import lab_context
+
+    base = mirror_lab.add("m", rate_bps=4 * MiB, body_bytes=8 * MiB)
+    ctx = lab_context(tmp_path, mirror_lab, dict.fromkeys(ALL, base))
+    for asked in (False, True):
+        rows = {r.name: r for r in network.run(ctx, CheckOptions(throughput=asked))}
+        row = rows["mirror hf"]
+        [mirror] = row.details["mirrors"]  # type: ignore[misc]
+        rate = mirror["measurement"]["throughput_bytes_per_s"]
+        if asked:  # every target's mirror is this one server: their downloads compete
+            assert rate is not None and rate > 0, mirror
+            assert ", download " in row.summary and "/s" in row.summary, row.summary
+        else:
+            assert rate is None and "download" not in row.summary, row.summary

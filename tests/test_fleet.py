@@ -159,6 +159,8 @@ def test_cli_merge_writes_every_format_and_refuses_what_is_not_a_document(docume
     assert out.exit_code == 2 and "--merge" in out.output
     out = runner.invoke(cli, ["report", "--merge"])
     assert out.exit_code == 2 and "needs the JSON documents" in out.output
+    out = runner.invoke(cli, ["report", "--merge", str(documents[0]), "--throughput"])
+    assert out.exit_code == 2 and "--throughput are for a report of this machine" in out.output
 
 
 @pytest.mark.slow

@@ -37,18 +37,31 @@ def run(ctx: Context, options: CheckOptions) -> list[CheckResult]:
     profiles = [get_profile(ctx, options.profile)] if options.profile else []
     deadline = LATENCY_DEADLINE_S if ctx.timeout is None else max(0.5, ctx.timeout * 0.8)
     candidates = gather(profiles=profiles, configured=configured_mirrors(ctx))
-    rankings = measure(ctx, candidates, timeout=deadline, pull=PullOptions(image=options.image))
+    rankings = measure(
+        ctx,
+        candidates,
+        timeout=deadline,
+        throughput=options.throughput,
+        pull=PullOptions(image=options.image),
+    )
     return [_result(ranking, options.profile) for ranking in rankings]
 
 
-def timing(measurement: Measurement) -> str:
-    """``first byte 45 ms (40-52 ms)`` or the reason it failed."""
+def timing(measurement: Measurement, *, rate: bool = False) -> str:
+    """``first byte 45 ms (40-52 ms)`` and the findings, or the reason it failed; with
+    ``rate``, the download's rate too when it was timed (``download 4.0 MiB/s``: a check
+    row has no column for it)."""
     if not measurement.healthy or measurement.ttfb_s is None:
         return measurement.reason
     text = f"first byte {_ms(measurement.ttfb_s)}"
     low, high = measurement.ttfb_min_s, measurement.ttfb_max_s
     if low is not None and high is not None and len(measurement.samples) > 1:
         text += f" ({low * 1000:.0f}-{high * 1000:.0f} ms)"
+    if rate and measurement.throughput_bytes_per_s is not None:
+        from envdoctor.units import format_rate
+
+        bound = "≥" if measurement.throughput_lower_bound else ""
+        text += f", download {bound}{format_rate(measurement.throughput_bytes_per_s)}"
     if measurement.final_host and measurement.redirects:
         text += f", served by {measurement.final_host}"
     if measurement.pull_finding:
@@ -139,7 +152,7 @@ def _result(ranking: Ranking, profile: str | None) -> CheckResult:
             NAME,
             name,
             Status.WARN,
-            f"{configured.candidate.url}: {timing(current)}",
+            f"{configured.candidate.url}: {timing(current, rate=True)}",
             details,
             remedy=f"It is more than a day behind: recent releases may be missing. {offer}"
             f"Compare all mirrors: {compare}",
@@ -149,12 +162,12 @@ def _result(ranking: Ranking, profile: str | None) -> CheckResult:
             NAME,
             name,
             Status.WARN,
-            f"{configured.candidate.url}: {timing(current)}; "
+            f"{configured.candidate.url}: {timing(current, rate=True)}; "
             f"{best.candidate.url} answers in {_ms(best.measurement.ttfb_s or 0.0)}",
             details,
             remedy=f"{_alternative(best)}Compare all mirrors: {compare}",
         )
-    summary = f"{configured.candidate.url}: {timing(current)}"
+    summary = f"{configured.candidate.url}: {timing(current, rate=True)}"
     if (current.dual_stack or "").startswith("IPv6 "):
         return CheckResult(
             NAME, name, Status.WARN, summary, details, remedy=f"{IPV6_REMEDY} Compare: {compare} -v"
@@ -204,7 +217,11 @@ def _profile_only(
     entry = ranking.entries[0]
     if entry.measurement.healthy:
         return CheckResult(
-            NAME, name, Status.OK, f"{entry.candidate.url}: {timing(entry.measurement)}", details
+            NAME,
+            name,
+            Status.OK,
+            f"{entry.candidate.url}: {timing(entry.measurement, rate=True)}",
+            details,
         )
     return CheckResult(
         NAME,
