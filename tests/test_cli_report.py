@@ -149,3 +149,21 @@ def test_apply_auto_changes_nothing_when_the_configured_mirror_wins(
         out.stdout
     )
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no pip.conf, no uv.toml
+
+
+def test_a_named_profiles_report_charts_connections_only_with_throughput(
+    tmp_path, mirror_lab, monkeypatch
+):
+    # Mirrors that pace each connection at 2 MiB/s: 8 ranges get more than one.
+    paced = mirror_lab.add("paced", rate_bps=2 * 1024 * 1024, body_bytes=8 * 1024 * 1024)
+    targets = ("pip", "uv", "conda", "docker", "hf", "modelscope")
+    ctx = lab_context(tmp_path, mirror_lab, dict.fromkeys(targets, paced))
+    user_profile(ctx, "lab", f'[hf]\nendpoint = "{paced}"\n')
+    monkeypatch.setattr(Context, "from_environ", classmethod(lambda cls, **kw: ctx))
+    for asked in (False, True):
+        target = tmp_path / f"report-{asked}.html"
+        args = ["report", "--profile", "lab", "--format", "html", "-o", str(target)]
+        out = CliRunner().invoke(cli, [*args, "--throughput"] if asked else args)
+        assert out.exit_code in (0, 1, 3), out.output
+        html = target.read_text()
+        assert ('data-connections="8"' in html) is asked, asked
