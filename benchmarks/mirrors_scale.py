@@ -32,7 +32,10 @@ process): N = 10 5.00 s against 2.46 s (2.04x, all 10 timed in 0.26 s windows, f
 the deadline); N = 50 1.98x, 8 of 50 timed.  Before the steady stop (d45e192): N = 10
 2.75x.
 
-With the latency column (the same VM, later that day, medians of 3): N = 10 1.09-1.13x,
+Since every pip mirror's wheel is also asked ``Range: bytes=0-0`` after its download
+together (984a005): N = 10 2.79 s against 2.41 s, 1.15x (medians of 3, same VM).
+
+With the latency column (the same VM, before 984a005, medians of 3): N = 10 1.09-1.13x,
 latency phase 0.88 s against 0.86 s alone; N = 50 1.85x, latency 1.45-1.52 s against
 0.86 s; N = 100 2.00-2.04x, latency 2.50-2.62 s against 0.87 s.  In one of the three
 runs at N = 50 (and one at 100), 43 (61) mirrors were not done within the 3 s latency
