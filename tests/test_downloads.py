@@ -59,6 +59,18 @@ def test_mirrors_that_compete_for_one_link_are_timed_alone(mirror_lab: MirrorLab
     assert reason.endswith(": at least this")
 
 
+def _hubs_measured(mirror_lab: MirrorLab, bases: list[str], deadline_s: float) -> list[Measurement]:
+    """The lab hubs ``bases`` measured with throughput on: one sample, 0.5 s windows."""
+    return measure_all(
+        [hf.pull_path(base) for base in bases],
+        env=mirror_lab.env,
+        samples=1,
+        deadline_s=deadline_s,
+        throughput=True,
+        throughput_seconds=0.5,
+    )
+
+
 def _got(rate: float) -> Throughput:
     return Throughput("https://m.example/f", Outcome.OK, "", 1, 1.0, rate)
 
@@ -132,14 +144,7 @@ def test_the_parallel_verdict_compares_connections_all_timed_alone(
     # connection alone, they are what they are: the link's limit.
     link = Link(4 * MiB)
     bases = [mirror_lab.add(f"hub{index}", link=link, body_bytes=ENDLESS) for index in range(2)]
-    results = measure_all(
-        [hf.pull_path(base) for base in bases],
-        env=mirror_lab.env,
-        samples=1,
-        deadline_s=12,
-        throughput=True,
-        throughput_seconds=0.5,
-    )
+    results = _hubs_measured(mirror_lab, bases, deadline_s=12)
     assert all(r.throughput_at_once == 1 for r in results), [r.throughput_reason for r in results]
     [tested] = [r for r in results if r.throughput_by_connections]
     rates = dict(tested.throughput_by_connections)
@@ -353,14 +358,7 @@ def test_every_hub_mirror_gets_its_range_support_not_only_the_best(
         mirror_lab.add("mid", rate_bps=4 * MiB, body_bytes=ENDLESS),
         mirror_lab.add("plain", rate_bps=2 * MiB, body_bytes=ENDLESS, ranges=False),
     ]
-    results = measure_all(
-        [hf.pull_path(base) for base in bases],
-        env=mirror_lab.env,
-        samples=1,
-        deadline_s=10,
-        throughput=True,
-        throughput_seconds=0.5,
-    )
+    results = _hubs_measured(mirror_lab, bases, deadline_s=10)
     fast, mid, plain = results
     assert all(result.healthy for result in results), [r.reason for r in results]
     assert fast.throughput_by_connections and fast.range_support is True
@@ -385,7 +383,7 @@ def test_check_times_downloads_only_when_asked(tmp_path, mirror_lab: MirrorLab) 
     for asked in (False, True):
         rows = {r.name: r for r in network.run(ctx, CheckOptions(throughput=asked))}
         row = rows["mirror hf"]
-        [mirror] = row.details["mirrors"]  # type: ignore[misc]
+        [mirror] = row.details["mirrors"]
         rate = mirror["measurement"]["throughput_bytes_per_s"]
         if asked:  # every target's mirror is this one server: their downloads compete
             assert rate is not None and rate > 0, mirror
