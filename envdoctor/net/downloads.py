@@ -6,7 +6,8 @@ all at once, they may compete for the user's link, and each then gets a share of
 rather than its own speed.  :func:`add_throughput` does both, where each is true:
 
 1. **Together.** Every healthy mirror's file over one connection, all at once, one
-   thread each, each stopped once its rate is steady.
+   thread each, each stopped once its rate is steady; then, where the client can use
+   ranges, its file asked for ``Range: bytes=0-0`` in what is left of its time.
 2. **Alone.** The best mirror of each kind with a parallel-connections knob (when no
    kind has one, the best mirror of the run) is timed again, by itself, and so is one
    typical of the rest (:func:`typical`).  A mirror's rate alone beside its rate
