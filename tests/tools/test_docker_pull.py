@@ -283,7 +283,8 @@ def test_report_probes_the_image_named(
     document = tmp_path / "host.json"
     document.write_text(named.stdout)
     merged = CliRunner().invoke(cli, ["report", "--merge", str(document), "--image", _PYTHON])
-    assert merged.exit_code == 2 and "--image are for a report of this machine" in merged.output
+    assert merged.exit_code == 2
+    assert "--image and --throughput are for a report of this machine" in merged.output
 
 
 def test_report_auto_measures_the_image_named(
