@@ -236,7 +236,8 @@ class _Phase:
             )
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the run: report it
             return Throughput(mask_url(url), Outcome.ERROR, f"internal error: {exc!r}")
-        if measured.outcome is Outcome.TIMEOUT and ends < self.deadline:
+        cut = measured.outcome is Outcome.TIMEOUT and "deadline reached" in measured.reason
+        if cut and ends < self.deadline:
             # its own end, not the run's deadline: say which, and how long it had
             words = measured.reason.replace("deadline reached", "its time ran out", 1)
             allowed = f"{ends - started:.1f} s: the window and room for the request"
@@ -488,7 +489,7 @@ def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]
         if path.parallel_advice is None or index in parallel:
             continue
         measured = phase.results[index]
-        if measured.range_support is False:  # asked with the pull steps
+        if measured.range_support is False:  # asked after its download together
             words = NO_RANGE
         elif measured.throughput_bytes_per_s is None:
             words = f"{NOT_TESTED}: one connection was not timed"
