@@ -32,8 +32,9 @@ process): N = 10 5.00 s against 2.46 s (2.04x, all 10 timed in 0.26 s windows, f
 the deadline); N = 50 1.98x, 8 of 50 timed.  Before the steady stop (d45e192): N = 10
 2.75x.
 
-Since every pip mirror's wheel is also asked ``Range: bytes=0-0`` after its download
-together (984a005): N = 10 2.79 s against 2.41 s, 1.15x (medians of 3, same VM).
+Since every pip mirror's wheel is also asked ``Range: bytes=0-0``, all at once after the
+downloads together: N = 10 2.87 s against 2.42 s, 1.18x (medians of 3, same VM; 1.15x
+while each asked right after its own download, overlapping the others' downloads).
 
 With the latency column (the same VM, before 984a005, medians of 3): N = 10 1.09-1.13x,
 latency phase 0.88 s against 0.86 s alone; N = 50 1.85x, latency 1.45-1.52 s against

@@ -352,7 +352,7 @@ def test_every_hub_mirror_gets_its_range_support_not_only_the_best(
     mirror_lab: MirrorLab,
 ) -> None:
     # Three hubs; the slowest ignores Range.  Step 4 times connections on the best one
-    # only, but each of the others was asked bytes=0-0 after its download together.
+    # only, but each of the others was asked bytes=0-0 after the downloads together.
     bases = [
         mirror_lab.add("fast", rate_bps=8 * MiB, body_bytes=ENDLESS),
         mirror_lab.add("mid", rate_bps=4 * MiB, body_bytes=ENDLESS),

@@ -7,7 +7,7 @@ rather than its own speed.  :func:`add_throughput` does both, where each is true
 
 1. **Together.** Every healthy mirror's file over one connection, all at once, one
    thread each, each stopped once its rate is steady; then, where the client can use
-   ranges, its file asked for ``Range: bytes=0-0`` in what is left of its time.
+   ranges, each file asked for ``Range: bytes=0-0``, all at once.
 2. **Alone.** The best mirror of each kind with a parallel-connections knob (when no
    kind has one, the best mirror of the run) is timed again, by itself, and so is one
    typical of the rest (:func:`typical`).  A mirror's rate alone beside its rate
@@ -190,7 +190,7 @@ class _Phase:
     room: float = 0.0
     """What the last :meth:`window` left each window for its request."""
     ranges: dict[int, RangeCheck] = field(default_factory=dict)
-    """``Range: bytes=0-0`` asked after a download together (see :meth:`together`)."""
+    """``Range: bytes=0-0`` asked after the downloads together (:meth:`check_ranges`)."""
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -244,11 +244,26 @@ class _Phase:
             measured = dataclasses.replace(measured, reason=f"{words} ({allowed})")
         return measured
 
-    def check_range(self, index: int, ends: float) -> RangeCheck:
-        large = self.large_files[index]
-        headers, authorization = (large.headers, large.authorization) if large else ((), None)
-        session = self.session(index, ends)
-        return check_range(self.urls[index] or "", session, headers, authorization)
+    def check_ranges(self, indices: Sequence[int]) -> None:
+        """Ask the file of each of ``indices`` for ``Range: bytes=0-0`` (one byte, asked
+        as the client asks the file), all at once, each within room for one request,
+        into :attr:`ranges`: after the downloads, so that none competes with them."""
+
+        def work(index: int, ends: float) -> None:
+            large = self.large_files[index]
+            headers, authorization = (large.headers, large.authorization) if large else ((), None)
+            url = self.urls[index] or ""
+            self.ranges[index] = check_range(url, self.session(index, ends), headers, authorization)
+
+        running = []
+        for index in indices:
+            ends = self.ends(index, 0.0)
+            name = f"envdoctor-range-{index}"
+            thread = threading.Thread(target=work, args=(index, ends), name=name, daemon=True)
+            thread.start()
+            running.append((thread, ends))
+        for thread, ends in running:
+            thread.join(max(0.0, ends - time.monotonic()) + JOIN_S)
 
     def together(self, indices: Sequence[int], window: float) -> dict[int, Throughput]:
         """Download every mirror of ``indices`` at once, each for ``window``; those not
@@ -261,13 +276,7 @@ class _Phase:
         last = max(self.ends(index, window) for index in indices) + JOIN_S
 
         def work(index: int) -> None:
-            ends = self.ends(index, window)
             measured = self.download(index, window, buffer)
-            if self.mirrors[index].parallel_advice is not None and measured.bytes_per_s:
-                # one byte asked as the file is (its client can use ranges), in what is
-                # left of this download's time: Range support for every mirror, not
-                # only the one step 4 tests
-                self.ranges[index] = self.check_range(index, ends)
             with changed:
                 done[index] = measured
                 changed.notify_all()
@@ -372,6 +381,10 @@ def add_throughput(
     together = phase.together(timed, window)
     for index in timed:
         phase.record(index, together.get(index), len(timed))
+    if len(timed) > 1:  # alone, step 4 asks (its mirror is the best of its kind)
+        rated = [index for index in timed if phase.results[index].throughput_bytes_per_s]
+        phase.check_ranges([index for index in rated if mirrors[index].parallel_advice])
+    for index in timed:
         checked = phase.ranges.get(index)
         if checked is not None:
             phase.results[index] = dataclasses.replace(
@@ -489,7 +502,7 @@ def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]
         if path.parallel_advice is None or index in parallel:
             continue
         measured = phase.results[index]
-        if measured.range_support is False:  # asked after its download together
+        if measured.range_support is False:  # asked after the downloads together
             words = NO_RANGE
         elif measured.throughput_bytes_per_s is None:
             words = f"{NOT_TESTED}: one connection was not timed"

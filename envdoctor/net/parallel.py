@@ -365,7 +365,7 @@ def add_parallel(
         )
     headers = large.headers if large is not None else ()
     authorization = large.authorization if large is not None else None
-    if measured.range_support is not None:  # asked after its download together
+    if measured.range_support is not None:  # asked after the downloads together
         checked = RangeCheck(measured.range_support, measured.pull_size, "")
     else:
         checked = check_range(url, make_session(ends), headers, authorization)
