@@ -259,7 +259,7 @@ def test_a_terminal_whose_locale_cannot_write_the_glyphs_gets_escapes_not_a_cras
     # An ISO-8859-1 terminal: the live view's braille spinner and the table's badges once
     # ended the check with a UnicodeEncodeError (exit 3).
     code, output = _on_a_terminal(["check", "--only", "memory"], {"PYTHONIOENCODING": "latin-1"})
-    assert code == 0, output
+    assert code in (0, 1), output  # 1: a machine short of memory; 3 was the crash
     assert "internal error" not in output
     badges = ("\\u2713 ok", "! warn", "\\u2717 fail")  # ✓ and ✗ escaped
     assert any(badge in output for badge in badges), output
