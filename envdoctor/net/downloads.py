@@ -35,8 +35,9 @@ import dataclasses
 import functools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from envdoctor.net.parallel import CONNECTIONS, RangeCheck, add_parallel, check_range
 from envdoctor.net.pull import LargeFile
@@ -45,6 +46,8 @@ from envdoctor.net.results import Measurement, Outcome, ProbeFailure, Throughput
 from envdoctor.net.session import PullPath, Resolver, Session, via
 from envdoctor.redact import mask_url
 from envdoctor.units import MiB
+
+T = TypeVar("T")
 
 MIN_TIMED_BYTES = 256 * 1024
 MIN_TIMED_S = 0.05
@@ -189,8 +192,6 @@ class _Phase:
     """The mirrors already downloaded alone, whatever came of it."""
     room: float = 0.0
     """What the last :meth:`window` left each window for its request."""
-    ranges: dict[int, RangeCheck] = field(default_factory=dict)
-    """``Range: bytes=0-0`` asked after the downloads together (:meth:`check_ranges`)."""
 
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.is_set()
@@ -246,24 +247,21 @@ class _Phase:
 
     def check_ranges(self, indices: Sequence[int]) -> None:
         """Ask the file of each of ``indices`` for ``Range: bytes=0-0`` (one byte, asked
-        as the client asks the file), all at once, each within room for one request,
-        into :attr:`ranges`: after the downloads, so that none competes with them."""
+        as the client asks the file), all at once, each within room for one request, and
+        keep the answers: after the downloads, so that none competes with them."""
+        ends = {index: self.ends(index, 0.0) for index in indices}
 
-        def work(index: int, ends: float) -> None:
+        def ask(index: int) -> RangeCheck:
             large = self.large_files[index]
             headers, authorization = (large.headers, large.authorization) if large else ((), None)
-            url = self.urls[index] or ""
-            self.ranges[index] = check_range(url, self.session(index, ends), headers, authorization)
+            session = self.session(index, ends[index])
+            return check_range(self.urls[index] or "", session, headers, authorization)
 
-        running = []
-        for index in indices:
-            ends = self.ends(index, 0.0)
-            name = f"envdoctor-range-{index}"
-            thread = threading.Thread(target=work, args=(index, ends), name=name, daemon=True)
-            thread.start()
-            running.append((thread, ends))
-        for thread, ends in running:
-            thread.join(max(0.0, ends - time.monotonic()) + JOIN_S)
+        answers = self.at_once("range-check", indices, ask, max(ends.values(), default=0.0))
+        for index, checked in answers.items():
+            self.results[index] = dataclasses.replace(
+                self.results[index], range_support=checked.supported, pull_size=checked.size
+            )
 
     def together(self, indices: Sequence[int], window: float) -> dict[int, Throughput]:
         """Download every mirror of ``indices`` at once, each for ``window``; those not
@@ -271,22 +269,32 @@ class _Phase:
         if len(indices) == 1:  # alone: no thread to wait for
             return {indices[0]: self.download(indices[0], window, ALONE_BUFFER_BYTES)}
         buffer = max(TOGETHER_MIN_BUFFER_BYTES, ALONE_BUFFER_BYTES // len(indices))
-        done: dict[int, Throughput] = {}
-        changed = threading.Condition()
-        last = max(self.ends(index, window) for index in indices) + JOIN_S
+        last = max(self.ends(index, window) for index in indices)
+        return self.at_once(
+            "download", indices, lambda index: self.download(index, window, buffer), last
+        )
 
-        def work(index: int) -> None:
-            measured = self.download(index, window, buffer)
+    def at_once(
+        self, what: str, indices: Sequence[int], work: Callable[[int], T], last: float
+    ) -> dict[int, T]:
+        """``work(index)`` for every one of ``indices``, one thread each, all at once;
+        the answers in by ``last`` (and :data:`JOIN_S`), or by Ctrl-C.  A thread still
+        running then is left behind: its own session ends it by its deadline."""
+        done: dict[int, T] = {}
+        changed = threading.Condition()
+
+        def run(index: int) -> None:
+            answer = work(index)
             with changed:
-                done[index] = measured
+                done[index] = answer
                 changed.notify_all()
 
         for index in indices:
-            name = f"envdoctor-download-{index}"
-            threading.Thread(target=work, args=(index,), name=name, daemon=True).start()
+            name = f"envdoctor-{what}-{index}"
+            threading.Thread(target=run, args=(index,), name=name, daemon=True).start()
         with changed:
             while len(done) < len(indices) and not self.cancelled():
-                left = last - time.monotonic()
+                left = last + JOIN_S - time.monotonic()
                 if left <= 0:
                     break
                 changed.wait(min(left, 0.05))
@@ -384,13 +392,6 @@ def add_throughput(
     if len(timed) > 1:  # alone, step 4 asks (its mirror is the best of its kind)
         rated = [index for index in timed if phase.results[index].throughput_bytes_per_s]
         phase.check_ranges([index for index in rated if mirrors[index].parallel_advice])
-    for index in timed:
-        checked = phase.ranges.get(index)
-        if checked is not None:
-            phase.results[index] = dataclasses.replace(
-                phase.results[index], range_support=checked.supported, pull_size=checked.size
-            )
-    if len(timed) > 1:
         contention = _time_alone(phase, timed, knob_kinds, together)
         if contention is not None:
             _mark_shares(phase, timed, contention)
