@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from envdoctor.net.body import BODY_BUFFER_BYTES
 from envdoctor.net.parallel import CONNECTIONS, RangeCheck, add_parallel, check_range
 from envdoctor.net.pull import LargeFile
 from envdoctor.net.ranking import rank_key
@@ -79,10 +80,9 @@ JOIN_S = 0.2
 report before the ones still running are left behind (they stop at their deadline)."""
 
 TOGETHER_MIN_BUFFER_BYTES = 64 * 1024
-ALONE_BUFFER_BYTES = 1024 * 1024
-"""The read buffers: 1 MiB for a download alone (a 1 Gbit/s link must not be
-under-reported by the reader's own cost); together, that split between them, but not
-below 64 KiB each."""
+ALONE_BUFFER_BYTES = BODY_BUFFER_BYTES
+"""The read buffers: the whole one for a download alone; together, that split between
+them, but not below 64 KiB each."""
 
 
 def time_download(

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from envdoctor.net.body import BODY_BUFFER_BYTES
 from envdoctor.net.pull import LargeFile
 from envdoctor.net.results import Measurement, Outcome, ProbeFailure, content_range, count_of
 from envdoctor.net.session import PullPath, Session, via
@@ -45,8 +46,6 @@ MIN_RANGE_BYTES = 256 * 1024
 
 MIN_PARALLEL_WINDOW_S = 0.1
 """A parallel window shorter than this is not worth starting."""
-
-_BUFFER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -276,7 +275,7 @@ def _read_range(
             return
         part.count = len(head.leftover)
         _finish(run, part, ready=True)
-        view = memoryview(bytearray(_BUFFER_BYTES))
+        view = memoryview(bytearray(BODY_BUFFER_BYTES))
         while not run.stopped:
             try:
                 sock.settimeout(session.budget("body"))

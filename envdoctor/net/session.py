@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 from envdoctor import __version__
-from envdoctor.net.body import STEADY_STEP_S, read_buffer, steady_rate
+from envdoctor.net.body import BODY_BUFFER_BYTES, STEADY_STEP_S, read_buffer, steady_rate
 from envdoctor.net.dualstack import ConnectFailed, fallback_words, family_name, race
 from envdoctor.net.proxy import (
     DEFAULT_PORTS,
@@ -658,7 +658,7 @@ class Session:
         count = 0
         last = started
         stop_at = started + seconds
-        view = memoryview(read_buffer() if buffer_bytes is None else read_buffer(buffer_bytes))
+        view = memoryview(read_buffer(buffer_bytes or BODY_BUFFER_BYTES))
         marks: list[tuple[float, int]] = [(started, 0)]
         while count < max_bytes:
             now = time.perf_counter()
