@@ -433,10 +433,11 @@ def _plain_mirror(entry: Entry) -> str:
 def _plain_rate(entry: Entry) -> str:
     """``4.0 MiB/s``, or with parallel connections ``4.0 MiB/s, 8x 19.0 MiB/s``; ``≥4.0
     MiB/s`` for a share of a link the run's downloads competed for (a lower bound)."""
-    rate = entry.measurement.throughput_bytes_per_s
-    if rate is None:
+    from envdoctor.probes.network import rate_words
+
+    text = rate_words(entry.measurement)
+    if text is None:
         return "-"
-    text = ("≥" if entry.measurement.throughput_lower_bound else "") + format_rate(rate)
     parallel = [pair for pair in entry.measurement.throughput_by_connections if pair[0] > 1]
     if parallel:
         count, most = max(parallel)

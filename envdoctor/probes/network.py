@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from envdoctor.results import CheckResult, Status
+from envdoctor.units import format_rate
 
 if TYPE_CHECKING:
     from envdoctor.context import Context
@@ -57,11 +58,9 @@ def timing(measurement: Measurement, *, rate: bool = False) -> str:
     low, high = measurement.ttfb_min_s, measurement.ttfb_max_s
     if low is not None and high is not None and len(measurement.samples) > 1:
         text += f" ({low * 1000:.0f}-{high * 1000:.0f} ms)"
-    if rate and measurement.throughput_bytes_per_s is not None:
-        from envdoctor.units import format_rate
-
-        bound = "≥" if measurement.throughput_lower_bound else ""
-        text += f", download {bound}{format_rate(measurement.throughput_bytes_per_s)}"
+    download = rate_words(measurement) if rate else None
+    if download is not None:
+        text += f", download {download}"
     if measurement.final_host and measurement.redirects:
         text += f", served by {measurement.final_host}"
     if measurement.pull_finding:
@@ -75,6 +74,15 @@ def timing(measurement: Measurement, *, rate: bool = False) -> str:
     if parallel:
         text += f"; {parallel}"
     return text
+
+
+def rate_words(measurement: Measurement) -> str | None:
+    """``4.0 MiB/s`` over one connection, ``≥4.0 MiB/s`` for a share of a link the run's
+    downloads competed for (a lower bound); None when it was not timed."""
+    if measurement.throughput_bytes_per_s is None:
+        return None
+    bound = "≥" if measurement.throughput_lower_bound else ""
+    return bound + format_rate(measurement.throughput_bytes_per_s)
 
 
 def brief_parallel(measurement: Measurement) -> str | None:
