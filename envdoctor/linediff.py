@@ -6,9 +6,9 @@ makes: a few changed lines in a file of tens of thousands.
 and end with are matched first; what is left, when large, is cut at the lines that occur
 once in each side, in the same order (the longest increasing run of them: "patience"
 diff's anchors), and only the gaps between those go to difflib's matcher.  The hunks are
-then grouped and written as difflib groups and writes its own (same context, same ``@@``
-ranges, same ``---``/``+++`` lines); the diff may pair lines differently from difflib's
-where a change could be shown two ways.
+then grouped and written as difflib groups and writes them (same context, same ``@@``
+ranges, same ``---``/``+++`` lines), though they may pair lines differently from
+difflib's where a change could be shown two ways.
 """
 
 from __future__ import annotations

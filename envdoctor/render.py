@@ -18,6 +18,8 @@ from envdoctor.results import CheckResult, Status, TargetPlan
 from envdoctor.units import format_bytes, format_rate
 
 if TYPE_CHECKING:
+    from rich.status import Status as RichStatus
+
     from envdoctor.bandwidth import Bandwidth
     from envdoctor.engine import Report
     from envdoctor.mirrors import Entry, Ranking
@@ -51,7 +53,7 @@ def spinner(console: Console) -> str:
     return "dots" if unicode_out(console.file) else "line"
 
 
-def status(console: Console, text: str) -> Any:
+def status(console: Console, text: str) -> RichStatus:
     """``console.status(text)`` with the :func:`spinner` the terminal can show."""
     return console.status(text, spinner=spinner(console))
 
