@@ -30,6 +30,7 @@ import html
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
@@ -301,14 +302,7 @@ def _choose_from_files(page: SimplePage) -> IndexFile | None:
     if not tiers:
         return None
     top = max(tier for tier, _, _ in tiers)
-    best: tuple[tuple[bool, tuple[int, ...], int], IndexFile] | None = None
-    for tier, position, item in tiers:
-        if tier != top:
-            continue
-        key = (*_version_key(item.filename), position)
-        if best is None or key > best[0]:
-            best = (key, item)
-    return best[1] if best else None
+    return _newest((position, item) for tier, position, item in tiers if tier == top)
 
 
 def _preferred_html(page: SimplePage) -> IndexFile | None:
@@ -318,7 +312,7 @@ def _preferred_html(page: SimplePage) -> IndexFile | None:
     into one) are parsed and checked exactly.  Anchor positions keep the page order
     that breaks ties, as the files' positions do.  A page's link costs about 15 µs to
     make a file of, and a run of many pip mirrors pays it holding the GIL."""
-    best: tuple[tuple[bool, tuple[int, ...], int], IndexFile] | None = None
+    preferred: list[tuple[int, IndexFile]] = []
     for position, attributes in enumerate(page.anchors):
         found = _HREF.search(attributes)
         if found is None:
@@ -329,12 +323,16 @@ def _preferred_html(page: SimplePage) -> IndexFile | None:
         item = page._anchor(attributes)
         if item is None or item.yanked or not item.filename.endswith(".whl"):
             continue
-        if not _PREFERRED_WHEEL.search(item.filename):
-            continue
-        key = (*_version_key(item.filename), position)
-        if best is None or key > best[0]:
-            best = (key, item)
-    return best[1] if best else None
+        if _PREFERRED_WHEEL.search(item.filename):
+            preferred.append((position, item))
+    return _newest(preferred)
+
+
+def _newest(files: Iterable[tuple[int, IndexFile]]) -> IndexFile | None:
+    """Of ``(page position, file)`` pairs, the file of the newest version (a final
+    release before a pre-release), the later on the page on a tie; None if none."""
+    best = max(files, key=lambda pair: (*_version_key(pair[1].filename), pair[0]), default=None)
+    return best[1] if best is not None else None
 
 
 _PREFERRED_RAW = re.compile(rb"-(?:py3-none-any|[^-]+-[^-]+-manylinux[^-]*x86_64[^-]*)\.whl")
