@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import errno
-import http.client
-import io
 import socket
 import ssl
 import statistics
@@ -22,6 +20,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 from envdoctor import __version__
 from envdoctor.net.body import BODY_BUFFER_BYTES, STEADY_STEP_S, read_buffer, steady_rate
 from envdoctor.net.dualstack import ConnectFailed, fallback_words, family_name, race
+from envdoctor.net.head import Headers, HeadTooLarge, parse_fields
 from envdoctor.net.proxy import (
     DEFAULT_PORTS,
     Proxy,
@@ -198,7 +197,7 @@ class Progress:
 class _Head:
     status: int
     reason: str
-    headers: http.client.HTTPMessage
+    headers: Headers
     first_byte_at: float
     done_at: float
     leftover: bytes
@@ -717,20 +716,19 @@ def _resolve_with_timeout(
     return results
 
 
-def _parse_head(raw: bytes, phase: Phase) -> tuple[int, str, http.client.HTTPMessage]:
+def _parse_head(raw: bytes, phase: Phase) -> tuple[int, str, Headers]:
     status_line, _, rest = raw.partition(b"\r\n")
     words = status_line[:1024].decode("latin-1").split(None, 2)  # int() stops at 4300 digits
     if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdecimal():
         shown = status_line[:60].decode("latin-1", "replace")
         raise ProbeFailure(Outcome.ERROR, f"not an HTTP answer: {shown!r}", phase)
     try:
-        headers = http.client.parse_headers(io.BytesIO(rest))
-    except http.client.HTTPException as exc:
+        headers = parse_fields(rest)
+    except HeadTooLarge as exc:
         # More than 100 header lines, or one over 64 KiB: http.client (so pip and
         # requests) gives up on such an answer too.
-        what = "more than 100 header lines" if "headers" in str(exc) else "a header line too long"
         raise ProbeFailure(
-            Outcome.ERROR, f"not a usable HTTP answer: the server sent {what}", phase
+            Outcome.ERROR, f"not a usable HTTP answer: the server sent {exc.what}", phase
         ) from None
     return int(words[1]), words[2].strip() if len(words) > 2 else "", headers
 
