@@ -346,7 +346,7 @@ def _preferred_html(page: SimplePage) -> IndexFile | None:
                 continue
         if not name.endswith(".whl") or _PREFERRED_WHEEL.search(name) is None:
             continue
-        key = (*_version_key(name), position)
+        key = _newest_key(name, position)
         if best is None or key > best:
             best, winner = key, attributes
     return page._anchor(winner) if best is not None else None
@@ -355,8 +355,14 @@ def _preferred_html(page: SimplePage) -> IndexFile | None:
 def _newest(files: Iterable[tuple[int, IndexFile]]) -> IndexFile | None:
     """Of ``(page position, file)`` pairs, the file of the newest version (a final
     release before a pre-release), the later on the page on a tie; None if none."""
-    best = max(files, key=lambda pair: (*_version_key(pair[1].filename), pair[0]), default=None)
+    best = max(files, key=lambda pair: _newest_key(pair[1].filename, pair[0]), default=None)
     return best[1] if best is not None else None
+
+
+def _newest_key(filename: str, position: int) -> tuple[bool, tuple[int, ...], int]:
+    """What :func:`_newest` and :func:`_preferred_html` choose the greatest of: a final
+    release before a pre-release, then the version, then the later on the page."""
+    return (*_version_key(filename), position)
 
 
 _RELEASE = re.compile(r"(\d+(?:\.\d+)*)(.*)")
