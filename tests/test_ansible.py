@@ -46,6 +46,7 @@ APPLY = """
         executable: "{{ envdoctor_exe }}"
         only: [memory]
         require: "{{ envdoctor_require }}"
+        throughput: "{{ envdoctor_throughput }}"
         fail_on: never
       environment:
         HOME: "{{ check_home }}"
@@ -92,9 +93,23 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+def _logging_envdoctor(base: Path) -> Path:
+    """The real envdoctor behind a script that keeps each check's arguments in
+    ``$HOME/check-argv`` (the check task's HOME is the host's own), one per line."""
+    script = base / "envdoctor"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = check ]; then printf \'%s\\n\' "$@" > "$HOME/check-argv"; fi\n'
+        f'exec "{ENVDOCTOR}" "$@"\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
 class Fleet:
     def __init__(self, base: Path) -> None:
         self.base = base
+        envdoctor = _logging_envdoctor(base)
         self.reports = base / "reports"
         self.reports.mkdir()
         self.roots = {host: base / host / "root" for host in HOSTS}
@@ -109,11 +124,12 @@ class Fleet:
             inventory[host] = {
                 "ansible_connection": "local",
                 "ansible_python_interpreter": sys.executable,
-                "envdoctor_exe": str(ENVDOCTOR),
+                "envdoctor_exe": str(envdoctor),
                 "envdoctor_root": str(root),
                 "root_home": f"/home/{host}",
                 "check_home": str(base / host / "home"),
                 "envdoctor_require": ["mem=100000G"] if host == "h3" else [],
+                "envdoctor_throughput": host == "h2",
                 "reports": str(self.reports),
             }
         (self.roots["h4"] / "etc" / "docker").mkdir()
@@ -247,6 +263,16 @@ def test_check_facts_feed_when_the_failing_host_is_skipped(fleet):
     assert fleet["after_first"]["h3"] == base.initial["h3"]
     assert fleet["reports"]["h3"]["summary"]["status"] == "fail"
     assert fleet["reports"]["h1"]["summary"]["status"] != "fail"
+
+
+def test_the_throughput_option_reaches_the_check(fleet):
+    base = fleet["fleet"]
+    argv = {
+        host: (base.base / host / "home" / "check-argv").read_text().split() for host in HOSTS
+    }
+    assert argv["h2"][:1] == ["check"] and "--throughput" in argv["h2"], argv
+    assert not any("--throughput" in argv[host] for host in ("h1", "h3", "h4")), argv
+    assert fleet["reports"]["h2"]["summary"]["status"] == "ok"  # accepted beside --only memory
 
 
 def test_a_second_run_reports_no_change_on_any_host(fleet):

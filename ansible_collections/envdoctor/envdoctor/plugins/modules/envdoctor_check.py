@@ -46,6 +46,14 @@ options:
   timeout:
     description: Seconds each check may take (default per check).
     type: float
+  throughput:
+    description:
+      - Also time each healthy mirror's download, as C(envdoctor mirrors) does (1, then 4
+        and 8 connections on the best mirror of each kind), within the network check's
+        deadline. Off by default, as in C(envdoctor check), because it moves megabytes
+        from every mirror.
+    type: bool
+    default: false
   fail_on:
     description:
       - When the task fails because of what the check found.
@@ -77,6 +85,12 @@ EXAMPLES = r"""
     only: [memory, disk, config]
     require: ["mem=16G", "disk=50G"]
     fail_on: never
+
+- name: Time the downloads from the mirrors too, before a deploy that pulls models
+  envdoctor.envdoctor.envdoctor_check:
+    only: [network]
+    profile: cn-tsinghua
+    throughput: true
 
 - name: Apply a mirror profile only where the check found no failure
   envdoctor.envdoctor.envdoctor_apply:
@@ -142,6 +156,7 @@ def main():
             profile=dict(type="str"),
             strict=dict(type="bool", default=False),
             timeout=dict(type="float"),
+            throughput=dict(type="bool", default=False),
             fail_on=dict(type="str", choices=["fail", "warn", "never"], default="fail"),
             **COMMON_OPTIONS,
         ),
@@ -160,6 +175,8 @@ def main():
         argv.append("--strict")
     if params["timeout"] is not None:
         argv += ["--timeout", str(params["timeout"])]
+    if params["throughput"]:
+        argv.append("--throughput")
     document, rc = run_json(module, argv, ok_codes=(0, 1, 3))
     summary = document.get("summary", {})
     bad = _BAD[params["fail_on"]]
