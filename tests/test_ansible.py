@@ -267,9 +267,7 @@ def test_check_facts_feed_when_the_failing_host_is_skipped(fleet):
 
 def test_the_throughput_option_reaches_the_check(fleet):
     base = fleet["fleet"]
-    argv = {
-        host: (base.base / host / "home" / "check-argv").read_text().split() for host in HOSTS
-    }
+    argv = {host: (base.base / host / "home" / "check-argv").read_text().split() for host in HOSTS}
     assert argv["h2"][:1] == ["check"] and "--throughput" in argv["h2"], argv
     assert not any("--throughput" in argv[host] for host in ("h1", "h3", "h4")), argv
     assert fleet["reports"]["h2"]["summary"]["status"] == "ok"  # accepted beside --only memory

@@ -390,3 +390,40 @@ def test_check_times_downloads_only_when_asked(tmp_path, mirror_lab: MirrorLab) 
             assert ", download " in row.summary and "/s" in row.summary, row.summary
         else:
             assert rate is None and "download" not in row.summary, row.summary
+
+
+def test_downloads_refused_or_dead_are_not_counted_as_running_alongside(
+    mirror_lab: MirrorLab,
+) -> None:
+    # Five conda mirrors, two of which refuse their package file (404): the figures
+    # taken together say how many downloads really ran, 3.
+    bases = [mirror_lab.add(f"m{index}", rate_bps=4 * MiB) for index in range(5)]
+    paths = [pull_path(base + "/anaconda", "conda") for base in bases]
+    named = measure_all(paths, env=mirror_lab.env, samples=1, deadline_s=10)
+    assert all(result.pull_url for result in named), [r.reason for r in named]
+    for index in (3, 4):
+        mirror_lab.serve(f"m{index}", urlsplit(named[index].pull_url or "").path, status=404)
+    results = measure_all(
+        paths,
+        env=mirror_lab.env,
+        samples=1,
+        deadline_s=10,
+        throughput=True,
+        throughput_seconds=0.5,
+    )
+    for result in results[3:5]:
+        assert result.throughput_bytes_per_s is None
+        assert "HTTP 404" in (result.throughput_reason or ""), result.throughput_reason
+    together = [r for r in results[:3] if r.throughput_at_once not in (None, 1)]
+    assert together, [r.throughput_reason for r in results]
+    for result in together:
+        assert result.throughput_at_once == 3, result.throughput_reason
+        assert "alongside 2 other downloads" in (result.throughput_reason or "")
+    assert downloads.ran_together(
+        [0, 1, 2, 3],
+        {
+            0: _got(MiB),
+            1: Throughput("u", Outcome.HTTP_ERROR, "HTTP 404", status_code=404),
+            2: Throughput("u", Outcome.REFUSED, "connection refused"),
+        },
+    ) == [0, 3]  # 3: still running at the end

@@ -387,8 +387,9 @@ def add_throughput(
             phase.note(index, "not measured: no time left before the deadline")
         return phase.results
     together = phase.together(timed, window)
+    running = len(ran_together(timed, together))
     for index in timed:
-        phase.record(index, together.get(index), len(timed))
+        phase.record(index, together.get(index), running)
     if len(timed) > 1:  # alone, step 4 asks (its mirror is the best of its kind)
         rated = [index for index in timed if phase.results[index].throughput_bytes_per_s]
         phase.check_ranges([index for index in rated if mirrors[index].parallel_advice])
@@ -397,6 +398,19 @@ def add_throughput(
             _mark_shares(phase, timed, contention)
     _add_parallel(phase, timed, knob_kinds)
     return phase.results
+
+
+def ran_together(timed: Sequence[int], together: Mapping[int, Throughput]) -> list[int]:
+    """The downloads of ``timed`` that ran while they were together: those whose file
+    was answered with a 2xx, and those still running at the end.  One refused (a 404, a
+    429) or never answered moved no bytes beside the others."""
+    return [
+        index
+        for index in timed
+        if index not in together
+        or together[index].bytes_read > 0
+        or 200 <= (together[index].status_code or 0) < 300
+    ]
 
 
 def _time_alone(
