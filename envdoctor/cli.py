@@ -6,6 +6,7 @@ inside the command that needs it, so ``envdoctor --help`` is instant.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import os
 import sys
@@ -401,14 +402,35 @@ def _register_subgroups() -> None:
 _register_subgroups()
 
 
+ASCII_GLYPHS = {"✓": "+", "✗": "x", "→": "->", "◀": "<", "…": "..."}
+"""The glyphs only envdoctor's text views draw (badges, remedy arrows, the configured
+mirror's marker, a cut line), and what stands for each where they cannot be written."""
+
+
+def _ascii_glyph_or_escape(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: :data:`ASCII_GLYPHS` as ASCII, anything else as its
+    ``\\u2265`` escape (``backslashreplace``)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    piece = error.object[error.start : error.end]
+    words = [
+        ASCII_GLYPHS.get(char) or char.encode("ascii", "backslashreplace").decode("ascii")
+        for char in piece
+    ]
+    return "".join(words), error.end
+
+
 def escape_unencodable(streams: Sequence[Any]) -> None:
     """Where a locale's encoding (ISO-8859-1, say) cannot write envdoctor's glyphs (✓,
-    ≥, the spinner's braille), write them as ``\\u2713`` escapes rather than fail with a
-    UnicodeEncodeError: readable for people, and a valid JSON escape in a document."""
+    ≥, the spinner's braille), write the badges and arrows in ASCII (``+ ok``, ``->``)
+    and anything else as a ``\\u2265`` escape rather than fail with a
+    UnicodeEncodeError: readable for people, and in a JSON document a valid escape of
+    the same text (the ASCII stand-ins are for glyphs no document holds)."""
+    codecs.register_error("envdoctor-ascii", _ascii_glyph_or_escape)
     for stream in streams:
         encoding = str(getattr(stream, "encoding", None) or "").lower()
         if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="envdoctor-ascii")
 
 
 def main() -> None:

@@ -261,5 +261,22 @@ def test_a_terminal_whose_locale_cannot_write_the_glyphs_gets_escapes_not_a_cras
     code, output = _on_a_terminal(["check", "--only", "memory"], {"PYTHONIOENCODING": "latin-1"})
     assert code in (0, 1), output  # 1: a machine short of memory; 3 was the crash
     assert "internal error" not in output
-    badges = ("\\u2713 ok", "! warn", "\\u2717 fail")  # ✓ and ✗ escaped
+    badges = ("+ ok", "! warn", "x fail")  # ✓ and ✗ in ASCII
     assert any(badge in output for badge in badges), output
+    assert "\\u2713" not in output and "\\u2717" not in output
+
+
+def test_glyphs_a_locale_cannot_write_become_ascii_or_escapes() -> None:
+    import io
+
+    from envdoctor.cli import escape_unencodable
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="latin-1")
+    escape_unencodable([stream])
+    stream.write("✓ ok · ✗ fail → fix ◀ configured … ≥1.0 MiB/s 20 °C \U0001f600")
+    stream.flush()
+    written = raw.getvalue().decode("latin-1")
+    assert written == ("+ ok · x fail -> fix < configured ... \\u22651.0 MiB/s 20 °C \\U0001f600")
+    with pytest.raises(UnicodeDecodeError):  # a decode error is not this handler's
+        b"\xff".decode("utf-8", errors="envdoctor-ascii")
