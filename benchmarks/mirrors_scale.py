@@ -62,6 +62,16 @@ whatever the cores, against 0.87 s for the latency phase of the slowest alone.  
 choosing the wheel from the 256 KiB tail (526 links) is about 3.5 ms and parsing it 1 ms;
 a search of the whole body for the wheel's literals, instead of each link, saved nothing
 measurable (tried 2026-12-01).
+
+After the header fields were read without the email package (envdoctor/net/head.py) and
+the wheel chosen making one file (pip_pull._preferred_html), the same VM and defaults
+(one lab process), medians of 3: N = 10 2.76 s against 2.41 s (1.14x, latency 0.88/0.86
+s); N = 50 3.87 s (1.62x, latency 1.15/0.86 s, 50 of 50 timed); N = 100 4.81 s (1.98x,
+latency 2.02/0.86 s, 69 of 100 timed, 93 lower bounds).  Per pip mirror, envdoctor's
+thread CPU went from about 21.3 to 20.5 ms (heads 2.3 -> 1.6 ms, the choice 3.5-3.9 ->
+2.4-3.0 ms); the latency phase at N = 50 and 100 gained more than that (0.3 and 0.5 s),
+as every mirror's wait for the GIL is shorter.  Reading the page into one buffer
+(``recv_into``) instead of ``recv`` saved nothing: its 1.3 ms are TLS decryption.
 """
 
 from __future__ import annotations
