@@ -40,7 +40,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from envdoctor.net.body import BODY_BUFFER_BYTES
-from envdoctor.net.parallel import CONNECTIONS, RangeCheck, add_parallel, check_range
+from envdoctor.net.parallel import (
+    CONNECTIONS,
+    NO_RANGE,
+    NOT_TESTED,
+    RangeCheck,
+    add_parallel,
+    check_range,
+)
 from envdoctor.net.pull import LargeFile
 from envdoctor.net.ranking import rank_key
 from envdoctor.net.results import Measurement, Outcome, ProbeFailure, Throughput
@@ -501,10 +508,6 @@ def _mark_shares(phase: _Phase, timed: Sequence[int], contention: str) -> None:
             throughput_lower_bound=True,
             throughput_reason=f"{result.throughput_reason}; {contention}: at least this",
         )
-
-
-NO_RANGE = "no Range support: each file over one connection"
-NOT_TESTED = "parallel connections not tested"
 
 
 def _add_parallel(phase: _Phase, timed: Sequence[int], knob_kinds: Sequence[str]) -> None:

@@ -338,6 +338,12 @@ def _mib(rate: float) -> str:
     return format_rate(rate)
 
 
+NO_RANGE = "no Range support: each file over one connection"
+NOT_TESTED = "parallel connections not tested"
+"""The verdicts of a mirror whose file cannot be asked in ranges, and the start of one
+whose connections were not timed (the reason follows)."""
+
+
 def add_parallel(
     measured: Measurement,
     path: PullPath,
@@ -370,14 +376,10 @@ def add_parallel(
         checked = check_range(url, make_session(ends), headers, authorization)
     result = dataclasses.replace(measured, range_support=checked.supported, pull_size=checked.size)
     if checked.supported is False:
-        return dataclasses.replace(
-            result, parallel_verdict="no Range support: each file over one connection"
-        )
+        return dataclasses.replace(result, parallel_verdict=NO_RANGE)
     if checked.supported is None or checked.size is None:
         why = checked.reason if checked.supported is None else "the server does not say its size"
-        return dataclasses.replace(
-            result, parallel_verdict=f"parallel connections not tested: {why}"
-        )
+        return dataclasses.replace(result, parallel_verdict=f"{NOT_TESTED}: {why}")
     size = checked.size
     rates: list[tuple[int, float]] = []
     why = ""

@@ -89,8 +89,10 @@ def brief_parallel(measurement: Measurement) -> str | None:
     """What more connections did (``per-connection limited: 1 connection 4.0 MiB/s, 8
     connections 19.0 MiB/s``, ``no Range support``), when measured: why they were not
     tested is left to ``-v`` and ``--json``."""
+    from envdoctor.net.parallel import NO_RANGE
+
     if measurement.range_support is False:  # asked of every timed mirror, not only step 4's
-        return "no Range support: each file over one connection"
+        return NO_RANGE
     words = measurement.parallel_verdict
     if words is None:
         return None
