@@ -872,6 +872,16 @@ _PYPI_PLATFORMS = (
 )
 
 
+def simple_html(project: str, links: str) -> bytes:
+    """A PEP 503 page of ``project`` around ``links`` (its ``<a>`` lines), as pypi.org
+    writes one."""
+    return (
+        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
+        f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
+        f"{links}</body></html>\n"
+    ).encode()
+
+
 @functools.lru_cache(maxsize=16)
 def _simple_page(project: str, large_size: int, shape: PageShape = "lab") -> bytes:
     """A PEP 503 page: two files for a small project, ``large_size`` bytes for numpy.
@@ -889,11 +899,7 @@ def _simple_page(project: str, large_size: int, shape: PageShape = "lab") -> byt
         f'#sha256={index:064x}">{project}-1.{index}.0-py3-none-any.whl</a><br/>\n'
         for index in range(count)
     )
-    return (
-        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
-        f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
-        f"{links}</body></html>\n"
-    ).encode()
+    return simple_html(project, links)
 
 
 def _pypi_shaped_page(project: str, large_size: int) -> bytes:
@@ -919,11 +925,7 @@ def _pypi_shaped_page(project: str, large_size: int) -> bytes:
             links.append(link)
             size += len(link)
         version += 1
-    return (
-        '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
-        f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
-        f"{''.join(links)}</body></html>\n"
-    ).encode()
+    return simple_html(project, "".join(links))
 
 
 def _hf_json(path: str) -> bytes:
@@ -1410,11 +1412,7 @@ class SimpleIndex:
             f'<a href="{href}"{" data-yanked=" if yanked else ""}>{name}</a><br/>\n'
             for name, href, yanked, _ in self._files(server, project)
         )
-        return (
-            '<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.1">'
-            f"<title>Links for {project}</title></head>\n<body><h1>Links for {project}</h1>\n"
-            f"{links}</body></html>\n"
-        ).encode()
+        return simple_html(project, links)
 
     def _json_page(self, server: MirrorServer, project: str) -> bytes:
         files = [
