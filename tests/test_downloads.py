@@ -200,6 +200,15 @@ def test_a_download_that_never_answers_is_cut_at_its_own_deadline(mirror_lab: Mi
         assert reason.startswith("not measured: "), reason
 
 
+def _offline_phase(results: list[Measurement], paths: list[PullPath]) -> downloads._Phase:
+    """A download phase over ``results`` whose downloads a test replaces: one file URL
+    each on no server, 10 s to the deadline, 1 s windows."""
+    return downloads._Phase(
+        results, paths, ["https://m.example/f"] * len(results), [None] * len(results), {},
+        5.0, system_resolver, time.monotonic() + 10, 1.0, MiB, None,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("alone", "rate", "reason"),
     [
@@ -228,10 +237,7 @@ def test_a_download_alone_without_a_rate(
             throughput_reason="first 1 bytes, alongside 1 other download", throughput_at_once=2,
         )
     ] * 2  # fmt: skip
-    phase = downloads._Phase(
-        list(results), [], ["https://m.example/f"] * 2, [None] * 2, {}, 5.0, system_resolver,
-        time.monotonic() + 10, 1.0, MiB, None,
-    )  # fmt: skip
+    phase = _offline_phase(list(results), [])
     phase.download = lambda index, window, buffer_bytes: alone  # type: ignore[method-assign]
     assert downloads._alone(phase, 0, together, 1) is None
     assert phase.results[0].throughput_bytes_per_s == rate
@@ -252,10 +258,7 @@ def test_a_mirror_tried_alone_is_not_tried_again(mirror_lab: MirrorLab) -> None:
         for rate in rates
     ]  # fmt: skip
     paths = [PullPath(f"https://m{i}.example", "conda", "u", "u") for i in range(3)]
-    phase = downloads._Phase(
-        results, paths, ["https://m.example/f"] * 3, [None] * 3, {}, 5.0, system_resolver,
-        time.monotonic() + 10, 1.0, MiB, None,
-    )  # fmt: skip
+    phase = _offline_phase(results, paths)
     asked: list[int] = []
 
     def download(index: int, window: float, buffer_bytes: int) -> Throughput:
@@ -285,10 +288,7 @@ def test_without_a_figure_alone_no_parallel_windows_are_timed() -> None:
         ),
         Measurement(url="u", kind="hf", outcome=Outcome.OK, reason="", ttfb_s=0.01),
     ]  # fmt: skip
-    phase = downloads._Phase(
-        results, paths, ["https://m.example/f"] * 2, [None] * 2, {}, 5.0, system_resolver,
-        time.monotonic() + 10, 1.0, MiB, None,
-    )  # fmt: skip
+    phase = _offline_phase(results, paths)
     downloads._add_parallel(phase, [0, 1], ["hf"])
     assert [r.parallel_verdict for r in phase.results] == [
         "parallel connections not tested: no hf mirror was timed alone",
