@@ -255,7 +255,7 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     return process.wait(timeout=60), b"".join(chunks).decode("latin-1")
 
 
-def test_a_terminal_whose_locale_cannot_write_the_glyphs_gets_escapes_not_a_crash() -> None:
+def test_a_terminal_whose_locale_cannot_write_the_glyphs_gets_ascii_not_a_crash() -> None:
     # An ISO-8859-1 terminal: the live view's braille spinner and the table's badges once
     # ended the check with a UnicodeEncodeError (exit 3).
     code, output = _on_a_terminal(["check", "--only", "memory"], {"PYTHONIOENCODING": "latin-1"})
