@@ -37,6 +37,7 @@ from envdoctor.planning import ApplyOptions
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.safewrite import resolve_target
 
 NAME = "env"
 
@@ -199,11 +200,21 @@ def _plan_user(ctx: Context, profile: Profile, pairs: Exports, options: ApplyOpt
 
 
 def _rc_files(ctx: Context) -> list[Path]:
+    """The start-up files that get the block, one per real file: ``~/.bash_profile``
+    linked to ``~/.bashrc`` (a common set-up) is one file, and gets one block, under the
+    name that is not a link."""
     existing = [ctx.home / name for name in RC_FILES if (ctx.home / name).is_file()]
     zshenv = ctx.home / ".zshenv"
     if (ctx.home / ".zshrc").is_file() and zshenv not in existing:
         existing.append(zshenv)
-    return existing or [ctx.home / ".profile"]
+    by_target: dict[Path, Path] = {}
+    for rc in existing:
+        target = resolve_target(rc, ctx.root)
+        kept = by_target.get(target)
+        if kept is None or (kept.is_symlink() and not rc.is_symlink()):
+            by_target[target] = rc
+    unique = [rc for rc in existing if rc in by_target.values()]
+    return unique or [ctx.home / ".profile"]
 
 
 def _sh_block(ctx: Context, sh_file: Path) -> list[str]:

@@ -20,6 +20,7 @@ from envdoctor.profiles import Profile, get_profile
 from envdoctor.results import TargetPlan
 from envdoctor.tools.hf import HfSettings
 from envdoctor.tools.modelscope import ModelscopeSettings
+from envdoctor.transaction import apply_changes
 
 USER = ApplyOptions(scope="user")
 SYSTEM = ApplyOptions(scope="system")
@@ -366,6 +367,32 @@ def test_zsh_user_gets_a_zshenv(ctx: Context) -> None:
     assert by_display(plan)["~/.zshenv"] == BLOCK.encode()
     assert "~/.profile" not in by_display(plan)
     assert (ctx.home / ".zshrc").read_text() == "autoload -U compinit\n"
+
+
+def test_bash_profile_linked_to_bashrc_gets_one_block_and_applies(ctx: Context) -> None:
+    (ctx.home / ".bashrc").write_text("export EDITOR=vi\n")
+    (ctx.home / ".bash_profile").symlink_to(".bashrc")
+    (ctx.home / ".zshenv").symlink_to(ctx.home / ".bashrc")  # absolute link, same file
+
+    plan = env.plan(ctx, get_profile(ctx, "cn-tsinghua"), USER)
+
+    rc = [c.display for c in plan.changes if not c.display.startswith("~/.config")]
+    assert rc == ["~/.bashrc"]  # the name that is not a link
+    apply_changes(ctx, plan.changes, journal=ctx.home / "journal", description="d", profile="p")
+    assert (ctx.home / ".bash_profile").is_symlink()
+    assert (ctx.home / ".bashrc").read_text().count("# >>> envdoctor >>>") == 1
+    again = env.plan(ctx, get_profile(ctx, "cn-tsinghua"), USER)
+    assert not again.changed
+    if shutil.which("bash") is not None:
+        result = subprocess.run(
+            ["bash", "-l", "-c", 'printf "%s|%s" "$HF_ENDPOINT" "$EDITOR"'],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=clean_env(ctx.home),
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.stdout == "https://hf-mirror.com|vi", result.stderr
 
 
 def test_fish_loader_only_for_fish_users(ctx: Context) -> None:
