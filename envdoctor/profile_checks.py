@@ -18,6 +18,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from envdoctor.errors import EnvdoctorError
+from envdoctor.redact import scrub
 
 _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
 
@@ -391,6 +392,7 @@ def printable(path: Path) -> str:
 def _mask(text: str) -> str:
     """Hide credentials and query strings in a URL before showing it."""
     text = re.sub(r"(^|://)[^/?#@\s]*@", r"\1***@", text)
+    text = scrub(text)  # a password whose "/", "?" or "#" ends the authority early
     if "://" in text:
         text = re.sub(r"\?[^#\s]*", "?***", text)
     return text

@@ -9,14 +9,39 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["mask_conda_url", "mask_line", "mask_secret_value", "mask_url", "scrub"]
+__all__ = [
+    "Masked",
+    "broken_authority",
+    "mask_conda_url",
+    "mask_line",
+    "mask_secret_value",
+    "mask_url",
+    "scrub",
+    "with_userinfo",
+]
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
 _USERINFO = re.compile(r"(?<=//)[^/\s?#@\"'<>]+@")
+_BROKEN_USERINFO = re.compile(r"(?<=//)([^/\s?#@\"'<>]*)[/?#][^\s\"'<>]*@")
+"""An authority ended early by a password's ``/``, ``?`` or ``#``, up to the last ``@``."""
 _CONDA_TOKEN = re.compile(r"/t/[^/]+")
 _SECRET_KEY = re.compile(
     r"(?i)(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|secret|extraheader)\s*$"
 )
+
+
+class Masked(str):
+    """A masked text (what :func:`mask_url` returns when it hides something) that still
+    holds what it hides, as :attr:`raw`: the requests to a mirror need the credentials it
+    is configured with.  It is shown, compared and hashed as the masked text; only
+    :func:`envdoctor.tools.mirrors_of` reads :attr:`raw`, and nothing ever shows it."""
+
+    raw: str
+
+    def __new__(cls, shown: str, raw: str) -> Masked:
+        masked = super().__new__(cls, shown)
+        masked.raw = raw
+        return masked
 
 
 def mask_url(url: str) -> str:
@@ -25,7 +50,10 @@ def mask_url(url: str) -> str:
     Works on schemeless proxy values (``user:pw@proxy:3128``) and on URLs too broken for
     ``urlsplit``: the authority is everything between ``//`` (or the start) and the first
     ``/``, ``?`` or ``#``, and its userinfo everything up to its last ``@``, as clients
-    parse it.
+    parse it.  A password with a ``/``, ``?`` or ``#`` not percent-encoded ends that
+    authority early, at a "port" that is not a number (``http://user:pa/ss@proxy``):
+    everything up to the last ``@`` is then masked, as a client cannot use that URL
+    anyway and its error would show the password.
     """
     head, sep, rest = url.partition("//")
     if not sep:
@@ -35,9 +63,39 @@ def mask_url(url: str) -> str:
     authority, tail = rest[:end], rest[end:]
     userinfo, at, hostport = authority.rpartition("@")
     if not at:
+        if "@" in tail and broken_authority(authority):
+            return Masked(f"{head}{sep}***:***@{tail.rpartition('@')[2]}", getattr(url, "raw", url))
         return url
     masked = "***:***" if ":" in userinfo else "***"
-    return f"{head}{sep}{masked}@{hostport}{tail}"
+    shown = f"{head}{sep}{masked}@{hostport}{tail}"
+    return shown if shown == url else Masked(shown, getattr(url, "raw", url))
+
+
+def broken_authority(hostport: str) -> bool:
+    """Whether ``host:port`` (no userinfo) has a port that is not a number: the sign of
+    a password whose ``/``, ``?`` or ``#`` was not percent-encoded."""
+    if hostport.startswith("["):
+        after = hostport.partition("]")[2]
+        return bool(after) and not (after.startswith(":") and after[1:].isdigit())
+    _, colon, port = hostport.rpartition(":")
+    return bool(colon) and bool(port) and not port.isdigit()
+
+
+def with_userinfo(masked: str, raw: str) -> str:
+    """``masked``, a form of ``raw`` whose userinfo :func:`mask_url` hid, with ``raw``'s
+    userinfo back: the URL to make requests with, never to show."""
+    _, sep, rest = raw.partition("//")
+    if not sep:
+        rest = raw
+    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
+    userinfo, at, _ = rest[: min(ends, default=len(rest))].rpartition("@")
+    if not at:
+        return masked
+    for hidden in ("***:***@", "***@"):
+        before, found, after = masked.partition(hidden)
+        if found and (not before or before.endswith("//")):
+            return f"{before}{userinfo}@{after}"
+    return masked
 
 
 def mask_line(line: str, mask: Callable[[str], str] = mask_url) -> str:
@@ -49,8 +107,13 @@ def mask_line(line: str, mask: Callable[[str], str] = mask_url) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with the userinfo of every ``scheme://user:pw@`` masked, even in malformed
-    URLs (``https://https://user:pw@host``) that :func:`mask_url` leaves alone."""
-    return _USERINFO.sub(lambda m: "***:***@" if ":" in m.group(0) else "***@", text)
+    URLs (``https://https://user:pw@host``) that :func:`mask_url` leaves alone, and in
+    those whose password has a ``/``, ``?`` or ``#`` not percent-encoded
+    (:func:`mask_url`)."""
+    text = _USERINFO.sub(lambda m: "***:***@" if ":" in m.group(0) else "***@", text)
+    return _BROKEN_USERINFO.sub(
+        lambda m: "***:***@" if broken_authority(m.group(1)) else m.group(0), text
+    )
 
 
 def mask_conda_url(url: str) -> str:

@@ -21,7 +21,7 @@ from envdoctor.net.proxy import proxies_from_env, proxy_for
 from envdoctor.net.ranking import rank, score
 from envdoctor.net.results import Measurement, Outcome
 from envdoctor.net.session import Session
-from envdoctor.redact import mask_url
+from envdoctor.redact import Masked, mask_url, scrub, with_userinfo
 from envdoctor.tools import pull_path
 
 
@@ -798,3 +798,23 @@ def test_icmp_says_whether_the_name_or_the_send_failed(tmp_path: Path, monkeypat
     monkeypatch.setattr(socket, "getaddrinfo", no_name)  # no DNS server is asked
     _, why = icmp_rtt("no-such-host.invalid", ctx, timeout=0.2)
     assert why == "icmp-raw: no-such-host.invalid does not resolve"
+
+
+def test_mask_url_hides_a_password_whose_slash_or_hash_ends_the_authority() -> None:
+    # An unencoded "/", "?" or "#" in a password ends the authority at a "port" that is
+    # not a number: every client refuses the URL, and its error must not show it.
+    for url in ("http://u:pa/ss@proxy:3128", "http://u:pa?ss@proxy", "http://u:pa#ss@proxy/x"):
+        masked = mask_url(url)
+        assert "ss@" not in masked and masked.startswith("http://***:***@proxy"), masked
+        assert "pa/ss" not in scrub(f"proxy {url}: bad port") and "pa?ss" not in scrub(url)
+    for url in ("https://host/@scope/pkg", "http://127.0.0.1:4873/@scope", "http://[::1]:80/@x"):
+        assert mask_url(url) == url and scrub(url) == url
+
+
+def test_masked_urls_keep_what_they_hide_for_the_requests_only() -> None:
+    masked = mask_url("https://u:p%40ss@h/simple/")
+    assert masked == "https://***:***@h/simple/" and repr(masked) == repr(str(masked))
+    assert isinstance(masked, Masked) and masked.raw == "https://u:p%40ss@h/simple/"
+    assert with_userinfo(masked.rstrip("/"), masked.raw) == "https://u:p%40ss@h/simple"
+    assert with_userinfo("https://h/x", "https://h/x") == "https://h/x"
+    assert mask_url("https://h/x").__class__ is str

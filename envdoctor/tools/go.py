@@ -17,6 +17,7 @@ it says yes.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from envdoctor.profile_checks import (
     toml_table,
 )
 from envdoctor.profiles import Profile
-from envdoctor.redact import mask_url
+from envdoctor.redact import Masked, mask_url
 from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import PullOptions
 
@@ -113,12 +114,22 @@ def resolve_go(ctx: Context) -> ToolConfig:
         files_read.append(str(path))
         for key, (value, line) in read_env_file(text).items():
             if key in chains:
-                chains[key].append((mask_url(value), Source("file", str(path), f"line {line}")))
+                chains[key].append((mask_list(value), Source("file", str(path), f"line {line}")))
     for key in KEYS:
         if ctx.env.get(key):
-            chains[key].append((mask_url(ctx.env[key]), Source("env", key)))
+            chains[key].append((mask_list(ctx.env[key]), Source("env", key)))
     settings = {key: chain_setting(key, chain) for key, chain in chains.items()}
     return ToolConfig(NAME, settings, problems, files_read)
+
+
+def mask_list(value: str) -> str:
+    """A ``GOPROXY`` list with the credentials of each of its URLs masked (a
+    :class:`~envdoctor.redact.Masked` that keeps them for the requests)."""
+    shown = _LIST_ITEM.sub(lambda item: mask_url(item.group(0)), value)
+    return value if shown == value else Masked(shown, value)
+
+
+_LIST_ITEM = re.compile(r"[^,|]+")
 
 
 def proxies(value: str) -> list[str]:
@@ -246,7 +257,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     change = FileChange(NAME, path, display, old, new, owner=owner)
     for key in KEYS:
         if ctx.env.get(key) and (key == "GOPROXY" or sumdb is not None):
-            notes.append(f"${key}={mask_url(ctx.env[key])} overrides {display}: unset it")
+            notes.append(f"${key}={mask_list(ctx.env[key])} overrides {display}: unset it")
     return TargetPlan(NAME, (change,), tuple(notes))
 
 
@@ -322,7 +333,8 @@ def resolve(ctx: Context) -> ToolConfig:
 
 
 def mirrors(config: ToolConfig) -> list[str]:
-    return proxies(str(config.value("GOPROXY")))
+    value = config.value("GOPROXY")
+    return proxies(getattr(value, "raw", str(value)))  # the credentials are for the requests
 
 
 def canonical(url: str) -> str:

@@ -114,3 +114,12 @@ def test_goenv_and_the_environment_override(tmp_path: Path) -> None:
     assert go.resolve(overridden).value("GOPROXY") == "https://env.example"
     plan = go.plan(overridden, profile(), USER)
     assert any("$GOPROXY=https://env.example overrides" in note for note in plan.notes)
+
+
+def test_every_proxy_of_the_list_is_masked_and_keeps_its_credentials(tmp_path: Path) -> None:
+    value = "https://a.example/x,https://u:SECRET@b.example|direct"
+    ctx = Context.for_root(tmp_path, env={"GOPROXY": value})
+    config = go.resolve(ctx)
+    shown = str(config.value("GOPROXY"))
+    assert shown == "https://a.example/x,https://***:***@b.example|direct"
+    assert go.mirrors(config) == ["https://a.example/x", "https://u:SECRET@b.example"]
