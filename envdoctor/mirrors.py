@@ -13,7 +13,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from envdoctor import tools
@@ -31,6 +31,7 @@ from envdoctor.net.sync_status import (
     site_for,
     site_freshness,
 )
+from envdoctor.redact import mask_url, with_userinfo
 from envdoctor.tools import MIRROR_TOOLS
 from envdoctor.tools.docker import DOCKER_HUB
 
@@ -59,6 +60,9 @@ class Candidate:
     profiles: tuple[str, ...] = ()
     configured: bool = False
     """This is what the tool uses now."""
+    request_url: str | None = field(default=None, repr=False, compare=False)
+    """:attr:`url` with the credentials it is configured with, to make the requests with
+    and never to show (the JSON documents do not carry it); None: :attr:`url` itself."""
     probe_image: str | None = None
     """The image to ask this registry mirror for, from the ``probe-image`` of a profile that
     names it (:func:`probe_image`: Docker, containerd and podman mirrors); None: the
@@ -140,6 +144,7 @@ def gather(
     """
     found: dict[tuple[str, str], tuple[list[str], bool]] = {}
     images: dict[tuple[str, str], str] = {}  # the first profile's probe image wins
+    secrets: dict[tuple[str, str], str] = {}  # the URL with its credentials, to ask
 
     def add(
         target: str, url: str, profile: str | None, is_configured: bool, image: str | None = None
@@ -150,6 +155,8 @@ def gather(
         if sep and scheme.lower() not in ("http", "https"):
             return
         key = (target, canonical(target, url))
+        if mask_url(url) != url:  # the masked form is shown; the requests need the rest
+            secrets.setdefault(key, with_userinfo(key[1], url.strip()))
         names, was_configured = found.get(key, ([], False))
         if profile is not None and profile not in names:
             names.append(profile)
@@ -175,6 +182,7 @@ def gather(
             url=url,
             profiles=tuple(names),
             configured=is_configured,
+            request_url=secrets.get((target, url)),
             probe_image=images.get((target, url)),
         )
         for (target, url), (names, is_configured) in found.items()
@@ -231,7 +239,7 @@ def measure(
             if image != candidate.probe_image:  # --image: the entry says what was asked
                 candidate = dataclasses.replace(candidate, probe_image=image)
         options = tools.PullOptions(image=image) if image is not None else None
-        path = tools.pull_path(candidate.url, candidate.target, options)
+        path = tools.pull_path(candidate.request_url or candidate.url, candidate.target, options)
         # one request per URL and client, and per probe image where one is named
         key = (candidate.url, path.kind + (f" {image}" if image else ""))
         requests.setdefault(key, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -217,6 +218,40 @@ def test_check_network_ok_when_the_configured_mirror_is_fine(tmp_path, mirror_la
         assert result.status is Status.OK, result.summary
         assert "first byte" in result.summary
         assert result.details["configured"] == result.details["best"]
+
+
+def test_configured_credentials_go_with_the_requests_and_never_into_the_output(
+    tmp_path, mirror_lab, lab_urls
+):
+    # A private index (Artifactory, Nexus) wants the credentials it is configured with:
+    # measured with the masked "***:***" it answers 401, and check fails a good mirror.
+    pip = mirror_lab.add("pip-auth", delay_ms=1)
+    uv = mirror_lab.add("uv-auth", delay_ms=1)
+    go = mirror_lab.add("go-auth", delay_ms=1)
+    with_user = {
+        name: url.replace("https://", "https://u%40corp:pa%2Fss-SECRET@")
+        for name, url in {"pip": pip, "uv": uv, "go": go}.items()
+    }
+    ctx = lab_context(
+        tmp_path,
+        mirror_lab,
+        lab_urls,
+        PIP_INDEX_URL=f"{with_user['pip']}/simple",
+        UV_DEFAULT_INDEX=f"{with_user['uv']}/simple/",
+        GOPROXY=f"{with_user['go']}/go",
+    )
+
+    results = network.run(ctx, CheckOptions())
+
+    wanted = "Basic " + base64.b64encode(b"u@corp:pa/ss-SECRET").decode()
+    for name in ("pip-auth", "uv-auth", "go-auth"):
+        server = mirror_lab.server(name)
+        server.wait_idle()
+        assert server.records, name
+        assert {record.headers.get("authorization") for record in server.records} == {wanted}
+    shown = json.dumps([result.to_json() for result in results])
+    assert "SECRET" not in shown and "pa%2Fss" not in shown
+    assert "https://***:***@127.0.0.1" in shown
 
 
 def test_check_network_warns_on_a_dead_configured_mirror_and_names_why(

@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
+from envdoctor.redact import with_userinfo
+
 if TYPE_CHECKING:
     from envdoctor.checkup import Checkup, Row
     from envdoctor.configfiles import ToolConfig
@@ -181,11 +183,16 @@ def resolve_all(ctx: Context) -> dict[str, ToolConfig]:
 
 def mirrors_of(configs: Mapping[str, ToolConfig]) -> dict[str, list[str]]:
     """The mirror URLs in resolved configs by tool, in each tool's :meth:`Tool.canonical`
-    spelling, duplicates and empty values dropped."""
+    spelling but with the credentials they are configured with (the requests need them:
+    :func:`envdoctor.mirrors.gather` masks them for showing), duplicates and empty values
+    dropped.  Never show these as they are."""
     found: dict[str, list[str]] = {}
     for name, config in configs.items():
         tool = load(name)
-        urls = [tool.canonical(url) for url in tool.mirrors(config)]
+        urls = [
+            with_userinfo(tool.canonical(url), getattr(url, "raw", url).strip())
+            for url in tool.mirrors(config)
+        ]
         found[name] = list(dict.fromkeys(url for url in urls if url))
     return found
 

@@ -457,8 +457,9 @@ def resolve(ctx: Context) -> ToolConfig:
 
 def mirrors(config: ToolConfig) -> list[str]:
     """The index crates.io packages come from, as an https URL (measurable)."""
-    value = str(config.value("crates-io"))
-    return [value] if value.removeprefix("sparse+").startswith(("http://", "https://")) else []
+    value = config.value("crates-io")
+    url = str(getattr(value, "raw", value))  # the credentials are for the requests
+    return [url] if url.removeprefix("sparse+").startswith(("http://", "https://")) else []
 
 
 def canonical(url: str) -> str:

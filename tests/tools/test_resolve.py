@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from envdoctor.configfiles import ConfigProblem, Source, ToolConfig, normalise_endpoint
 from envdoctor.context import Context
+from envdoctor.mirrors import gather
 from envdoctor.tools import configured_mirrors
 from envdoctor.tools.condarc import conda_base, resolve_conda
 from envdoctor.tools.docker import resolve_docker
@@ -307,10 +308,18 @@ def test_pip_masks_credentials(tmp_path: Path) -> None:
     assert config.value("extra-index-url") == ("https://***@extra.example/simple",)
     assert "s3cret" not in repr(config)
     assert "tok3n" not in repr(config)
+    # The requests need the credentials; what is shown of a mirror is gather's, masked.
     assert configured_mirrors(ctx)["pip"] == [
+        "https://alice:s3cret@private.example/simple",
+        "https://tok3n@extra.example/simple",
+    ]
+    candidates = gather(profiles=[], configured=configured_mirrors(ctx), targets=["pip"])
+    assert [c.url for c in candidates] == [
         "https://***:***@private.example/simple",
         "https://***@extra.example/simple",
     ]
+    assert "s3cret" not in repr(candidates) and "s3cret" not in str(candidates[0].to_json())
+    assert candidates[0].request_url == "https://alice:s3cret@private.example/simple"
 
 
 # ---------------------------------------------------------------------------
