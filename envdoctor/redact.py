@@ -17,6 +17,7 @@ __all__ = [
     "mask_secret_value",
     "mask_url",
     "scrub",
+    "scrub_credentials",
     "with_userinfo",
 ]
 
@@ -24,6 +25,8 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
 _USERINFO = re.compile(r"(?<=//)[^/\s?#@\"'<>]+@")
 _BROKEN_USERINFO = re.compile(r"(?<=//)([^/\s?#@\"'<>]*)[/?#][^\s\"'<>]*@")
 """An authority ended early by a password's ``/``, ``?`` or ``#``, up to the last ``@``."""
+_AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)(\s+|\s*[=:]\s*)([A-Za-z0-9._~+/=-]{6,})")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _CONDA_TOKEN = re.compile(r"/t/[^/]+")
 _SECRET_KEY = re.compile(
     r"(?i)(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|secret|extraheader)\s*$"
@@ -114,6 +117,15 @@ def scrub(text: str) -> str:
     return _BROKEN_USERINFO.sub(
         lambda m: "***:***@" if broken_authority(m.group(1)) else m.group(0), text
     )
+
+
+def scrub_credentials(text: str) -> str:
+    """A server's free text (an error message) with what looks like a credential masked:
+    the value after ``Bearer``, ``Basic`` or ``token``, and JSON Web Tokens.  A registry
+    that echoes the request's ``Authorization`` header in its error would otherwise have
+    envdoctor print the token it was given."""
+    text = _AUTH_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    return scrub(_JWT.sub("***", text))
 
 
 def mask_conda_url(url: str) -> str:

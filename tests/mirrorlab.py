@@ -726,6 +726,9 @@ class Registry:
     token: str = "lab-token"
     tags: tuple[str, ...] = ("latest",)
     """Tags that name the image (``3.12-slim`` as well as ``latest``)."""
+    echo_authorization: bool = False
+    """The allowlist's refusal repeats the request's ``Authorization`` header, as some
+    proxies' error messages do."""
 
     def route(
         self, base: str, target: str, request: dict[str, str], body_bytes: int
@@ -744,7 +747,10 @@ class Registry:
         if request.get("authorization") != f"Bearer {self.token}":
             return 401, _REGISTRY_HEADERS, _REGISTRY_BODY
         if self.allow is not None and repo not in self.allow:
-            error = {"errors": [{"code": "DENIED", "message": "not in allowlist"}]}
+            message = "not in allowlist"
+            if self.echo_authorization:
+                message = f"not in allowlist for {request['authorization']}"
+            error = {"errors": [{"code": "DENIED", "message": message}]}
             return 403, json_type, json.dumps(error).encode()
         if repo not in self.repos:
             error = {"errors": [{"code": "NAME_UNKNOWN", "message": "repository unknown"}]}

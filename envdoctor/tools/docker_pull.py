@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit
 
 from envdoctor.net.pull import Answer, Fetch, LargeFile, PullRefused
 from envdoctor.profile_checks import ProfileFile, optional, show
-from envdoctor.redact import mask_url
+from envdoctor.redact import mask_url, scrub_credentials
 from envdoctor.units import format_bytes
 
 PROBE_IMAGE = "library/busybox:latest"
@@ -282,4 +282,4 @@ def _registry_error(answer: Answer) -> str:
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return ""
     code, message = errors[0].get("code", ""), errors[0].get("message", "")
-    return ": ".join(str(part) for part in (code, message) if part)[:120]
+    return scrub_credentials(": ".join(str(part) for part in (code, message) if part))[:120]

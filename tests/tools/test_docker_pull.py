@@ -87,6 +87,18 @@ def test_an_allowlist_refusal_is_a_named_failure(mirror_lab: MirrorLab) -> None:
     assert "library/nginx:latest" in allowed.pull_file
 
 
+def test_a_refusal_that_echoes_the_token_does_not_show_it(mirror_lab: MirrorLab) -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsYWIifQ.c2VjcmV0LXNpZ25hdHVyZQ"
+    base = mirror_lab.add(
+        "echo",
+        registry=Registry(allow=("library/nginx",), token=token, echo_authorization=True),
+    )
+    (refused,) = measure_all([docker.pull_path(base)], env=mirror_lab.env, samples=1)
+    assert refused.outcome is Outcome.HTTP_ERROR and refused.status_code == 403
+    assert "DENIED: not in allowlist for Bearer ***" in refused.reason
+    assert token not in json.dumps(refused.to_json()) and "c2VjcmV0" not in refused.reason
+
+
 def test_rate_limited_and_html_manifests_are_named(mirror_lab: MirrorLab) -> None:
     limited = mirror_lab.add("limited", registry=Registry(manifest_status=429))
     page = mirror_lab.add("page", registry=Registry(html=True))
