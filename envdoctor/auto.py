@@ -147,6 +147,15 @@ def to_apply(profile: Profile, choice: AutoChoice) -> Profile:
     return dataclasses.replace(profile, **kept)  # type: ignore[arg-type]
 
 
+def check_save_name(name: str) -> None:
+    """Refuse a ``--save`` name that is not a profile name, before anything is measured."""
+    if not is_profile_name(name):
+        raise EnvdoctorError(
+            f"{name!r} is not a profile name",
+            "Use lowercase letters, digits and dashes, e.g. office-auto.",
+        )
+
+
 def save_profile(
     ctx: Context,
     profile: Profile,
@@ -163,11 +172,7 @@ def save_profile(
     state is restored and the error raised.  ``choice``, the choice ``profile`` was built
     from, words why a profile with no target is not saved.
     """
-    if not is_profile_name(name):
-        raise EnvdoctorError(
-            f"{name!r} is not a profile name",
-            "Use lowercase letters, digits and dashes, e.g. office-auto.",
-        )
+    check_save_name(name)
     if not profile.targets:
         kept = [item.target for item in choice.chosen] if choice is not None else []
         if kept:  # every winner was left out of the profile: credentials in its URL

@@ -105,12 +105,22 @@ def _fail(message: str, hint: str | None, code: int, as_json: bool = False) -> N
     sys.exit(code)
 
 
+MAX_TIMEOUT_S = 86400.0
+"""The longest --timeout: a day (``inf`` and ``1e12`` overflow the clocks that wait)."""
+
+
 def _at_least(minimum: float, value: float | None) -> float | None:
-    """A --timeout in seconds, refused in envdoctor's own words below ``minimum``."""
+    """A --timeout in seconds, refused in envdoctor's own words below ``minimum`` or
+    above :data:`MAX_TIMEOUT_S`."""
     if value is not None and not value >= minimum:
         raise UsageError(
             f"--timeout {value:g}: too short, the least is {minimum:g} s",
             f"Give a number of seconds of {minimum:g} or more, e.g. --timeout 10.",
+        )
+    if value is not None and value > MAX_TIMEOUT_S:
+        raise UsageError(
+            f"--timeout {value:g}: too long, the most is {MAX_TIMEOUT_S:g} s (a day)",
+            "Give a number of seconds of a day or less, e.g. --timeout 60.",
         )
     return value
 
@@ -336,6 +346,12 @@ def mirrors(
 
     wanted = split_names(targets) or list(TARGETS)
     check_names("--target", wanted, TARGETS, "target")
+    if save is not None:  # refused before the measuring, not after it
+        if not pick:
+            raise UsageError("--save stores the choice of --pick", "Add --pick.")
+        from envdoctor.auto import check_save_name
+
+        check_save_name(save)
     console = make_console(os.environ)
     ctx = Context.from_environ(console=console)
     if profile_names:
@@ -354,8 +370,6 @@ def mirrors(
             pull=PullOptions(image=image),
         )
     choice = None
-    if save is not None and not pick:
-        raise UsageError("--save stores the choice of --pick", "Add --pick.")
     if pick:
         from envdoctor.auto import build_profile, save_profile
         from envdoctor.auto import pick as pick_mirrors

@@ -168,6 +168,10 @@ def apply(
             click.echo(f"envdoctor: {line}", err=True)
     reasons: dict[str, str] = {}
     if profile_name == "auto":
+        if save is not None:  # refused before the measuring, not after it
+            from envdoctor.auto import check_save_name
+
+            check_save_name(save)
         profile, reasons = _auto(ctx, console, save, quiet=as_json)
         doc.auto = dict(reasons)
     elif save is not None:

@@ -214,6 +214,16 @@ def test_a_too_short_timeout_is_refused_in_envdoctors_words(runner, command):
     assert "Invalid value" not in out.stderr
 
 
+@pytest.mark.parametrize("command", [["check"], ["mirrors"]])
+@pytest.mark.parametrize("value", ["inf", "1e12", "86401"])
+def test_a_timeout_over_a_day_is_refused_before_any_work(runner, command, value):
+    # inf and 1e12 overflowed the clocks the probes wait on: an internal error (exit 3),
+    # or every mirror marked "internal error" and exit 1.
+    out = runner.invoke(cli, [*command, "--timeout", value, "--json"])
+    assert out.exit_code == 2
+    assert "too long, the most is 86400 s" in json.loads(out.stdout)["error"]["message"]
+
+
 def test_profiles_piped_is_one_unwrapped_line_each_without_trailing_spaces(runner):
     from envdoctor.context import Context
     from envdoctor.profiles import scan_profiles
@@ -280,3 +290,25 @@ def test_glyphs_a_locale_cannot_write_become_ascii_or_escapes() -> None:
     assert written == ("+ ok · x fail -> fix < configured ... \\u22651.0 MiB/s 20 °C \\U0001f600")
     with pytest.raises(UnicodeDecodeError):  # a decode error is not this handler's
         b"\xff".decode("utf-8", errors="envdoctor-ascii")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["mirrors", "--save", "office"], "--save stores the choice of --pick"),
+        (["mirrors", "--pick", "--save", "Bad Name"], "'Bad Name' is not a profile name"),
+        (["apply", "--profile", "auto", "--save", "Bad Name", "--dry-run"], "not a profile"),
+    ],
+)
+def test_a_bad_save_is_refused_before_measuring(runner, monkeypatch, args, words):
+    import envdoctor.cli_apply
+    import envdoctor.mirrors
+
+    def measured(*args, **kwargs):
+        raise AssertionError("measured before refusing --save")
+
+    monkeypatch.setattr(envdoctor.mirrors, "measure", measured)
+    monkeypatch.setattr(envdoctor.cli_apply, "_auto", measured)
+    out = runner.invoke(cli, args)
+    assert out.exit_code == 2, out.output
+    assert words in out.stderr
