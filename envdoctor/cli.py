@@ -7,6 +7,7 @@ inside the command that needs it, so ``envdoctor --help`` is instant.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import itertools
 import os
 import sys
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a program SIGPIPE ended (128 + 13): the reader of the output
+(``| head -1``) went away, as GNU tools end then."""
 
 MIRRORS_SCHEMA_VERSION = 2
 """``mirrors --json``: ``envdoctor/schema/mirrors-v2.json``.  Version 2 added the real
@@ -46,6 +50,13 @@ class _Group(click.Group):
     A command run for a program (``--json``, ``report --format json``) also gets the
     error as a JSON document on stdout (:func:`error_json`), beside the message on stderr.
     """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:  # --help and --version print here, before any command runs
+            return super().parse_args(ctx, args)
+        except BrokenPipeError:
+            silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
 
     def invoke(self, ctx: click.Context) -> Any:
         as_json = _wants_json([*getattr(ctx, "_protected_args", []), *ctx.args])
@@ -65,6 +76,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("envdoctor: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # `envdoctor check | head -1`: not an error, not a bug
+            silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as error:  # the last line of defence
             if os.environ.get("ENVDOCTOR_DEBUG"):
                 raise
@@ -75,6 +89,15 @@ class _Group(click.Group):
                 EXIT_INTERNAL,
                 as_json,
             )
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null once its reader has gone, so that what is
+    still buffered (and the interpreter's last flush) does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _wants_json(args: list[str]) -> bool:
@@ -209,6 +232,7 @@ def check(
       1  a check failed, or warned under --strict
       2  usage or input error
       3  a check could not finish (crashed or timed out), or an internal error
+      141  the reader of the output went away (`| head -1`), as for any program
     """
     from envdoctor.context import Context
     from envdoctor.engine import run_checks

@@ -6,6 +6,7 @@ Only click is imported at module level; the rest is imported when a command runs
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import shlex
 import sys
@@ -144,8 +145,9 @@ def apply(
     Every file is checked before the first write; writes are atomic and all or
     nothing, and `envdoctor rollback` undoes the whole apply.
     Exit codes: 0 applied or nothing to do; 2 usage error, a malformed file, no
-    terminal to ask on and no --yes, a file whose owner cannot be kept, or a failed
-    write (the message says what is on disk: every file restored, or what is not).
+    terminal to ask on and no --yes, the output closed before the plan was shown, a
+    file whose owner cannot be kept, or a failed write (the message says what is on
+    disk: every file restored, or what is not).
     """
     from envdoctor import transaction
     from envdoctor.apply_json import ApplyDocument, apply_json
@@ -190,12 +192,19 @@ def apply(
     doc.profile, doc.plans = profile.name, plans
     doc.refused = transaction.ownership_problems(ctx, changes)
     if not as_json:
-        console.print(
-            _scope_line(options.scope, explicit=scope is not None), markup=False, soft_wrap=True
-        )
-        render_plans(plans, console, [transaction.unified_diff(change) for change in changes])
-        for problem in doc.refused:
-            console.print(f"{problem}: apply refuses to write it", markup=False, soft_wrap=True)
+        try:
+            console.print(
+                _scope_line(options.scope, explicit=scope is not None),
+                markup=False,
+                soft_wrap=True,
+            )
+            render_plans(plans, console, [transaction.unified_diff(change) for change in changes])
+            for problem in doc.refused:
+                console.print(f"{problem}: apply refuses to write it", markup=False, soft_wrap=True)
+            console.file.flush()
+        except BrokenPipeError:  # `apply --yes | head`: the plan was not seen, so not applied
+            _output_closed("before the whole plan was shown: nothing was changed")
+            sys.exit(EXIT_USAGE)
     if not changes or dry_run:
         if as_json:
             click.echo(apply_json(doc, None, None))
@@ -235,11 +244,26 @@ def apply(
         doc.notes.extend(line for line, _ in lines)
         click.echo(apply_json(doc, record, undo))
         return
-    click.echo(f"Applied {profile.name}: {files} changed. Undo: {undo}")
-    for line, to_stderr in _after_apply(
-        ctx, profile, options.scope, now=now, reload_docker=reload_docker
-    ):
-        click.echo(line, err=to_stderr)
+    closed = False
+    lines = itertools.chain(
+        [(f"Applied {profile.name}: {files} changed. Undo: {undo}", False)],
+        _after_apply(ctx, profile, options.scope, now=now, reload_docker=reload_docker),
+    )
+    for line, to_stderr in lines:
+        try:
+            click.echo(line, err=to_stderr or closed)
+        except BrokenPipeError:  # applied all the same: the rest goes where it is read
+            _output_closed("after the apply")
+            closed = True
+            click.echo(line, err=True)
+
+
+def _output_closed(what: str) -> None:
+    """The reader of standard output went away (``| head``): say ``what`` on stderr."""
+    from envdoctor.cli import silence_stdout
+
+    silence_stdout()
+    click.echo(f"envdoctor: the output was closed {what}", err=True)
 
 
 def _files(changes: Sequence[object]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 import time
@@ -37,10 +38,20 @@ _BADGES: dict[Status, tuple[str, str]] = {
 }
 
 
+class _Console(Console):
+    """rich's Console, but a reader that went away (``| head -1``) raises
+    BrokenPipeError, as ``click.echo`` does, for the command line to end on in one way
+    (rich itself exits 1, which ``check`` documents as "a check failed")."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+
+
 def make_console(env: Mapping[str, str], *, stderr: bool = False) -> Console:
     """A Console that honours NO_COLOR and FORCE_COLOR from the given environment."""
     no_color = bool(env.get("NO_COLOR"))
-    return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+    return _Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
 
 
 def unicode_out(stream: Any) -> bool:

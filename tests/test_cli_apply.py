@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,42 @@ def test_reload_says_what_containerd_needs(image):
     out = run(image, "apply", "--profile", "cn-sjtu", "--only", "containerd", "--yes", "--reload")
     assert out.exit_code == 0, out.output
     assert "--reload: containerd reads hosts.toml at every pull: nothing to reload" in out.output
+
+
+def _closed_stdout(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """``envdoctor ARGS | <a reader that exits at once>``: stdout's reader is gone
+    before envdoctor writes."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "NO_COLOR": "1"}
+        return subprocess.run(
+            [sys.executable, "-m", "envdoctor", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("args", [["profiles"], ["check", "--only", "cpu"], ["--help"]])
+def test_a_closed_output_ends_quietly_as_sigpipe_would(tmp_path, args):
+    result = _closed_stdout(args, tmp_path)
+    assert result.returncode == 141, result.stderr  # not 1, "a check failed"
+    assert result.stderr == ""
+
+
+def test_apply_whose_output_closes_before_the_plan_is_shown_changes_nothing(image):
+    before = snapshot(image)
+    args = ["apply", "--profile", "cn-tsinghua", "--root", str(image), "--scope", "system"]
+    result = _closed_stdout([*args, "--yes"], image / "home" / "u")
+    assert result.returncode == 2, result.stderr
+    assert "the output was closed before the whole plan was shown: nothing was changed" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert snapshot(image) == before
