@@ -21,24 +21,7 @@ if TYPE_CHECKING:
 EXIT_USAGE = 2
 
 
-class _ProfilesGroup(click.Group):
-    """Reports profile errors as one clean message and exit code 2, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from envdoctor.errors import EnvdoctorError
-
-        try:
-            return super().invoke(ctx)
-        except EnvdoctorError as error:
-            click.echo(f"envdoctor: error: {error.message}", err=True)
-            if error.hint:
-                click.echo(f"  {error.hint}", err=True)
-            sys.exit(error.exit_code)
-
-
-@click.group(
-    cls=_ProfilesGroup, invoke_without_command=True, short_help="List and show mirror profiles."
-)
+@click.group(invoke_without_command=True, short_help="List and show mirror profiles.")
 @click.pass_context
 def profiles(click_ctx: click.Context) -> None:
     """Mirror profiles: which pip, uv, conda, Docker, Hugging Face and ModelScope

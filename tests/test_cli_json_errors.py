@@ -49,6 +49,12 @@ def test_check_json_with_a_broken_profile_prints_the_error_document(tmp_path):
     assert error["hint"]
 
 
+def test_profiles_show_json_of_a_broken_profile_prints_the_error_document(tmp_path):
+    out = invoke(tmp_path, "profiles", "show", broken_profile(tmp_path), "--json")
+    assert out.exit_code == 2, out.output
+    assert "broken.toml" in error_of(out)["message"]
+
+
 def test_without_json_stdout_stays_empty(tmp_path):
     name = broken_profile(tmp_path)
     out = invoke(tmp_path, "check", "--only", "config", "--profile", name)
@@ -68,6 +74,8 @@ def test_without_json_stdout_stays_empty(tmp_path):
         ("apply", "--json", "--profile", "nope", "--dry-run"),
         ("rollback", "--json"),
         ("history", "--json", "--root", "/nonexistent-envdoctor"),
+        ("profiles", "show", "nope", "--json"),
+        ("profiles", "--json", "--all", "--bogus"),
     ],
 )
 def test_every_json_command_prints_the_error_document(tmp_path, args):
