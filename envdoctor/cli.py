@@ -369,6 +369,11 @@ def mirrors(
     from envdoctor.tools import PullOptions, configured_mirrors
 
     wanted = split_names(targets) or list(TARGETS)
+    if targets and not split_names(targets):  # --target "$EMPTY" is not "all of them"
+        raise UsageError(
+            "--target names no target: its value is empty",
+            "Name one or more (e.g. --target pip), or leave --target out for all.",
+        )
     check_names("--target", wanted, TARGETS, "target")
     if save is not None:  # refused before the measuring, not after it
         if not pick:

@@ -47,7 +47,13 @@ def select(
     ``aliases`` maps other words people use (a check's title, ``mirrors`` for ``network``)
     to known names."""
     aliases = aliases or {}
+    only = tuple(only)
     only_names, skip_names = split_names(only), split_names(skip)
+    if only and not only_names:  # --only "$EMPTY" in a script must not mean "all of them"
+        raise UsageError(
+            f"--only names no {noun}: its value is empty",
+            f"Name one or more (e.g. --only {known[0]}), or leave --only out for all.",
+        )
     check_names("--only", only_names, known, noun, aliases)
     check_names("--skip", skip_names, known, noun, aliases)
     only_names = [aliases.get(name, name) for name in only_names]

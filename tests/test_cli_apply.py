@@ -123,6 +123,17 @@ def test_only_and_skip_choose_targets(image):
     assert "Did you mean 'pip'?" in out.stderr
 
 
+@pytest.mark.parametrize("empty", ["", ",", " , "])
+def test_an_empty_only_is_refused_not_taken_as_every_target(image, empty):
+    before = snapshot(image)
+    out = run(image, "apply", "--profile", "cn-tsinghua", "--only", empty, "--yes")
+    assert out.exit_code == 2, out.output
+    assert "--only names no target: its value is empty" in out.stderr
+    assert snapshot(image) == before
+    assert CliRunner().invoke(cli, ["mirrors", "--target", empty]).exit_code == 2
+    assert CliRunner().invoke(cli, ["check", "--only", empty]).exit_code == 2
+
+
 def test_env_prints_the_last_applied_profile_or_the_one_named(image):
     out = run(image, "env")
     assert out.exit_code == 2
