@@ -338,12 +338,13 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         changes += _containerd_changes(ctx, profile, table, notes)
     if k3s:
         path = ctx.path(K3S_REGISTRIES)
-        old = read_existing(path, K3S_REGISTRIES, NAME)
-        old_text = None if old is None else decode_utf8(old, K3S_REGISTRIES, NAME)
+        shown = ctx.display(path)  # under --root, the image's file: never this machine's
+        old = read_existing(path, shown, NAME)
+        old_text = None if old is None else decode_utf8(old, shown, NAME)
         new_text = files.k3s_registries(old_text, table.registries)
         if new_text != old_text:
             new = None if new_text is None else new_text.encode()
-            changes.append(FileChange(NAME, path, K3S_REGISTRIES, old, new, mode=0o600))
+            changes.append(FileChange(NAME, path, shown, old, new, mode=0o600))
             notes.append(f"k3s reads {K3S_REGISTRIES} when it starts: sudo systemctl restart k3s")
     return TargetPlan(NAME, changes=tuple(c for c in changes if c.changed), notes=tuple(notes))
 
@@ -352,16 +353,17 @@ def _containerd_changes(
     ctx: Context, profile: Profile, table: RegistryMirrors, notes: list[str]
 ) -> list[FileChange]:
     config_file = ctx.path(CONFIG_TOML)
-    old_config = read_existing(config_file, CONFIG_TOML, NAME)
-    old_text = None if old_config is None else decode_utf8(old_config, CONFIG_TOML, NAME)
+    shown = ctx.display(config_file)  # under --root, the image's file: never this machine's
+    old_config = read_existing(config_file, shown, NAME)
+    old_text = None if old_config is None else decode_utf8(old_config, shown, NAME)
     config = (
-        files.read_config(files.read_toml(old_text, CONFIG_TOML))
+        files.read_config(files.read_toml(old_text, shown))
         if old_text
         else files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
     )
     if config.legacy_mirrors and table.mirrored:
         raise EnvdoctorError(
-            f"containerd: {CONFIG_TOML} has the deprecated "
+            f"containerd: {shown} has the deprecated "
             f'plugins."{config.plugin}".registry.mirrors table '
             f"({', '.join(config.legacy_mirrors)}); with config_path the CRI plugin refuses "
             "to load",
@@ -387,9 +389,9 @@ def _containerd_changes(
     if changes:
         notes.append("containerd reads hosts.toml at every pull: no restart needed for them")
     if table.mirrored and not config.config_path:
-        new_text = files.with_config_path(old_text, ctx.system_path(directory), CONFIG_TOML)
+        new_text = files.with_config_path(old_text, ctx.system_path(directory), shown)
         changes.append(
-            FileChange(NAME, config_file, CONFIG_TOML, old_config, new_text.encode(), mode=0o644)
+            FileChange(NAME, config_file, shown, old_config, new_text.encode(), mode=0o644)
         )
         notes.append(
             f"config_path in {CONFIG_TOML} is read when containerd starts: {RESTART} "

@@ -3,6 +3,7 @@ and the traps the check reports."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from pathlib import Path
 
@@ -113,6 +114,18 @@ def test_no_config_toml_gets_a_version_2_file(ctx: Context) -> None:
         b'version = 2\n\n[plugins."io.containerd.grpc.v1.cri".registry]\n'
         b'  config_path = "/etc/containerd/certs.d"\n'
     )
+
+
+def test_in_an_image_every_file_is_named_where_it_is(ctx: Context) -> None:
+    # --root: the plan, history and rollback name <root>/etc/..., never this machine's /etc.
+    image = dataclasses.replace(ctx, image=True)
+    image.path("/etc/containerd").mkdir(parents=True)
+    _put(image, containerd.K3S_REGISTRIES, "mirrors: {}\n")
+    plan = containerd.plan(image, _profile(docker_io=[HUB]), SYSTEM)
+    shown = {change.display for change in plan.changes}
+    assert f"{image.root}/etc/containerd/config.toml" in shown
+    assert f"{image.root}/etc/rancher/k3s/registries.yaml" in shown
+    assert all(name.startswith(str(image.root)) for name in shown), shown
 
 
 def test_legacy_mirrors_stop_the_plan_and_are_reported(ctx: Context) -> None:
