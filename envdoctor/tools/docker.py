@@ -102,7 +102,17 @@ def _docker_load(path: Path, problems: list[ConfigProblem]) -> dict[str, object]
             )
         )
         text = text.removeprefix("\ufeff")
-    if not text.strip():  # dockerd takes an empty file as no settings
+    if not text.strip():
+        # dockerd 20.10 (Debian 12's) reads it with a JSON decoder: "unable to configure
+        # the Docker daemon with file ...: EOF".  Later ones trim it and take no settings.
+        problems.append(
+            ConfigProblem(
+                str(path),
+                None,
+                "is empty, which dockerd 20.10 refuses (EOF: it does not start); later "
+                "versions take it as no settings: write {} in it",
+            )
+        )
         return {}
     try:
         data = json.loads(text)

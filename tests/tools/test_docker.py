@@ -426,6 +426,15 @@ def test_dockerd_runs_with_the_written_file_and_reloads_it(ctx: Context, short_d
     refused = _start_dockerd(path, short_dir / "bom")
     assert refused.wait(timeout=60) != 0
     assert "invalid character" in _stop(refused)
+    # An empty file: the check says dockerd 20.10 refuses it, and this one does.
+    path.write_text("  \n")
+    (problem,) = docker.resolve(ctx).problems
+    assert "dockerd 20.10 refuses" in problem.message
+    version = subprocess.run(["dockerd", "--version"], capture_output=True, text=True).stdout
+    if version.startswith("Docker version 20."):
+        empty = _start_dockerd(path, short_dir / "empty")
+        assert empty.wait(timeout=60) != 0
+        assert "EOF" in _stop(empty)
     (change,) = docker.plan(ctx, _profile(*MIRRORS), SYSTEM).changes
     assert change.new is not None
     path.write_bytes(change.new)

@@ -1095,7 +1095,8 @@ def test_docker_registry_mirrors_and_json_errors(tmp_path: Path) -> None:
     )
     write(system, "")
     both = resolve_docker(ctx)
-    assert both.problems == []
+    assert [problem.path for problem in both.problems] == [str(system)]
+    assert "is empty, which dockerd 20.10 refuses" in both.problems[0].message
     assert both.files_read == [str(system), str(rootless)]
     assert both.value("rootless.registry-mirrors") == ("https://r.example",)
     assert configured_mirrors(ctx)["docker"] == ["https://r.example"]
