@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import configparser
 import functools
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -458,13 +459,28 @@ def _pip_security(row: Row, ctx: Context, config: ToolConfig, remedies: Remedies
                 remedy,
             )
     for url, (scheme, name, hostport) in zip(urls, parsed, strict=True):
-        if scheme == "http" and name and name not in trusted and hostport not in trusted:
-            row.warn(
-                f"pip ignores the plain-http index {url}: {name} is not a trusted-host",
-                remedies.apply("pip")
-                or f"use the https URL, or add trusted-host = {name} to [global] in "
-                "~/.config/pip/pip.conf",
-            )
+        if scheme != "http" or not name or name in trusted or hostport in trusted:
+            continue
+        if _local_origin(name):  # pip's SECURE_ORIGINS: localhost, 127.0.0.0/8, ::1
+            continue
+        row.warn(
+            f"pip ignores the plain-http index {url}: {name} is not a trusted-host",
+            remedies.apply("pip")
+            or f"use the https URL, or add trusted-host = {name} to [global] in "
+            "~/.config/pip/pip.conf",
+        )
+
+
+def _local_origin(host: str) -> bool:
+    """Whether pip takes plain http from ``host`` without a trusted-host
+    (``PackageFinder``'s ``SECURE_ORIGINS``: ``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address in ipaddress.ip_network("127.0.0.0/8") or address == ipaddress.ip_address("::1")
 
 
 def _pip_overrides(row: Row, ctx: Context, config: ToolConfig, remedies: Remedies) -> None:

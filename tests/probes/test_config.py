@@ -4,6 +4,7 @@ import json
 import shlex
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,32 @@ def test_http_index_needs_trusted_host(tmp_path: Path) -> None:
     assert any("plain-http index" in m for m in messages(pip))
     write(conf, "[global]\nindex-url = http://10.0.0.5:3141/simple\ntrusted-host = 10.0.0.5\n")
     assert check(tmp_path)["pip"].status is Status.OK
+
+
+LOCAL_HOSTS = ["127.0.0.1:8080", "127.5.5.5", "localhost", "LOCALHOST", "[::1]:3141"]
+REMOTE_HOSTS = ["10.0.0.5", "localhost.localdomain", "[::ffff:127.0.0.1]"]
+
+
+def test_plain_http_is_taken_from_the_hosts_pip_calls_secure(tmp_path: Path) -> None:
+    # pip's own judge: PipSession.is_secure_origin (SECURE_ORIGINS and trusted-host).
+    hosts = LOCAL_HOSTS + REMOTE_HOSTS
+    code = (
+        "import sys\n"
+        "from pip._internal.models.link import Link\n"
+        "from pip._internal.network.session import PipSession\n"
+        "session = PipSession()\n"
+        "for host in sys.argv[1:]:\n"
+        "    print(session.is_secure_origin(Link(f'http://{host}/simple/')))\n"
+    )
+    judged = subprocess.run(
+        [sys.executable, "-c", code, *hosts], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert judged == ["True"] * len(LOCAL_HOSTS) + ["False"] * len(REMOTE_HOSTS)
+    conf = home(tmp_path) / ".config/pip/pip.conf"
+    for host, secure in zip(hosts, judged, strict=True):
+        write(conf, f"[global]\nindex-url = http://{host}/simple\n")
+        warned = any("plain-http index" in m for m in messages(check(tmp_path)["pip"]))
+        assert warned == (secure == "False"), host
 
 
 def test_malformed_pip_conf_fails_with_its_line(tmp_path: Path) -> None:
