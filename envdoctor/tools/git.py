@@ -66,17 +66,25 @@ def git_env(ctx: Context) -> dict[str, str]:
     return env
 
 
+NO_REPOSITORY = "/nonexistent/envdoctor-no-repository"
+"""``GIT_DIR`` for reading what a clone reads: system, global and ``GIT_CONFIG_*``
+settings, not those of a repository the command happens to run in."""
+
+
 def _run(
-    ctx: Context, args: list[str], cwd: Path | None = None
+    ctx: Context, args: list[str], cwd: Path | None = None, *, as_clone: bool = False
 ) -> subprocess.CompletedProcess[str]:
     program = git_program(ctx)
     if program is None:
         raise FileNotFoundError("git")
+    env = git_env(ctx)
+    if as_clone:
+        env["GIT_DIR"] = NO_REPOSITORY
     return subprocess.run(
         [program, *args],
         capture_output=True,
         text=True,
-        env=git_env(ctx),
+        env=env,
         cwd=cwd or (ctx.cwd if ctx.cwd.is_dir() else ctx.home),
         timeout=GIT_TIMEOUT_S,
         check=False,
@@ -121,7 +129,8 @@ def resolve_git(ctx: Context) -> ToolConfig | None:
         return None
     problems: list[ConfigProblem] = []
     try:
-        result = _run(ctx, ["config", "--show-origin", "--get-regexp", r"^url\."])
+        # A clone reads no repository's .git/config: not even the one envdoctor runs in.
+        result = _run(ctx, ["config", "--show-origin", "--get-regexp", r"^url\."], as_clone=True)
     except (OSError, subprocess.SubprocessError) as exc:
         problems.append(ConfigProblem("git", None, f"git config could not run: {exc}"))
         result = None

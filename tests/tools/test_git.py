@@ -227,3 +227,20 @@ def test_a_hub_mirror_that_git_clones_bypass_is_a_warning(tmp_path: Path) -> Non
         "git clones of https://huggingface.co/ go to https://huggingface.co" in finding.message
         for finding in row.findings
     )
+
+
+def test_a_rewrite_in_the_repository_envdoctor_runs_in_is_not_a_clones(tmp_path: Path) -> None:
+    # git clone reads system and global settings, never the .git/config of the directory
+    # it is started in: a rewrite there does not send clones of the hub anywhere.
+    ctx = make_ctx(tmp_path)
+    subprocess.run(["git", "init", "-q", str(ctx.cwd)], check=True, env=git.git_env(ctx))
+    local = ["git", "-C", str(ctx.cwd), "config", f"url.{MIRROR}/.insteadOf"]
+    subprocess.run([*local, "https://huggingface.co/"], check=True, env=git.git_env(ctx))
+    config = git.resolve(ctx)
+    assert config is not None
+    assert config.value("huggingface.co") == "https://huggingface.co/"
+    (ctx.home / ".gitconfig").write_text(
+        f'[url "{MIRROR}/"]\n\tinsteadOf = https://huggingface.co/\n'
+    )
+    config = git.resolve(ctx)
+    assert config is not None and config.value("huggingface.co") == f"{MIRROR}/"
