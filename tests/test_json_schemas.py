@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,20 @@ def test_a_real_network_check_validates(lab_ctx: Context) -> None:
     network[0]["details"]["mirrors"][0]["measurement"]["outcome"] = "fine"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, CHECK)
+
+
+@pytest.mark.parametrize("how", ["timeout", "crash"])
+def test_a_network_check_that_did_not_finish_validates(tmp_path, monkeypatch, how) -> None:
+    import envdoctor.probes.network as network
+
+    def never(ctx, options):
+        if how == "crash":
+            raise RuntimeError("boom")
+        time.sleep(5)
+
+    monkeypatch.setattr(network, "run", never)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    out = CliRunner().invoke(cli, ["check", "--json", "--only", "network", "--timeout", "0.3"])
+    document = json.loads(out.stdout)
+    assert out.exit_code == 3 and document["results"][0]["status"] == "error"
+    jsonschema.validate(document, CHECK)
