@@ -302,6 +302,29 @@ def test_check_network_with_no_answers_finishes_within_its_deadline(tmp_path, mi
         assert reason in ("timeout", "refused"), result.summary
 
 
+def test_a_short_timeout_counts_the_time_spent_before_measuring(
+    tmp_path, mirror_lab, lab_urls, monkeypatch
+):
+    # --timeout 1: reading configs and imports took 0.3-0.4 s, then measuring took 0.8 s
+    # of its own, and the engine marked the network check "did not finish" every time.
+    hole = mirror_lab.blackhole_url("https")
+    ctx = lab_context(tmp_path, mirror_lab, dict.fromkeys(lab_urls, hole))
+    ctx = Context(root=ctx.root, home=ctx.home, env=ctx.env, cwd=ctx.cwd, timeout=1.0)
+    import envdoctor.tools
+
+    slow = envdoctor.tools.configured_mirrors
+
+    def configured_slowly(context):
+        time.sleep(0.4)
+        return slow(context)
+
+    monkeypatch.setattr(envdoctor.tools, "configured_mirrors", configured_slowly)
+    start = time.monotonic()
+    results = network.run(ctx, CheckOptions())
+    assert time.monotonic() - start < 1.0
+    assert results and all(result.status is Status.WARN for result in results)
+
+
 def test_mirrors_command_ranks_lab_mirrors_as_json(tmp_path, mirror_lab, lab_urls, monkeypatch):
     slow = mirror_lab.add("slow", delay_ms=60)
     lab_urls["pip"] = slow

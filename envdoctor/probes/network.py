@@ -8,6 +8,7 @@ failure: many machines that run ``check`` (CI) have no route to any mirror at al
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from envdoctor.results import CheckResult, Status
@@ -24,6 +25,10 @@ TITLE = "Mirrors"
 DEFAULT_TIMEOUT = 12.0
 """Above the 5 s latency deadline: the probe itself returns by then, even offline."""
 
+MIN_MEASURE_S = 0.05
+"""What measuring gets when the --timeout is all but spent before it starts: the rows then
+say every mirror timed out, rather than the check not finishing."""
+
 SLOWER_FACTOR = 2.0
 SLOWER_MARGIN_S = 0.1
 """The configured mirror is 'much slower' when its first byte takes over twice as long as
@@ -31,13 +36,16 @@ the best one's, and at least 100 ms longer (small absolute gaps are noise)."""
 
 
 def run(ctx: Context, options: CheckOptions) -> list[CheckResult]:
+    started = time.monotonic()  # --timeout counts from here: imports and configs too
     from envdoctor.mirrors import LATENCY_DEADLINE_S, gather, measure
     from envdoctor.profiles import get_profile
     from envdoctor.tools import PullOptions, configured_mirrors
 
     profiles = [get_profile(ctx, options.profile)] if options.profile else []
-    deadline = LATENCY_DEADLINE_S if ctx.timeout is None else max(0.5, ctx.timeout * 0.8)
     candidates = gather(profiles=profiles, configured=configured_mirrors(ctx))
+    deadline = LATENCY_DEADLINE_S
+    if ctx.timeout is not None:  # a fifth of it kept for the rows and the engine's margin
+        deadline = max(MIN_MEASURE_S, ctx.timeout * 0.8 - (time.monotonic() - started))
     rankings = measure(
         ctx,
         candidates,
