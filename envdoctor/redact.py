@@ -23,6 +23,13 @@ __all__ = [
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
 _USERINFO = re.compile(r"(?<=//)[^/\s?#@\"'<>]+@")
+_SIGNED_QUERY = re.compile(
+    r"(?i)(?<=[?&])(x-amz-(?:signature|credential|security-token)|x-goog-(?:signature|credential)"
+    r"|signature|sig|policy|key-pair-id|token|access_token|auth|api[-_]?key|password|secret)"
+    r"=[^&#]*"
+)
+"""Query parameters that carry a credential: S3, GCS and CloudFront signatures, Azure's
+``sig``, tokens and keys."""
 _BROKEN_USERINFO = re.compile(r"(?<=//)([^/\s?#@\"'<>]*)[/?#][^\s\"'<>]*@")
 """An authority ended early by a password's ``/``, ``?`` or ``#``, up to the last ``@``."""
 _AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)(\s+|\s*[=:]\s*)([A-Za-z0-9._~+/=-]{6,})")
@@ -65,13 +72,17 @@ def mask_url(url: str) -> str:
     end = min(ends, default=len(rest))
     authority, tail = rest[:end], rest[end:]
     userinfo, at, hostport = authority.rpartition("@")
+    raw = getattr(url, "raw", url)
+    if "?" in tail:  # a signed URL's signature and credential (a CDN redirect's)
+        tail = _SIGNED_QUERY.sub(r"\1=***", tail)
     if not at:
         if "@" in tail and broken_authority(authority):
-            return Masked(f"{head}{sep}***:***@{tail.rpartition('@')[2]}", getattr(url, "raw", url))
-        return url
+            return Masked(f"{head}{sep}***:***@{tail.rpartition('@')[2]}", raw)
+        shown = f"{head}{sep}{rest[:end]}{tail}"
+        return url if shown == url else Masked(shown, raw)
     masked = "***:***" if ":" in userinfo else "***"
     shown = f"{head}{sep}{masked}@{hostport}{tail}"
-    return shown if shown == url else Masked(shown, getattr(url, "raw", url))
+    return shown if shown == url else Masked(shown, raw)
 
 
 def broken_authority(hostport: str) -> bool:

@@ -818,3 +818,20 @@ def test_masked_urls_keep_what_they_hide_for_the_requests_only() -> None:
     assert with_userinfo(masked.rstrip("/"), masked.raw) == "https://u:p%40ss@h/simple"
     assert with_userinfo("https://h/x", "https://h/x") == "https://h/x"
     assert mask_url("https://h/x").__class__ is str
+
+
+def test_mask_url_hides_the_signature_of_a_signed_url() -> None:
+    # A hub's redirect to its CDN or Xet bridge: a short-lived credential in the query.
+    url = (
+        "https://cas-bridge.xethub.hf.co/x?X-Amz-Credential=AKIA%2F&X-Amz-Expires=3600"
+        "&X-Amz-Signature=abc123&download=true"
+    )
+    masked = mask_url(url)
+    assert masked == (
+        "https://cas-bridge.xethub.hf.co/x?X-Amz-Credential=***&X-Amz-Expires=3600"
+        "&X-Amz-Signature=***&download=true"
+    )
+    assert isinstance(masked, Masked) and masked.raw == url
+    cloudfront = mask_url("https://u:p@cdn.example/f?Signature=s&Policy=p&Key-Pair-Id=k")
+    assert cloudfront == "https://***:***@cdn.example/f?Signature=***&Policy=***&Key-Pair-Id=***"
+    assert mask_url("https://h/x?page=2#token=t") == "https://h/x?page=2#token=t"
