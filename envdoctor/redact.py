@@ -18,6 +18,7 @@ __all__ = [
     "mask_url",
     "scrub",
     "scrub_credentials",
+    "scrub_userinfo",
     "with_userinfo",
 ]
 
@@ -36,8 +37,13 @@ _AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)(\s+|\s*[=:]\s*)([A-Za-z0-9
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _CONDA_TOKEN = re.compile(r"/t/[^/]+")
 _SECRET_KEY = re.compile(
-    r"(?i)(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|secret|extraheader)\s*$"
+    r"(?i)(?:(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|tokens|secret|"
+    r"extraheader|key|pat|pwd|passwd)\s*$|secret|passw|credential)"
 )
+"""The name of a setting or variable whose value is a credential: ``_authToken``,
+``HF_TOKEN``, ``OPENAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``GITHUB_PAT``..."""
+_LINE_USERINFO = re.compile(r"(?<=//)[^/\s?#@\"<>`*]+@")
+_BARE_USERINFO = re.compile(r"(?<![\w/:.@*-])[A-Za-z0-9._~%!$&'()+,;-]+:[^\s@/\"`*]+@(?=[\w\[])")
 
 
 class Masked(str):
@@ -113,10 +119,23 @@ def with_userinfo(masked: str, raw: str) -> str:
 
 
 def mask_line(line: str, mask: Callable[[str], str] = mask_url) -> str:
-    """``line`` with ``mask`` applied to every URL in it (default: credentials to ``***``)."""
-    if "://" not in line or "@" not in line:
+    """``line`` with ``mask`` applied to every URL in it (default: credentials to ``***``),
+    then :func:`scrub_userinfo`."""
+    if "@" not in line:
         return line
-    return _URL.sub(lambda match: mask(match.group(0)), line)
+    if "://" in line:
+        line = _URL.sub(lambda match: mask(match.group(0)), line)
+    return scrub_userinfo(line)
+
+
+def scrub_userinfo(line: str) -> str:
+    """``line`` with the userinfo that URL matching misses masked: a password with a
+    ``'`` in it (RFC 3986 allows one), and a proxy value without a scheme
+    (``proxy = user:pw@proxy:3128``, ``ALL_PROXY=user:pw@host:1080``)."""
+    if "@" not in line:
+        return line
+    line = _LINE_USERINFO.sub(lambda m: "***:***@" if ":" in m.group(0) else "***@", line)
+    return _BARE_USERINFO.sub("***:***@", line)
 
 
 def scrub(text: str) -> str:

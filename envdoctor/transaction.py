@@ -67,7 +67,7 @@ from envdoctor.journal import (
     write_manifest,
 )
 from envdoctor.journal import recover as recover_journal
-from envdoctor.redact import mask_conda_url, mask_secret_value
+from envdoctor.redact import mask_conda_url, mask_secret_value, scrub_userinfo
 from envdoctor.safewrite import (
     TEMP_MARKER,
     WRITTEN_MEANWHILE,
@@ -750,7 +750,9 @@ def unified_diff(change: FileChange, mask: Callable[[str], str] | None = mask_co
             continue
         text = line[:-1] if line.endswith("\n") else line
         text = text[:-1] if text.endswith("\r") else text
-        out.append(text if mask is None else mask_secret_value(_mask_urls(text, mask)))
+        if mask is not None:
+            text = mask_secret_value(scrub_userinfo(_mask_urls(text, mask)))
+        out.append(text)
         if not line.endswith("\n"):
             out.append("\\ No newline at end of file")
     return "".join(f"{line}\n" for line in out)

@@ -598,6 +598,26 @@ def test_unified_diff_masks_credentials() -> None:
     assert "-index-url = <URL>" in unified_diff(_diff_change(old, new), lambda url: "<URL>")
 
 
+def test_unified_diff_masks_what_url_matching_misses_and_secret_variables() -> None:
+    old = (
+        b"[global]\nindex-url = https://pipuser:pa'ss-SECRET1@127.0.0.1:18081/simple\n"
+        b"proxy = proxyuser:SECRET2@127.0.0.1:3128\n"
+        b"export ALL_PROXY=user:SECRET3@127.0.0.1:1080\n"
+        b"export OPENAI_API_KEY=sk-SECRET4\nexport AWS_SECRET_ACCESS_KEY=SECRET5\n"
+        b"export GITHUB_PAT=ghp_SECRET6\nexport TOKENIZERS_PARALLELISM=false\n"
+        b"url = git@github.com:org/repo\n"
+    )
+    diff = unified_diff(_diff_change(old, b"[global]\n"))
+    for number in range(1, 7):
+        assert f"SECRET{number}" not in diff, diff
+    assert "-index-url = https://***:***@127.0.0.1:18081/simple" in diff
+    assert "-proxy = ***:***@127.0.0.1:3128" in diff
+    assert "-export ALL_PROXY=***:***@127.0.0.1:1080" in diff
+    assert "-export OPENAI_API_KEY=***" in diff
+    assert "-export TOKENIZERS_PARALLELISM=false" in diff  # not a credential
+    assert "-url = git@github.com:org/repo" in diff
+
+
 def test_unified_diff_line_endings_and_new_files() -> None:
     crlf = unified_diff(_diff_change(b"a\r\nb\r\n", b"a\r\nc\r\n"))
     assert "\r" not in crlf
