@@ -245,11 +245,11 @@ def apply(
         click.echo(apply_json(doc, record, undo))
         return
     closed = False
-    lines = itertools.chain(
+    said = itertools.chain(
         [(f"Applied {profile.name}: {files} changed. Undo: {undo}", False)],
         _after_apply(ctx, profile, options.scope, now=now, reload_docker=reload_docker),
     )
-    for line, to_stderr in lines:
+    for line, to_stderr in said:
         try:
             click.echo(line, err=to_stderr or closed)
         except BrokenPipeError:  # applied all the same: the rest goes where it is read

@@ -30,6 +30,7 @@ from typing import Literal, TypeVar, cast
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
 from envdoctor.redact import mask_url
+from envdoctor.safewrite import resolve_target
 
 SourceKind = Literal["default", "file", "env"]
 
@@ -233,13 +234,16 @@ def unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def read_existing(path: Path, display: str, tool: str) -> bytes | None:
+def read_existing(path: Path, display: str, tool: str, *, root: Path = Path("/")) -> bytes | None:
     """The file's bytes, or None when it does not exist yet.
 
-    A file over :data:`MAX_CONFIG_BYTES` stops the apply before anything is parsed.
+    Under a ``root`` other than ``/`` (an image tree), symbolic links are followed as
+    inside a chroot (:func:`~envdoctor.safewrite.resolve_target`): the file read is the
+    one the write replaces, never this machine's.  A file over :data:`MAX_CONFIG_BYTES`
+    stops the apply before anything is parsed.
     """
     try:
-        data = _read_capped(path)
+        data = _read_capped(path if root == Path("/") else resolve_target(path, root))
     except FileNotFoundError:
         return None
     except IsADirectoryError:

@@ -184,7 +184,7 @@ def _plan_user(ctx: Context, profile: Profile, pairs: Exports, options: ApplyOpt
     block = _sh_block(ctx, sh_file)
     notes: list[str] = []
     for rc in _rc_files(ctx):
-        old = read_existing(rc, ctx.display(rc), "env")
+        old = read_existing(rc, ctx.display(rc), "env", root=ctx.root)
         new = with_block(old, block, ctx.display(rc))
         changes.append(FileChange(NAME, rc, ctx.display(rc), old, new, 0o644, options.owner))
         notes.extend(_notes_after_block(new, pairs, ctx.display(rc)))
@@ -253,7 +253,9 @@ def _fish_file(profile: Profile, pairs: Exports) -> bytes:
 def _owned(
     ctx: Context, path: Path, display: str, new: bytes, owner: tuple[int, int] | None
 ) -> FileChange:
-    return FileChange(NAME, path, display, read_existing(path, display, "env"), new, 0o644, owner)
+    return FileChange(
+        NAME, path, display, read_existing(path, display, "env", root=ctx.root), new, 0o644, owner
+    )
 
 
 # --- notes --------------------------------------------------------------------------------

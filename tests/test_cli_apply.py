@@ -134,6 +134,23 @@ def test_an_empty_only_is_refused_not_taken_as_every_target(image, empty):
     assert CliRunner().invoke(cli, ["check", "--only", empty]).exit_code == 2
 
 
+def test_an_absolute_link_in_the_image_is_read_inside_the_image(image):
+    # /etc/pip.conf -> /etc/xdg/pip/pip.conf in the image: the plan read this machine's
+    # /etc/xdg/pip/pip.conf (showing its text) and the write, which follows the link inside
+    # the image, then always failed as "changed since it was read".
+    linked = image / "etc" / "xdg" / "pip" / "pip.conf"
+    linked.parent.mkdir(parents=True)
+    linked.write_text("[global]\ntimeout = 30\n")
+    (image / "etc" / "pip.conf").unlink()
+    (image / "etc" / "pip.conf").symlink_to("/etc/xdg/pip/pip.conf")
+    out = run(image, "apply", "--profile", "cn-tsinghua", "--only", "pip", "--yes")
+    assert out.exit_code == 0, out.output
+    assert " timeout = 30" in out.stdout  # the image's file, as context of the diff
+    assert (image / "etc" / "pip.conf").is_symlink()
+    assert "mirrors.tuna.tsinghua.edu.cn" in linked.read_text()
+    assert "timeout = 30" in linked.read_text()
+
+
 def test_env_prints_the_last_applied_profile_or_the_one_named(image):
     out = run(image, "env")
     assert out.exit_code == 2

@@ -270,7 +270,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     third_party = 0
     for path in source_files(ctx):
         display = ctx.display(path)
-        old = read_existing(path, display, "apt")
+        old = read_existing(path, display, "apt", root=ctx.root)
         if old is None:
             continue
         text = decode_utf8(old, display, "apt")

@@ -366,7 +366,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         return TargetPlan(NAME, skipped="cargo has no system-wide file: use the user scope")
     path = config_path(ctx)
     display = ctx.display(path)
-    old = read_existing(path, display, "cargo")
+    old = read_existing(path, display, "cargo", root=ctx.root)
     try:
         new, notes = edit(old or b"", profile.cargo.index, display, ctx)
     except _Kept as kept:

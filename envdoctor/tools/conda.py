@@ -108,7 +108,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     if settings is None:
         return TargetPlan(NAME, skipped="the profile does not set conda")
     path, display = condarc(ctx, options.scope)
-    old = read_existing(path, display, "conda")
+    old = read_existing(path, display, "conda", root=ctx.root)
     edited = new_content(old, settings, display, _stale_channel_hosts(ctx, settings))
     notes = [CLEAN_NOTE]
     if "pytorch" in settings.custom_channels:

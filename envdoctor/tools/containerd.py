@@ -339,7 +339,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     if k3s:
         path = ctx.path(K3S_REGISTRIES)
         shown = ctx.display(path)  # under --root, the image's file: never this machine's
-        old = read_existing(path, shown, NAME)
+        old = read_existing(path, shown, NAME, root=ctx.root)
         old_text = None if old is None else decode_utf8(old, shown, NAME)
         new_text = files.k3s_registries(old_text, table.registries)
         if new_text != old_text:
@@ -354,7 +354,7 @@ def _containerd_changes(
 ) -> list[FileChange]:
     config_file = ctx.path(CONFIG_TOML)
     shown = ctx.display(config_file)  # under --root, the image's file: never this machine's
-    old_config = read_existing(config_file, shown, NAME)
+    old_config = read_existing(config_file, shown, NAME, root=ctx.root)
     old_text = None if old_config is None else decode_utf8(old_config, shown, NAME)
     config = (
         files.read_config(files.read_toml(old_text, shown))
@@ -375,7 +375,7 @@ def _containerd_changes(
     for registry, urls in table.registries:
         path = directory / registry / "hosts.toml"
         display = ctx.display(path)
-        old = read_existing(path, display, NAME)
+        old = read_existing(path, display, NAME, root=ctx.root)
         old_hosts = None if old is None else decode_utf8(old, display, NAME)
         new_hosts = files.hosts_toml(old_hosts, registry, urls, profile.name)
         if old is not None and new_hosts == old_hosts:

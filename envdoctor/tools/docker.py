@@ -248,7 +248,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
             )
     path = daemon_json(ctx, options.scope)
     display = ctx.display(path)
-    old = read_existing(path, display, "docker")
+    old = read_existing(path, display, "docker", root=ctx.root)
     flags = docker_daemon.find_mirror_flags(ctx, options.scope)
     if mirrors and flags:
         raise EnvdoctorError(

@@ -275,7 +275,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         return TargetPlan(NAME, skipped="git is not installed: nothing clones")
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
-    old = read_existing(path, display, "git")
+    old = read_existing(path, display, "git", root=ctx.root)
     new: bytes | None = edit(ctx, old or b"", profile.git.huggingface, display)
     if old is None and new == b"":
         new = None

@@ -234,7 +234,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
             NAME, skipped="GOENV=off (or a relative XDG_CONFIG_HOME): go reads no file"
         )
     display = ctx.display(path)
-    old = read_existing(path, display, "go")
+    old = read_existing(path, display, "go", root=ctx.root)
     notes: list[str] = []
     values: dict[str, str | None] = {"GOPROXY": goproxy(profile.go)}
     sumdb = gosumdb(profile.go)

@@ -256,7 +256,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     registry = profile.npm.registry
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
-    old = read_existing(path, display, "npm")
+    old = read_existing(path, display, "npm", root=ctx.root)
     new = edit(old or b"", registry, display)
     owner = options.owner if options.scope == "user" else None
     change = FileChange(NAME, path, display, old, new, mode=0o600, owner=owner)

@@ -111,7 +111,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         return TargetPlan(NAME, skipped="the profile does not set pip")
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
-    old = read_existing(path, display, "pip")
+    old = read_existing(path, display, "pip", root=ctx.root)
     new, notes = edit(old or b"", settings, display, ctx)
     owner = options.owner if options.scope == "user" else None
     change = FileChange(NAME, path, display, old, new, owner=owner)

@@ -410,7 +410,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     earlier = {
         prefix: entry for prefix, (entry, source) in merged.registries.items() if source != path
     }
-    old = read_existing(path, display, NAME)
+    old = read_existing(path, display, NAME, root=ctx.root)
     if old is not None:
         decode_utf8(old, display, NAME)
     new_text = drop_in_text(table, profile.name, earlier)

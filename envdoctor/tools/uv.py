@@ -420,7 +420,7 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         return TargetPlan(NAME, skipped="the profile does not set uv")
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
-    old = read_existing(path, display, "uv")
+    old = read_existing(path, display, "uv", root=ctx.root)
     new, notes = edit(old or b"", settings.default_index, display, ctx)
     owner = options.owner if options.scope == "user" else None
     change = FileChange(NAME, path, display, old, new, owner=owner)
