@@ -347,7 +347,11 @@ def _after_apply(
 @click.argument("apply_id", required=False)
 @_scope_option
 @_journal_root_option
-@click.option("--force", is_flag=True, help="Restore even files changed after the apply.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Restore even files changed after the apply; each edited version is kept beside it.",
+)
 @click.option(
     "--json",
     "as_json",

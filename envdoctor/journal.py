@@ -30,6 +30,7 @@ from envdoctor.safewrite import (
     ConflictError,
     describe,
     fsync_dir,
+    keep_version,
     make_parents,
     owner_problem,
     read_or_none,
@@ -361,9 +362,10 @@ def put_back(entry: Path, item: dict[str, Any], *, force: bool = False) -> PutBa
     """
     display, target = str(item["display"]), Path(item["target"])
     try:
-        now = sha256(read_or_none(target))
+        current = read_or_none(target)
     except (OSError, EnvdoctorError) as exc:
         return PutBack(display, FAILED, describe(exc))
+    now = sha256(current)
     created = [Path(directory) for directory in item["created_dirs"]]
     if now == item["old_sha256"]:
         remove_empty_dirs(created)
@@ -373,6 +375,12 @@ def put_back(entry: Path, item: dict[str, Any], *, force: bool = False) -> PutBa
     problem = restore_problem(item)
     if problem is not None:
         return PutBack(display, FAILED, f"{problem}; run envdoctor rollback as root")
+    edit_kept: Path | None = None
+    if now != item["new_sha256"] and current is not None:  # --force over someone's edit
+        try:
+            edit_kept = keep_version(target, current)
+        except OSError as exc:
+            return PutBack(display, FAILED, f"the edit could not be kept: {describe(exc)}")
     try:
         if item["existed"]:
             data = (entry / "files" / str(item["backup"])).read_bytes()
@@ -387,8 +395,12 @@ def put_back(entry: Path, item: dict[str, Any], *, force: bool = False) -> PutBa
     except (OSError, EnvdoctorError) as exc:
         return PutBack(display, FAILED, describe(exc))
     remove_empty_dirs(created)
-    detail = f"an edit found beside it is kept in {copy}" if copy else ""
-    return PutBack(display, RESTORED if item["existed"] else REMOVED, detail)
+    details = []
+    if edit_kept is not None:
+        details.append(f"the version edited after the apply is kept in {edit_kept}")
+    if copy:
+        details.append(f"an edit found beside it is kept in {copy}")
+    return PutBack(display, RESTORED if item["existed"] else REMOVED, "; ".join(details))
 
 
 # --------------------------------------------------------------------------- recovery

@@ -63,6 +63,7 @@ __all__ = [
     "describe",
     "exchange",
     "fsync_dir",
+    "keep_version",
     "make_parents",
     "missing_parents",
     "move_aside",
@@ -348,6 +349,17 @@ def _read_fd(fd: int) -> bytes:
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+def keep_version(target: Path, data: bytes) -> Path:
+    """Keep ``data``, a version of ``target`` about to be replaced on purpose (``rollback
+    --force`` over an edit), beside it as ``<name>.envdoctor-kept-XXXXXXXX``, with the
+    target's mode and owner; that name."""
+    info = target.stat()
+    kept = target.with_name(f"{target.name}{KEPT_MARKER}{secrets.token_hex(4)}")
+    write_new(kept, data, mode=stat.S_IMODE(info.st_mode), owner=(info.st_uid, info.st_gid))
+    fsync_dir(target.parent)
+    return kept
 
 
 def _keep_copy(target: Path, side: Path) -> Path:

@@ -138,7 +138,8 @@ class RollbackRecord:
     unchanged: tuple[str, ...] = ()
     """Display paths already as they were before the apply (an interrupted apply)."""
     notes: tuple[str, ...] = ()
-    """Earlier interrupted runs this run recovered, one line each."""
+    """Earlier interrupted runs this run recovered, and versions kept beside a file put back
+    (an edit ``--force`` replaced), one line each."""
 
 
 # --------------------------------------------------------------------------- paths
@@ -661,7 +662,9 @@ def rollback(
             raise EnvdoctorError(
                 f"{', '.join(changed)} changed after apply {manifest['id']}; nothing was "
                 "rolled back",
-                f"look at the changes, then run envdoctor rollback --force {manifest['id']}",
+                f"keep what you need of the edits, or run envdoctor rollback --force "
+                f"{manifest['id']}: it keeps each edited version beside its file "
+                "(<name>.envdoctor-kept-...)",
             )
         owners = [f"{item['display']}: {p}" for item in todo if (p := restore_problem(item))]
         if owners:
@@ -702,7 +705,7 @@ def rollback(
         restored=tuple(d for d, what in reversed(done.items()) if what == "restored"),
         removed=tuple(d for d, what in reversed(done.items()) if what == "removed"),
         unchanged=tuple(unchanged),
-        notes=tuple(notes),
+        notes=(*notes, *(str(outcome) for outcome in outcomes if outcome.done and outcome.detail)),
     )
 
 

@@ -408,8 +408,13 @@ def test_rollback_refuses_files_changed_since_unless_forced(ctx: Context, journa
     assert f"envdoctor rollback --force {record.id}" in str(info.value)
     assert (first.read_bytes(), second.read_bytes()) == (b"A\n", b"B plus a hand edit\n")
     assert history(journal)[0].status == "applied"
-    rollback(ctx, journal, record.id, force=True)
+    done = rollback(ctx, journal, record.id, force=True)
     assert (first.read_bytes(), second.read_bytes()) == (b"a\n", b"b\n")
+    # --force replaces the edit, but never loses it: it is kept beside the file, and said.
+    (kept,) = second.parent.glob("b.conf.envdoctor-kept-*")
+    assert kept.read_bytes() == b"B plus a hand edit\n"
+    assert any(str(kept) in note and "edited after the apply" in note for note in done.notes)
+    assert not list(first.parent.glob("a.conf.envdoctor-kept-*"))
 
 
 def test_history_order_and_rollback_selection(ctx: Context, journal: Path) -> None:
