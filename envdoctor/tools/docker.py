@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import json
 import os
+import posixpath
 import shlex
 import signal
 import subprocess
@@ -411,7 +412,18 @@ def _config_file_notes(ctx: Context, scope: Scope, path: Path) -> list[str]:
                 value = arg.partition("=")[2]
             elif arg == "--config-file" and index + 1 < len(argv):
                 value = argv[index + 1]
-            if value is not None and ctx.path(value) != path:
+            if value is None:
+                continue
+            if not value.startswith("/"):  # relative to the daemon's working directory
+                try:
+                    value = posixpath.join(str(ctx.path(f"/proc/{pid}/cwd").readlink()), value)
+                except OSError:
+                    notes.append(
+                        f"the running dockerd (pid {pid}) reads {value} (--config-file, "
+                        f"relative to its working directory), not {ctx.display(path)}"
+                    )
+                    continue
+            if ctx.path(posixpath.normpath(value)) != path:
                 notes.append(
                     f"the running dockerd (pid {pid}) reads {value} (--config-file), "
                     f"not {ctx.display(path)}"

@@ -267,6 +267,21 @@ def test_config_file_elsewhere_is_noted(ctx: Context) -> None:
     assert "registry-mirrors reload live: kill -HUP 77 (never a restart)" in notes
 
 
+def test_a_relative_config_file_is_read_from_the_daemons_directory(ctx: Context) -> None:
+    # It crashed every plan with [docker] (exit 3): ctx.path() of a relative path.
+    _fake_process(ctx, 78, ["dockerd", "--config-file", "dd/ins.json"])
+    notes = docker.plan(ctx, _profile(*MIRRORS), SYSTEM).notes
+    assert any("pid 78) reads dd/ins.json (--config-file, relative to" in n for n in notes)
+    ctx.path("/proc/78/cwd").symlink_to("/srv")
+    notes = docker.plan(ctx, _profile(*MIRRORS), SYSTEM).notes
+    assert "the running dockerd (pid 78) reads /srv/dd/ins.json (--config-file), not " \
+        "/etc/docker/daemon.json" in notes  # fmt: skip
+    _fake_process(ctx, 79, ["dockerd", "--config-file=./daemon.json"])
+    ctx.path("/proc/79/cwd").symlink_to("/etc/docker")
+    notes = docker.plan(ctx, _profile(*MIRRORS), SYSTEM).notes
+    assert not any("pid 79) reads" in note for note in notes)  # the file envdoctor writes
+
+
 def test_reload_command(ctx: Context) -> None:
     assert docker.reload_command(ctx) is None
     _fake_process(ctx, 1000, ["/usr/bin/dockerd", "-H", "unix:///run/user/1000/docker.sock"], 1000)
