@@ -57,7 +57,7 @@ from envdoctor.planning import ApplyOptions, Scope
 from envdoctor.profile_checks import ProfileFile
 from envdoctor.profiles import Profile
 from envdoctor.results import FileChange, TargetPlan
-from envdoctor.tools import PullOptions, docker, oci_mirrors
+from envdoctor.tools import PullOptions, docker, docker_pull, oci_mirrors
 from envdoctor.tools.oci_mirrors import RegistryMirrors
 
 NAME = "podman"
@@ -205,10 +205,11 @@ def _parse(text: str) -> tuple[dict[str, Any] | None, str]:
 
 
 def mirror_url(entry: Mapping[str, Any]) -> str:
-    """A ``[[registry.mirror]]`` location as a URL (http when marked insecure)."""
-    location = str(entry.get("location", ""))
-    host = location.split("/", 1)[0]
-    return f"{'http' if entry.get('insecure') else 'https'}://{host}"
+    """A ``[[registry.mirror]]`` location as a URL (http when marked insecure), its path
+    kept: ``harbor.example/proxy`` is a namespace that containers/image puts before the
+    repository (``harbor.example/proxy/library/busybox``), as a Harbor proxy cache wants."""
+    location = str(entry.get("location", "")).strip().rstrip("/")
+    return f"{'http' if entry.get('insecure') else 'https'}://{location}"
 
 
 def resolve(ctx: Context) -> ToolConfig | None:
@@ -464,5 +465,17 @@ def command_variables(ctx: Context, profile: Profile) -> list[tuple[str, str]]:
 
 def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
     """Docker's pull path (``/v2/``, alive on 401): containers/image asks the same
-    (without dockerd's parallel-download knob, which is not podman's)."""
-    return dataclasses.replace(docker.pull_path(base_url, options), parallel_advice=None)
+    (without dockerd's parallel-download knob, which is not podman's).  A mirror with a
+    path (a namespace) is asked at its host's ``/v2/``, for the image under that path."""
+    scheme, sep, rest = base_url.strip().rstrip("/").partition("://")
+    host, slash, namespace = rest.partition("/")
+    image = (options.image if options is not None else None) or docker_pull.PROBE_IMAGE
+    if not slash or not namespace:
+        path = docker.pull_path_for(base_url, image)
+    else:
+        repo, tag = docker_pull.split_image(image)
+        under = f"{namespace}/{repo}" + (f"@{tag}" if ":" in tag else f":{tag}")
+        path = dataclasses.replace(
+            docker.pull_path_for(f"{scheme}{sep}{host}", under), base_url=base_url
+        )
+    return dataclasses.replace(path, parallel_advice=None)

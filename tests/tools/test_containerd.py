@@ -13,11 +13,15 @@ from envdoctor import transaction
 from envdoctor.checkup import Checkup, LoginEnv, Remedies
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
+from envdoctor.net.measure import measure_all
 from envdoctor.planning import ApplyOptions
 from envdoctor.profiles import Profile, get_profile
 from envdoctor.results import TargetPlan
 from envdoctor.tools import containerd, docker, podman
 from envdoctor.tools.oci_mirrors import RegistryMirrors
+from tests.mirrorlab import MirrorLab, Registry
+
+pytest_plugins = ["tests.mirrorlab"]
 
 DATA = Path(__file__).parent / "data" / "containerd"
 SYSTEM = ApplyOptions(scope="system")
@@ -336,3 +340,30 @@ def test_a_containerd_started_before_the_config_edit_needs_a_restart(
     else:
         assert stale == []
         assert words == "containerd reads hosts.toml at every pull: nothing to reload"
+
+
+def test_podman_mirror_with_a_path_is_a_namespace_before_the_repository(
+    ctx: Context, mirror_lab: MirrorLab
+) -> None:
+    # podman 4.3 with location = "127.0.0.1:5000/sub" asks for
+    # 127.0.0.1:5000/sub/library/busybox:latest (its --log-level=debug says so): a Harbor
+    # proxy-cache project.  envdoctor kept only the host and measured the wrong repository.
+    base = mirror_lab.add("harbor", registry=Registry(repos=("proxy/library/busybox",)))
+    hostport = base.removeprefix("https://")
+    _put(
+        ctx,
+        "/etc/containers/registries.conf",
+        f'[[registry]]\nprefix = "docker.io"\nlocation = "docker.io"\n'
+        f'[[registry.mirror]]\nlocation = "{hostport}/proxy/"\n',
+    )
+    config = podman.resolve(ctx)
+    assert config is not None
+    assert podman.mirrors(config) == [f"{base}/proxy"]
+    path = podman.pull_path(f"{base}/proxy")
+    assert path.probe_url == f"{base}/v2/" and path.base_url == f"{base}/proxy"
+    (namespaced, hosted) = measure_all(
+        [path, podman.pull_path(base)], env=mirror_lab.env, samples=1
+    )
+    assert namespaced.healthy, namespaced.reason
+    assert "proxy/library/busybox:latest" in (namespaced.pull_file or "")
+    assert not hosted.healthy and hosted.status_code == 404
