@@ -32,7 +32,16 @@ import tomlkit.exceptions
 from tomlkit.items import Table
 
 from envdoctor import toml10
-from envdoctor.checkup import Checkup, Finding, Remedies, Row, add_problems, drift, tool_details
+from envdoctor.checkup import (
+    Checkup,
+    Finding,
+    Remedies,
+    Row,
+    add_problems,
+    drift,
+    source_text,
+    tool_details,
+)
 from envdoctor.configfiles import (
     MAX_NESTING,
     ConfigProblem,
@@ -128,9 +137,15 @@ def resolve_cargo(ctx: Context) -> ToolConfig:
     files_read: list[str] = []
     sources: dict[str, tuple[dict[str, Any], Path]] = {}
     replace: list[tuple[object, Source]] = [(None, _CARGO_DEFAULT)]
+    protocol: tuple[str, Source] = ("sparse", _CARGO_DEFAULT)
     for path in reversed(config_files(ctx)):  # lowest priority first
         data = _load(ctx, path, problems)
         files_read.append(str(path))
+        registries = data.get("registries") if data else None
+        crates_io = registries.get("crates-io") if isinstance(registries, dict) else None
+        if isinstance(crates_io, dict) and isinstance(crates_io.get("protocol"), str):
+            where = Source("file", str(path), "registries.crates-io.protocol")
+            protocol = (crates_io["protocol"], where)
         table = data.get("source") if data else None
         if not isinstance(table, dict):
             continue
@@ -142,9 +157,11 @@ def resolve_cargo(ctx: Context) -> ToolConfig:
         if isinstance(crates, dict) and isinstance(crates.get("replace-with"), str):
             where = Source("file", str(path), "source.crates-io")
             replace.append((crates["replace-with"], where))
-    protocol = ctx.env.get("CARGO_REGISTRIES_CRATES_IO_PROTOCOL", "sparse")
-    upstream = CRATES_IO_GIT if protocol == "git" else CRATES_IO_SPARSE
-    index: list[tuple[object, Source]] = [(upstream, _CARGO_DEFAULT)]
+    if ctx.env.get("CARGO_REGISTRIES_CRATES_IO_PROTOCOL"):  # the variable over the files
+        variable = "CARGO_REGISTRIES_CRATES_IO_PROTOCOL"
+        protocol = (ctx.env[variable], Source("env", variable))
+    upstream = CRATES_IO_GIT if protocol[0] == "git" else CRATES_IO_SPARSE
+    index: list[tuple[object, Source]] = [(upstream, protocol[1])]
     name = replace[-1][0]
     if isinstance(name, str):
         entry, path = sources.get(name, ({}, Path()))
@@ -179,7 +196,7 @@ def resolve_cargo(ctx: Context) -> ToolConfig:
 def _cargo_row(ctx: Context, config: ToolConfig, remedies: Remedies) -> Row:
     index = config.settings["crates-io"]
     source = index.source
-    where = "default" if source.kind == "default" else f"{ctx.display(Path(source.location))}"
+    where = "default" if source.kind == "default" else source_text(ctx, source)
     row = Row(NAME, f"crates.io from {index.value} ({where})", tool_details(ctx, config))
     add_problems(row, ctx, config)
     variables = cast("dict[str, str]", config.value("variables"))

@@ -186,6 +186,24 @@ def test_real_cargo_resolves_crates_io_from_the_written_mirror(
     assert cargo.mirrors(config) == [f"sparse+{base}"]
 
 
+def test_the_protocol_in_a_config_file_is_what_cargo_uses(tmp_path: Path) -> None:
+    # cargo fetch with [registries.crates-io] protocol = "git" in ~/.cargo/config.toml
+    # clones github.com/rust-lang/crates.io-index; the check said the sparse default.
+    ctx = make_ctx(tmp_path)
+    home = Path(ctx.env["CARGO_HOME"]) if "CARGO_HOME" in ctx.env else ctx.home / ".cargo"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[registries.crates-io]\nprotocol = "git"\n')
+    config = cargo.resolve(ctx)
+    assert config.value("crates-io") == cargo.CRATES_IO_GIT
+    row = cargo.diagnose(
+        ctx, {"cargo": config}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row.result(False).status.value == "warn"
+    assert "registries.crates-io.protocol" in row.result(False).summary
+    variable = make_ctx(tmp_path, CARGO_REGISTRIES_CRATES_IO_PROTOCOL="sparse")
+    assert cargo.resolve(variable).value("crates-io") == cargo.CRATES_IO_SPARSE  # env wins
+
+
 def test_cargo_registries_variables_are_diagnosed(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, CARGO_REGISTRIES_CRATES_IO_PROTOCOL="git")
     config = cargo.resolve(ctx)
