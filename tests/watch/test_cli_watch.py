@@ -34,6 +34,7 @@ from envdoctor.watch import devices
 from envdoctor.watch.rules import VERDICTS
 
 SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/watch-v1.json").read_text())
+ERROR_SCHEMA = json.loads(resources.files("envdoctor").joinpath("schema/error-v1.json").read_text())
 PYTHON = sys.executable
 
 
@@ -130,6 +131,16 @@ def test_command_not_found_exits_127():
         "envdoctor: error: cannot run 'no-such-command-envdoctor': command not found",
         "  Check the spelling, or give the full path of the program after `--`.",
     ]
+
+
+@pytest.mark.parametrize(("command", "code"), [("no-such-command-envdoctor", 127), ("./f", 126)])
+def test_a_command_that_cannot_start_is_an_error_document_of_its_schema(tmp_path, command, code):
+    (tmp_path / "f").write_text("not a program\n")  # there, but not executable
+    done = envdoctor("--json", "--no-gpu", "--", command, cwd=tmp_path)
+    assert done.returncode == code, done.stderr
+    document = json.loads(done.stdout)
+    jsonschema.validate(document, ERROR_SCHEMA)
+    assert document["error"]["exit_code"] == code
 
 
 def test_seconds_with_a_command_is_a_usage_error():
