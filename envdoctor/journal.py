@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,11 @@ from typing import Any
 
 from envdoctor.errors import EnvdoctorError
 from envdoctor.safewrite import (
+    KEPT_MARKER,
     ConflictError,
+    access_remedy,
     describe,
     fsync_dir,
-    keep_version,
     make_parents,
     owner_problem,
     read_or_none,
@@ -147,9 +149,11 @@ def give_to_owner_of(directory: Path, target: Path | int) -> None:
 
 def _lock_error(exc: OSError, what: str, lock_path: Path) -> EnvdoctorError:
     where = str(lock_path.parent)
+    access = exc.errno in (errno.EACCES, errno.EPERM)
+    nearest = next((p for p in (lock_path.parent, *lock_path.parents) if p.exists()), None)
     return EnvdoctorError(
         f"{what} {lock_path}: {describe(exc)}; nothing was changed",
-        remedy(exc, str(lock_path), where),
+        access_remedy(nearest) if access and nearest else remedy(exc, str(lock_path), where),
     )
 
 
@@ -352,6 +356,17 @@ def restore_problem(item: dict[str, Any]) -> str | None:
     if not item["existed"]:
         return None
     return owner_problem(int(item["uid"]), int(item["gid"]))
+
+
+def keep_version(target: Path, data: bytes) -> Path:
+    """Keep ``data``, a version of ``target`` about to be replaced on purpose (``rollback
+    --force`` over an edit), beside it as ``<name>.envdoctor-kept-XXXXXXXX``, with the
+    target's mode and owner; that name."""
+    info = target.stat()
+    kept = target.with_name(f"{target.name}{KEPT_MARKER}{secrets.token_hex(4)}")
+    write_new(kept, data, mode=stat.S_IMODE(info.st_mode), owner=(info.st_uid, info.st_gid))
+    fsync_dir(target.parent)
+    return kept
 
 
 def put_back(entry: Path, item: dict[str, Any], *, force: bool = False) -> PutBack:

@@ -45,6 +45,7 @@ import hashlib
 import os
 import re
 import secrets
+import shlex
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,10 +61,10 @@ __all__ = [
     "ConflictError",
     "Swap",
     "Undone",
+    "access_remedy",
     "describe",
     "exchange",
     "fsync_dir",
-    "keep_version",
     "make_parents",
     "missing_parents",
     "move_aside",
@@ -165,8 +166,40 @@ def remedy(exc: BaseException, path: str, directory: str) -> str:
             "example) and cannot be replaced: change it where it is mounted from"
         )
     if code in (errno.EACCES, errno.EPERM):
-        return "run with sudo, or use --scope user"
+        return (
+            f"make {directory} writable for this user (chmod u+w, or chown it back if "
+            "another user owns it); files outside your home need sudo"
+        )
     return "fix the problem, then run the command again"
+
+
+def access_remedy(directory: Path) -> str:
+    """What to do about a ``directory`` this process may not write in, by whose it is:
+    the user's own read-only one wants ``chmod``, another user's in the home ``chown``,
+    a system one root."""
+    import pwd
+
+    def name(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return str(uid)
+
+    shown, uid = shlex.quote(str(directory)), os.geteuid()
+    try:
+        owner = directory.stat().st_uid
+    except OSError:
+        return "run with sudo, or use --scope user"
+    if uid == 0:
+        return f"{directory} refuses even root: lsattr -d {shown} (immutable?) or a read-only mount"
+    if owner == uid:
+        return f"{directory} is yours but read-only: chmod u+w {shown}, then run the command again"
+    home = Path(os.environ.get("HOME") or "/nonexistent")
+    if directory == home or home in directory.parents:
+        return (
+            f"{directory} belongs to {name(owner)}: sudo chown {name(uid)} {shown}, then run again"
+        )
+    return f"{directory} belongs to {name(owner)}: run with sudo, or use --scope user"
 
 
 def fsync_dir(directory: Path) -> None:
@@ -349,17 +382,6 @@ def _read_fd(fd: int) -> bytes:
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-def keep_version(target: Path, data: bytes) -> Path:
-    """Keep ``data``, a version of ``target`` about to be replaced on purpose (``rollback
-    --force`` over an edit), beside it as ``<name>.envdoctor-kept-XXXXXXXX``, with the
-    target's mode and owner; that name."""
-    info = target.stat()
-    kept = target.with_name(f"{target.name}{KEPT_MARKER}{secrets.token_hex(4)}")
-    write_new(kept, data, mode=stat.S_IMODE(info.st_mode), owner=(info.st_uid, info.st_gid))
-    fsync_dir(target.parent)
-    return kept
 
 
 def _keep_copy(target: Path, side: Path) -> Path:

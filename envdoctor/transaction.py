@@ -73,6 +73,7 @@ from envdoctor.safewrite import (
     WRITTEN_MEANWHILE,
     ConflictError,
     Swap,
+    access_remedy,
     describe,
     make_parents,
     missing_parents,
@@ -256,7 +257,7 @@ def _check_writable(change: FileChange, target: Path) -> None:
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise EnvdoctorError(
             f"cannot write {change.display}: {nearest} is not writable by this user",
-            "run with sudo, or use --scope user",
+            access_remedy(nearest),
         )
 
 

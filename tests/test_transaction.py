@@ -232,6 +232,32 @@ def test_apply_refuses_two_changes_to_one_file(ctx: Context, journal: Path) -> N
     assert real.read_bytes() == b"x\n"
 
 
+@pytest.mark.parametrize(
+    ("owner", "words"),
+    [(4321, "is yours but read-only: chmod u+w"), (0, "belongs to root: sudo chown 4321")],
+)
+def test_a_read_only_user_directory_gets_the_fix_that_works(
+    ctx: Context, journal: Path, monkeypatch: pytest.MonkeyPatch, owner: int, words: str
+) -> None:
+    # "run with sudo, or use --scope user" was the fix for a user's own read-only
+    # ~/.config/pip in user scope: sudo does not help there, chmod or chown does.
+    directory = ctx.home / ".config" / "pip"
+    directory.mkdir(parents=True)
+    os.chown(directory, owner, owner)
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        return Path(str(path)) != directory and real_access(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "geteuid", lambda: 4321)  # a user, not root
+    monkeypatch.setenv("HOME", str(ctx.home))
+    conf = change(ctx, directory / "pip.conf", b"[global]\n")
+    with pytest.raises(EnvdoctorError) as info:
+        apply_changes(ctx, [conf], journal=journal, description="d", profile="p")
+    assert words in (info.value.hint or "") and str(directory) in (info.value.hint or "")
+
+
 def test_apply_checks_permissions_before_any_write(
     ctx: Context, journal: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -246,10 +272,13 @@ def test_apply_checks_permissions_before_any_write(
         return real_access(path, mode)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "geteuid", lambda: 4321)
     changes = [change(ctx, mine, b"channels: [x]\n"), change(ctx, system, b"{}\n")]
     with pytest.raises(EnvdoctorError, match=r"/etc/docker/daemon\.json") as info:
         apply_changes(ctx, changes, journal=journal, description="d", profile="p")
-    assert "run with sudo, or use --scope user" in str(info.value)
+    assert info.value.hint == (
+        f"{ctx.path('/etc/docker')} belongs to root: run with sudo, or use --scope user"
+    )
     assert mine.read_bytes() == b"channels: []\n"
     assert not system.exists()
     assert not journal.exists()
