@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from envdoctor import profiles as P
-from envdoctor.cli_profiles import profiles as profiles_group
+from envdoctor.cli import cli
 from envdoctor.context import Context
 from envdoctor.profile_checks import KeyLines, ProfileError
 from envdoctor.profiles import (
@@ -862,7 +862,7 @@ def run(ctx):
     env = {"XDG_CONFIG_HOME": str(ctx.xdg_config_home), "COLUMNS": "200", "NO_COLOR": "1"}
 
     def invoke(*args):
-        return runner.invoke(profiles_group, list(args), env=env)
+        return runner.invoke(cli, ["profiles", *args], env=env)  # as people run it
 
     return invoke
 
