@@ -24,8 +24,10 @@ and the command-line flags that override daemon.json, are in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import ipaddress
 import json
 import os
 import posixpath
@@ -154,6 +156,52 @@ def _docker_mirror_problem(mirror: str) -> str | None:
     return None
 
 
+DAEMON_KEYS = frozenset(
+    """registry-mirrors insecure-registries max-concurrent-downloads max-concurrent-uploads
+    max-download-attempts data-root exec-root log-driver log-opts log-level storage-driver
+    storage-opts exec-opts default-address-pools dns dns-opts dns-search live-restore
+    features proxies bip mtu debug experimental runtimes default-runtime ipv6 fixed-cidr
+    fixed-cidr-v6 iptables ip6tables ip-forward ip-masq icc ip userland-proxy hosts labels
+    cgroup-parent default-ulimits no-new-privileges seccomp-profile selinux-enabled
+    shutdown-timeout tls tlsverify tlscacert tlscert tlskey userns-remap default-shm-size
+    builder metrics-addr default-gateway group pidfile containerd init oom-score-adjust
+    raw-logs default-cgroupns-mode default-ipc-mode""".split()  # noqa: SIM905
+)
+"""daemon.json keys from dockerd's documentation: a key that is one of these but for its
+case or ``_`` (``registry_mirrors``) is one dockerd refuses to start with."""
+
+
+def _key_problems(data: Mapping[str, object]) -> list[str]:
+    """dockerd refuses a file with a key that matches no option ("the following
+    directives don't match any configuration option"): the misspellings of known keys."""
+    found = []
+    for key in data:
+        spelled = key.lower().replace("_", "-")
+        if spelled != key and spelled in DAEMON_KEYS:
+            found.append(
+                f'"{key}" is not a daemon.json key ("{spelled}" is): dockerd refuses to start '
+                "(the directive matches no configuration option)"
+            )
+    return found
+
+
+def _insecure_problem(entry: str) -> str | None:
+    """registry.loadInsecureRegistries: a CIDR, or ``host[:port]`` with a number for a
+    port (an ``http://`` or ``https://`` is dropped, any other scheme refused)."""
+    scheme, sep, rest = entry.partition("://")
+    if sep and scheme.lower() not in ("http", "https"):
+        return "must not have a scheme other than http:// or https://"
+    host = rest if sep else entry
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_network(host, strict=False)
+        return None
+    port = host.rpartition("]")[2] if host.startswith("[") else host
+    port = port.rpartition(":")[2] if ":" in port else ""
+    if port and not (port.isdigit() and int(port) <= 65535):
+        return f"has a port that is not a number ({port!r}): write host:port, no path"
+    return None
+
+
 def _docker_list(
     data: Mapping[str, object], key: str, path: Path, problems: list[ConfigProblem]
 ) -> tuple[str, ...] | None:
@@ -188,12 +236,25 @@ def resolve_docker(ctx: Context) -> ToolConfig:
             continue
         if path.exists():
             files_read.append(str(path))
+        for words in _key_problems(data or {}):
+            problems.append(ConfigProblem(str(path), None, words))
         for key in ("registry-mirrors", "insecure-registries"):
             values = _docker_list(data or {}, key, path, problems)
             name = prefix + key
             if values is None:
                 settings[name] = Setting(name, (), _DOCKER_DEFAULT)
                 continue
+            for entry in values if key == "insecure-registries" else ():
+                reason = _insecure_problem(entry)
+                if reason:
+                    problems.append(
+                        ConfigProblem(
+                            str(path),
+                            None,
+                            f"insecure registry {mask_url(entry)!r} {reason}: dockerd "
+                            "refuses to start",
+                        )
+                    )
             if key == "registry-mirrors":
                 for mirror in values:
                     reason = _docker_mirror_problem(mirror)

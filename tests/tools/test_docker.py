@@ -512,3 +512,44 @@ def test_dockerd_refuses_a_flag_next_to_the_file(ctx: Context, short_dir: Path) 
     finally:
         output = _stop(process)
     assert "specified both as a flag and in the configuration file" in output
+
+
+@pytest.mark.slow
+@needs_dockerd
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ('{"registry_mirrors": ["https://m.example"]}', "don't match any configuration option"),
+        ('{"Registry-Mirrors": ["https://m.example"]}', "don't match any configuration option"),
+        ('{"insecure-registries": ["harbor.local:5000/"]}', "harbor.local:5000/"),
+        ('{"insecure-registries": ["http://10.0.0.1:5000/path"]}', "10.0.0.1:5000/path"),
+    ],
+)
+def test_what_dockerd_refuses_to_start_with_is_a_problem(
+    ctx: Context, short_dir: Path, text: str, refusal: str
+) -> None:
+    # The check called these files fine; the real dockerd does not start with them.
+    path = _daemon_json(ctx)
+    path.write_text(text)
+    (problem,) = docker.resolve(ctx).problems
+    assert "dockerd refuses to start" in problem.message
+    process = _start_dockerd(path, short_dir)
+    assert process.wait(timeout=60) != 0
+    assert refusal in _stop(process)
+
+
+@pytest.mark.slow
+@needs_dockerd
+def test_what_dockerd_takes_is_not_a_problem(ctx: Context, short_dir: Path) -> None:
+    path = _daemon_json(ctx)
+    path.write_text(
+        '{"registry-mirrors": ["https://m.example"], "insecure-registries": '
+        '["harbor.local:5000", "10.0.0.0/8", "http://h.example:80", "[::1]:5000"], '
+        '"max-concurrent-downloads": 8, "features": {"buildkit": true}}'
+    )
+    assert docker.resolve(ctx).problems == []
+    process = _start_dockerd(path, short_dir)
+    try:
+        assert _wait_for(process, short_dir / "docker.sock"), _stop(process)
+    finally:
+        _stop(process)
