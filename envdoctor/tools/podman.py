@@ -145,7 +145,9 @@ class Registries:
     search: tuple[tuple[str, ...], Path] | None = None
     aliases: dict[str, tuple[str, Path]] = field(default_factory=dict)
     short_name_mode: tuple[str, Path] | None = None
-    v1_files: list[Path] = field(default_factory=list)
+    refused: list[tuple[Path, str]] = field(default_factory=list)
+    """Files containers/image refuses, and why: v1 and v2 tables in one file, or a drop-in
+    in the v1 format (the main file may be v1: it is converted)."""
 
 
 def load(
@@ -153,7 +155,8 @@ def load(
 ) -> Registries:
     """Every file of :func:`search_order` merged; ``skip``: a file to leave out."""
     merged = Registries()
-    for path in search_order(ctx):
+    order = search_order(ctx)
+    for path in order:
         if path == skip:
             continue
         text = read_text(path, problems)
@@ -170,8 +173,15 @@ def load(
             )
             problems.append(ConfigProblem(str(path), line, problem))
             continue
-        if isinstance(data.get("registries"), dict):
-            merged.v1_files.append(path)
+        v1 = data.get("registries")
+        if isinstance(v1, dict) and v1:
+            if any(key in data for key in _V2_KEYS):
+                merged.refused.append((path, "mixes the v1 [registries.*] tables with v2 keys"))
+                continue
+            if path != order[0]:  # containers/image: "registry must be in v2 format"
+                merged.refused.append((path, "is a drop-in in the v1 [registries.*] format"))
+                continue
+            data = _v1_as_v2(v1)
         for entry in data.get("registry", []) if isinstance(data.get("registry"), list) else []:
             if not isinstance(entry, dict):
                 continue
@@ -189,6 +199,28 @@ def load(
         if isinstance(mode, str):
             merged.short_name_mode = (mode, path)
     return merged
+
+
+_V2_KEYS = ("registry", "unqualified-search-registries", "aliases", "short-name-mode")
+
+
+def _v1_as_v2(v1: Mapping[str, Any]) -> dict[str, Any]:
+    """A v1 main file as containers/image converts it (``V1RegistriesConf.ConvertToV2``):
+    ``[registries.search]`` is the search list, and each registry named in
+    ``[registries.insecure]`` or ``[registries.block]`` a ``[[registry]]`` of its own."""
+
+    def names(table: str) -> list[str]:
+        entry = v1.get(table)
+        found = entry.get("registries") if isinstance(entry, dict) else None
+        return [str(name) for name in found] if isinstance(found, list) else []
+
+    entries: dict[str, dict[str, Any]] = {}
+    for table, flag in (("search", None), ("insecure", "insecure"), ("block", "blocked")):
+        for name in names(table):
+            entry = entries.setdefault(name, {"prefix": name, "location": name})
+            if flag is not None:
+                entry[flag] = True
+    return {"unqualified-search-registries": names("search"), "registry": list(entries.values())}
 
 
 def _parse(text: str) -> tuple[dict[str, Any] | None, str]:
@@ -236,14 +268,9 @@ def resolve(ctx: Context) -> ToolConfig | None:
                     f"{prefix} has mirror-by-digest-only = true: pulls by tag skip its mirrors",
                 )
             )
-    for path in merged.v1_files:
+    for path, why in merged.refused:
         problems.append(
-            ConfigProblem(
-                str(path),
-                None,
-                "uses the v1 [registries.search] format, which containers/image refuses to "
-                "mix with v2 drop-ins: rewrite it as v2",
-            )
+            ConfigProblem(str(path), None, f"{why}, which podman refuses: rewrite it as v2")
         )
     if merged.search is None:
         result["unqualified-search-registries"] = Setting(
@@ -401,11 +428,10 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     display = ctx.display(path)
     problems: list[ConfigProblem] = []
     merged = load(ctx, problems, [], skip=path)
-    if merged.v1_files:
-        first = ctx.display(merged.v1_files[0])
+    if merged.refused:
+        first, why = ctx.display(merged.refused[0][0]), merged.refused[0][1]
         raise EnvdoctorError(
-            f"podman: {first} uses the v1 [registries.search] format: containers/image "
-            "refuses to mix it with the v2 drop-in envdoctor writes",
+            f"podman: {first} {why}, which podman refuses: a drop-in would not be read",
             f"Rewrite {first} as v2 (unqualified-search-registries = [...]), or --skip podman.",
         )
     earlier = {

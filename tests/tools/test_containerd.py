@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -296,10 +301,61 @@ def test_podman_names_the_line_of_a_registries_conf_toml_refuses(ctx: Context) -
     assert refused.returncode != 0 and "toml: line 3" in refused.stderr, refused.stderr
 
 
-def test_podman_refuses_a_v1_main_file(ctx: Context) -> None:
-    _put(ctx, podman.SYSTEM_FILE, '[registries.search]\nregistries = ["docker.io"]\n')
-    with pytest.raises(EnvdoctorError, match="v1"):
+V1_MAIN = (
+    '[registries.search]\nregistries = ["127.0.0.1:5000", "docker.io"]\n'
+    '[registries.insecure]\nregistries = ["127.0.0.1:5000"]\n'
+)
+
+
+def test_podman_reads_a_v1_main_file_and_refuses_only_a_v1_drop_in(ctx: Context) -> None:
+    # containers/image converts a v1 main file; only a drop-in must be v2 ("registry must
+    # be in v2 format but is in v1"), and one file must not mix the two.
+    _put(ctx, podman.SYSTEM_FILE, V1_MAIN)
+    config = podman.resolve(ctx)
+    assert config is not None and config.problems == []
+    assert config.value("unqualified-search-registries") == ("127.0.0.1:5000", "docker.io")
+    plan = podman.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    assert [change.display for change in plan.changes] == [
+        f"/etc/containers/registries.conf.d/{podman.DROP_IN}"
+    ]
+    _put(ctx, "/etc/containers/registries.conf.d/50-old.conf", V1_MAIN)
+    with pytest.raises(EnvdoctorError, match="is a drop-in in the v1"):
         podman.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    _put(ctx, "/etc/containers/registries.conf.d/50-old.conf", f"{V1_MAIN}[[registry]]\n")
+    config = podman.resolve(ctx)
+    assert config is not None
+    assert any("mixes the v1" in problem.message for problem in config.problems)
+
+
+def test_podman_itself_takes_a_v1_main_file_beside_the_drop_in(ctx: Context) -> None:
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed: its verdict on the files is not checked")
+    main = _put(ctx, podman.SYSTEM_FILE, V1_MAIN)  # podman is pointed at it below
+    plan = podman.plan(ctx, _profile(docker_io=[HUB]), ApplyOptions(scope="user"))
+    assert plan.changed
+    _apply(ctx, plan)
+    storage = Path(tempfile.mkdtemp(prefix="edp"))  # podman wants a runroot under 50 chars
+    try:
+        info = subprocess.run(
+            ["podman", "--root", str(storage / "r"), "--runroot", str(storage / "rr"),
+             "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend",
+             "none", "info", "--format", "{{json .Registries}}"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ctx.home),
+                 "XDG_CONFIG_HOME": str(ctx.xdg_config_home),
+                 "CONTAINERS_REGISTRIES_CONF": str(main)},
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
+    assert info.returncode == 0, info.stderr
+    registries = json.loads(info.stdout)
+    assert registries["search"] == ["127.0.0.1:5000", "docker.io"]
+    assert [m["Location"] for m in registries["docker.io"]["Mirrors"]] == ["docker.1ms.run"]
+    config = podman.resolve(
+        dataclasses.replace(ctx, env={**ctx.env, "CONTAINERS_REGISTRIES_CONF": str(main)})
+    )
+    assert config is not None
+    assert config.value("unqualified-search-registries") == tuple(registries["search"])
 
 
 def _fake_containerd_process(ctx: Context, started_at: float, pid: int = 4242) -> None:
