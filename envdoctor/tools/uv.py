@@ -78,7 +78,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, Status, TargetPlan
-from envdoctor.tools import pip, pip_pull
+from envdoctor.tools import pip, pip_pull, uv_workspace
 from envdoctor.tools.uv_sparse import follows, sparse_for
 
 UV_DEFAULT_INDEX = "https://pypi.org/simple"
@@ -167,8 +167,14 @@ def _ancestors(ctx: Context, start: Path) -> Iterator[Path]:
 def _uv_project(
     ctx: Context, problems: list[ConfigProblem], files_read: list[str]
 ) -> tuple[Path, dict[str, object], str | None] | None:
-    """uv's ``FilesystemOptions::find``: the nearest ``uv.toml`` or ``[tool.uv]`` table."""
-    for directory in _ancestors(ctx, ctx.cwd):
+    """uv's ``FilesystemOptions::find``: the nearest ``uv.toml`` or ``[tool.uv]`` table,
+    from the root of the working directory's workspace (:mod:`~.uv_workspace`)."""
+    start = uv_workspace.settings_start(
+        ctx.cwd,
+        lambda directory: _ancestors(ctx, directory),
+        lambda path: _toml_load(ctx, path, [], ""),
+    )
+    for directory in _ancestors(ctx, start):
         uv_toml = directory / "uv.toml"
         if uv_toml.is_file():
             data = _toml_load(ctx, uv_toml, problems, "uv refuses to run")

@@ -300,6 +300,46 @@ def test_real_uv_resolves_from_the_index_only_the_written_file_names(tmp_path: P
     assert f"/simple/{index.project}/" in index.requests
 
 
+@pytest.mark.parametrize("member_is_excluded", [False, True])
+def test_a_workspace_members_settings_come_from_the_root_as_uv_reads_them(
+    tmp_path: Path, member_is_excluded: bool
+) -> None:
+    # uv discovers the workspace first and reads its root's [tool.uv]: in a member, the
+    # check named the member's index, and uv asked the root's.
+    uv_binary()
+    wheel = build_wheel(tmp_path / "build")
+    with (
+        LoopbackIndex(tmp_path / "root-index", wheel) as root_index,
+        LoopbackIndex(tmp_path / "member-index", wheel) as member_index,
+    ):
+        ctx = make_ctx(tmp_path)
+        exclude = '\nexclude = ["packages/m"]' if member_is_excluded else ""
+        write(
+            ctx.cwd / "pyproject.toml",
+            '[project]\nname = "root"\nversion = "0"\n'
+            f'[tool.uv.workspace]\nmembers = ["packages/*"]{exclude}\n'
+            f'[tool.uv]\nindex-url = "{root_index.url}"\n',
+        )
+        member = ctx.cwd / "packages" / "m"
+        write(
+            member / "pyproject.toml",
+            f'[project]\nname = "m"\nversion = "0"\n[tool.uv]\nindex-url = "{member_index.url}"\n',
+        )
+        in_member = Context.for_root(tmp_path, env=ctx.env, home=ctx.home, cwd=member)
+        result = run_uv(in_member)
+        used = member_index if member_is_excluded else root_index
+        unused = root_index if member_is_excluded else member_index
+        assert result.returncode == 0, result.stderr
+        assert f"/simple/{used.project}/" in used.requests
+        assert not unused.requests
+        config = uv_target.resolve(in_member)
+        assert config.value("default-index") == used.url
+        source = config.settings["default-index"].source
+        assert source.location == str(
+            (member if member_is_excluded else ctx.cwd) / "pyproject.toml"
+        )
+
+
 # --- what PARALLEL_ADVICE says of uv, judged by uv ----------------------------------------
 
 
