@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,23 +84,48 @@ def builtin_config(ctx: Context) -> Path | None:
 
 
 def global_config(ctx: Context) -> Path:
-    """``npm_config_globalconfig``, else ``$PREFIX/etc/npmrc``, else the ``etc/npmrc`` of
-    the prefix above the ``node`` binary (``/usr/bin/node`` -> ``/usr/etc/npmrc``)."""
-    named = npm_env(ctx, "globalconfig")
-    if named:
-        return env_path(ctx, expanduser(ctx, named[-1][1]))
-    if ctx.env.get("PREFIX"):
-        return ctx.path(str(Path(ctx.env["PREFIX"]) / "etc" / "npmrc"))
+    """``globalconfig`` (a variable, else the project, user or builtin npmrc), else the
+    ``etc/npmrc`` of the ``prefix`` (the same places, then ``$PREFIX``), else of the prefix
+    above the ``node`` binary (``/usr/bin/node`` -> ``/usr/etc/npmrc``).  npm reads the
+    global file last, so ``prefix=`` in ``~/.npmrc`` moves it."""
+    files = (project_config(ctx), user_config(ctx), builtin_config(ctx))
+    named = _path_setting(ctx, "globalconfig", files)
+    if named is not None:
+        return named
+    prefix = _setting(ctx, "prefix", files)
+    if prefix is None and ctx.env.get("PREFIX"):
+        prefix = ctx.env["PREFIX"]
+    if prefix is not None:
+        return ctx.path(str(Path(expanduser(ctx, prefix)) / "etc" / "npmrc"))
     node = _program_prefix(ctx, "node")
-    prefix = node.parent.parent if node is not None else Path("/usr/local")
-    return ctx.path(str(prefix / "etc" / "npmrc"))
+    base = node.parent.parent if node is not None else Path("/usr/local")
+    return ctx.path(str(base / "etc" / "npmrc"))
 
 
 def user_config(ctx: Context) -> Path:
-    named = npm_env(ctx, "userconfig")
+    """``userconfig`` (a variable, else the project or builtin npmrc: npm reads the user
+    file after those), else ``~/.npmrc``."""
+    named = _path_setting(ctx, "userconfig", (project_config(ctx), builtin_config(ctx)))
+    return named if named is not None else ctx.home / ".npmrc"
+
+
+def _setting(ctx: Context, key: str, files: Iterable[Path | None]) -> str | None:
+    """``key`` as npm takes it: an ``npm_config_<key>`` variable, else the first of
+    ``files`` (highest priority first) that sets it."""
+    named = npm_env(ctx, key)
     if named:
-        return env_path(ctx, expanduser(ctx, named[-1][1]))
-    return ctx.home / ".npmrc"
+        return named[-1][1]
+    for path in files:
+        text = read_text(path, []) if path is not None else None
+        value = read_key(text.removeprefix("\ufeff"), key, ctx.env)[0] if text else None
+        if value:
+            return value
+    return None
+
+
+def _path_setting(ctx: Context, key: str, files: Iterable[Path | None]) -> Path | None:
+    value = _setting(ctx, key, files)
+    return env_path(ctx, expanduser(ctx, value)) if value is not None else None
 
 
 def project_config(ctx: Context) -> Path:
@@ -115,7 +140,12 @@ def project_config(ctx: Context) -> Path:
 
 
 def read_registry(text: str, env: Mapping[str, str]) -> tuple[str | None, int | None]:
-    """The top-level ``registry`` value of an npmrc (the last one wins, as in npm's ini
+    """The top-level ``registry`` value of an npmrc and its line (:func:`read_key`)."""
+    return read_key(text, "registry", env)
+
+
+def read_key(text: str, wanted: str, env: Mapping[str, str]) -> tuple[str | None, int | None]:
+    """The top-level ``wanted`` value of an npmrc (the last one wins, as in npm's ini
     parser), ``${VAR}`` expanded, quotes removed; and its 1-based line."""
     value: str | None = None
     found: int | None = None
@@ -123,7 +153,7 @@ def read_registry(text: str, env: Mapping[str, str]) -> tuple[str | None, int | 
         if _SECTION.match(line):
             break
         key, sep, raw = line.partition("=")
-        if sep and key.strip() == "registry" and not line.lstrip().startswith(("#", ";")):
+        if sep and key.strip() == wanted and not line.lstrip().startswith(("#", ";")):
             raw = raw.strip()
             if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "\"'":
                 raw = raw[1:-1]

@@ -133,3 +133,31 @@ def test_global_config_is_where_npm_looks(tmp_path: Path) -> None:
     ctx = Context.for_root(Path("/"), home=tmp_path, cwd=tmp_path)
     assert str(npm.global_config(ctx)) == npm_get(ctx, "globalconfig")
     assert str(npm.user_config(ctx)) == npm_get(ctx, "userconfig")
+
+
+def test_prefix_in_the_user_file_and_userconfig_in_the_project_move_npms_files(
+    tmp_path: Path,
+) -> None:
+    # npm reads the project file, then the user file (which --userconfig a project file
+    # may move), then the global one (which a prefix= in those moves): the check read
+    # only where the environment pointed.
+    ctx = Context.for_root(Path("/"), home=tmp_path / "home", cwd=tmp_path / "work")
+    ctx.cwd.mkdir()
+    prefix = tmp_path / "gp"
+    (prefix / "etc").mkdir(parents=True)
+    (prefix / "etc" / "npmrc").write_text("registry=http://127.0.0.1:9/gp/\n")
+    ctx.home.mkdir()
+    (ctx.home / ".npmrc").write_text(f"prefix={prefix}\n")
+    assert npm.global_config(ctx) == prefix / "etc" / "npmrc"
+    assert str(npm.global_config(ctx)) == npm_get(ctx, "globalconfig")
+    assert npm_get(ctx) == "http://127.0.0.1:9/gp/"
+    assert npm.resolve(ctx).value("registry") == "http://127.0.0.1:9/gp/"
+
+    alternative = tmp_path / "alt" / "npmrc"
+    alternative.parent.mkdir()
+    alternative.write_text("registry=http://127.0.0.1:9/alt/\n")
+    (ctx.cwd / "package.json").write_text("{}\n")
+    (ctx.cwd / ".npmrc").write_text(f"userconfig={alternative}\n")
+    assert str(npm.user_config(ctx)) == npm_get(ctx, "userconfig") == str(alternative)
+    assert npm_get(ctx) == "http://127.0.0.1:9/alt/"
+    assert npm.resolve(ctx).value("registry") == "http://127.0.0.1:9/alt/"
