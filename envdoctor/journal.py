@@ -431,6 +431,9 @@ def _finish(entry: Path, manifest: dict[str, Any], before: float) -> str:
     for item in manifest["files"]:
         target = Path(item["target"])
         remove_stale_temps(target.parent, target.name, before=before)
+    for item, outcome in zip(reversed(manifest["files"]), outcomes, strict=True):
+        if outcome.done:  # a killed run's temp file kept the directories the apply made
+            remove_empty_dirs([Path(directory) for directory in item["created_dirs"]])
     problems = [str(outcome) for outcome in outcomes if not outcome.done]
     was = manifest["status"]
     now = dt.datetime.now(dt.timezone.utc).isoformat()

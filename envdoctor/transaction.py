@@ -644,6 +644,7 @@ def rollback(
         notes = recover_journal(journal, before=since, skip=entry, beside=beside)
         todo: list[dict[str, Any]] = []
         unchanged: list[str] = []
+        already: list[dict[str, Any]] = []
         changed: list[str] = []
         for item in manifest["files"]:
             try:
@@ -655,6 +656,7 @@ def rollback(
                 ) from None
             if current == item["old_sha256"]:
                 unchanged.append(item["display"])  # interrupted before this file
+                already.append(item)
             elif current == item["new_sha256"] or force:
                 todo.append(item)
             else:
@@ -690,6 +692,8 @@ def rollback(
                 f"{manifest['id']} was put back",
                 f"fix that, then run envdoctor rollback {manifest['id']} to finish",
             )
+        for item in already:  # put back before (a killed rollback): its directories too
+            remove_empty_dirs([Path(directory) for directory in item["created_dirs"]])
         manifest["status"] = ROLLED_BACK
         manifest["rolled_back_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
         try:

@@ -8,8 +8,10 @@ locked command runs and the tree must be as the issue demands (:func:`assert_rep
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import shutil
 import signal
 import tempfile
 import time
@@ -407,3 +409,31 @@ def test_a_bad_keep_value_is_refused_before_anything_is_written(tmp_path: Path) 
             ctx, [change(ctx, path, b"A\n")], journal=tmp_path / "j", description="d", profile="p"
         )
     assert path.read_bytes() == b"a\n" and not (tmp_path / "j").exists()
+
+
+def test_a_rollback_killed_anywhere_leaves_no_directory_the_apply_made(tmp_path: Path) -> None:
+    # The killed rollback's temp file sat in a directory the apply had created when its
+    # recovery tried to remove it; and a rollback that found a file already put back left
+    # its directory: "rolled back", with ~/.cargo or ~/.config/uv left behind, empty.
+    root = tmp_path / "tree"
+    ctx, journal = Context.for_root(root), root / "journal"
+    made = [ctx.path("/etc/new-one/deep/one.conf"), ctx.path("/etc/new-two/two.conf")]
+
+    def setup() -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "etc").mkdir(parents=True)
+        do_apply(ctx, journal, *(change(ctx, path, b"made\n") for path in made))
+
+    def undo() -> None:
+        rollback(ctx, journal)
+
+    setup()
+    count = _operations(undo)
+    for operation in range(1, count + 1):
+        setup()
+        killed, _ = _kill_before(operation, undo)
+        assert killed
+        with contextlib.suppress(EnvdoctorError):  # nothing left to roll back
+            rollback(ctx, journal)
+        assert sorted(p.name for p in (root / "etc").iterdir()) == [], operation
+        assert temps(root) == []
