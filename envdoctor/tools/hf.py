@@ -54,6 +54,8 @@ from envdoctor.redact import mask_url
 from envdoctor.tools import PullOptions, hf_pull
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
+HF_STAGING_ENDPOINT = "https://hub-ci.huggingface.co"
+"""``HUGGINGFACE_CO_STAGING=1``: huggingface_hub's test hub, whatever ``HF_ENDPOINT`` says."""
 
 
 _HF_DEFAULT = Source("default", "huggingface_hub")
@@ -125,6 +127,8 @@ def resolve_hf(ctx: Context) -> ToolConfig:
         endpoint_chain.append(
             (mask_url(env["HF_ENDPOINT"].rstrip("/")), Source("env", "HF_ENDPOINT"))
         )
+    if env.get("HUGGINGFACE_CO_STAGING", "").upper() in _HF_TRUE:  # over HF_ENDPOINT too
+        endpoint_chain.append((HF_STAGING_ENDPOINT, Source("env", "HUGGINGFACE_CO_STAGING")))
     settings["HF_ENDPOINT"] = chain_setting("HF_ENDPOINT", endpoint_chain)
 
     cache_base = env["XDG_CACHE_HOME"] if "XDG_CACHE_HOME" in env else str(ctx.home / ".cache")

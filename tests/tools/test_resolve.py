@@ -1164,6 +1164,28 @@ def test_hf_environment(tmp_path: Path) -> None:
     assert configured_mirrors(make_ctx(tmp_path, {"HF_ENDPOINT": ""}))["hf"] == []
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"HF_ENDPOINT": "https://hf-mirror.com/"},
+        {"HF_ENDPOINT": ""},
+        {"HUGGINGFACE_CO_STAGING": "1"},
+        {"HUGGINGFACE_CO_STAGING": "yes", "HF_ENDPOINT": "https://hf-mirror.com"},
+        {"HUGGINGFACE_CO_STAGING": "0", "HF_ENDPOINT": "https://hf-mirror.com"},
+    ],
+)
+def test_hf_endpoint_is_the_one_huggingface_hub_reads(tmp_path: Path, env: dict[str, str]) -> None:
+    if importlib.util.find_spec("huggingface_hub") is None:
+        pytest.skip("huggingface_hub is not installed (pip install huggingface_hub)")
+    code = "import huggingface_hub.constants as c; print(c.ENDPOINT)"
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **env}
+    real = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=clean, check=True
+    ).stdout.strip()
+    assert resolve_hf(make_ctx(tmp_path, env)).value("HF_ENDPOINT") == real
+
+
 def test_modelscope_domain(tmp_path: Path) -> None:
     default = resolve_modelscope(make_ctx(tmp_path))
     assert default.value("endpoint") == "https://www.modelscope.cn"
