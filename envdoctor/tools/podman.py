@@ -186,8 +186,8 @@ def load(
             if not isinstance(entry, dict):
                 continue
             prefix = str(entry.get("prefix") or entry.get("location") or "")
-            if prefix:
-                merged.registries[oci_mirrors.canonical_registry(prefix)] = (entry, path)
+            if prefix:  # matched as written: docker.io/... images do not match an alias
+                merged.registries[prefix.strip().lower().rstrip("/")] = (entry, path)
         search = data.get("unqualified-search-registries")
         if isinstance(search, list):
             merged.search = (tuple(str(s) for s in search), path)
@@ -266,6 +266,18 @@ def resolve(ctx: Context) -> ToolConfig | None:
                     str(path),
                     None,
                     f"{prefix} has mirror-by-digest-only = true: pulls by tag skip its mirrors",
+                )
+            )
+    for prefix, (entry, path) in merged.registries.items():
+        hub = oci_mirrors.canonical_registry(prefix)
+        if hub != prefix and entry.get("mirror"):
+            problems.append(
+                ConfigProblem(
+                    str(path),
+                    None,
+                    f'prefix "{prefix}" matches only images named with that host: '
+                    f"{hub}/... images (every Docker Hub pull) skip its mirrors; write "
+                    f'prefix = "{hub}"',
                 )
             )
     for path, why in merged.refused:

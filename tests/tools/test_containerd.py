@@ -423,3 +423,21 @@ def test_podman_mirror_with_a_path_is_a_namespace_before_the_repository(
     assert namespaced.healthy, namespaced.reason
     assert "proxy/library/busybox:latest" in (namespaced.pull_file or "")
     assert not hosted.healthy and hosted.status_code == 404
+
+
+def test_podman_prefix_of_a_docker_hub_alias_is_not_docker_io(ctx: Context) -> None:
+    # podman pulls docker.io/library/busybox from Docker Hub itself when the mirror's
+    # [[registry]] says prefix = "registry-1.docker.io" (its --log-level=debug shows
+    # no mirror tried): containers/image matches prefixes as written.
+    _put(
+        ctx,
+        podman.SYSTEM_FILE,
+        '[[registry]]\nprefix = "registry-1.docker.io"\nlocation = "registry-1.docker.io"\n'
+        '[[registry.mirror]]\nlocation = "docker.1ms.run"\n',
+    )
+    config = podman.resolve(ctx)
+    assert config is not None
+    assert "mirrors.docker.io" not in config.settings
+    assert config.value("mirrors.registry-1.docker.io") == ("https://docker.1ms.run",)
+    (problem,) = config.problems
+    assert 'write prefix = "docker.io"' in problem.message
