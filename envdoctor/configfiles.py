@@ -300,6 +300,13 @@ def memoized(ctx: Context, kind: str, text: str | bytes, parse: Callable[[], _T]
     return cast("_T", ctx.memo[key])
 
 
+def json_refusal(exc: RecursionError | ValueError) -> str:
+    """Why Python's JSON parser gave up on a file that is not malformed as such."""
+    if isinstance(exc, RecursionError):
+        return f"refused: nests arrays or objects more than {MAX_NESTING} deep"
+    return f"refused: {str(exc).split(';')[0]}"  # "Exceeds the limit (4300 digits)..."
+
+
 def structure_problem(data: object) -> str | None:
     """Why a parsed config tree is refused, or None when it is fine.
 

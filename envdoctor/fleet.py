@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor import __version__
+from envdoctor.configfiles import json_refusal, structure_problem
 from envdoctor.errors import UsageError
 from envdoctor.redact import mask_line
 from envdoctor.results import Status
 
 SCHEMA_VERSION = 1
+CHECK_VERSIONS = (1, 2)
+"""The check document versions a fleet merges (``check --json``, ``report --format json``)."""
 _BAD = frozenset({Status.WARN, Status.FAIL, Status.ERROR})
 _MISSING = "-"
 
@@ -117,37 +120,73 @@ def _status(value: object, where: str) -> Status:
 def load(paths: Sequence[Path]) -> Fleet:
     """Read every document; a file that is not one is a usage error naming it."""
     read: list[tuple[Path, Mapping[str, Any]]] = []
+    seen: dict[Path, Path] = {}
     for path in paths:
-        try:
-            data = _unwrap(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}", "Name a readable file.") from None
-        except json.JSONDecodeError as exc:
+        real = path.resolve()
+        if real in seen:
             raise UsageError(
-                f"{path} line {exc.lineno}: not JSON ({exc.msg})",
-                "Merge documents written by envdoctor check --json or report --format json.",
-            ) from None
-        if not (
-            isinstance(data, Mapping)
-            and isinstance(data.get("results"), list)
-            and isinstance(data.get("summary"), Mapping)
-        ):
-            raise UsageError(
-                f"{path}: not an envdoctor check document (no results and summary)",
-                "Merge documents written by envdoctor check --json or report --format json, "
-                "or what the envdoctor_check module returned.",
+                f"{path} is named twice (as {seen[real]} too): its host would count twice",
+                "Name each host's document once.",
             )
-        read.append((path, data))
-    names = [str(dict(doc.get("machine") or {}).get("hostname") or p.stem) for p, doc in read]
+        seen[real] = path
+        read.append((path, _document(path)))
+    names = [_hostname(doc, path) for path, doc in read]
+    stems = [path.stem for path, _ in read]
+    labels = [
+        name if names.count(name) == 1 else stem if stems.count(stem) == 1 else str(path)
+        for (path, _), name, stem in zip(read, names, stems, strict=True)
+    ]
     hosts = [
-        _host(path, doc, name if names.count(name) == 1 else path.stem, name)
-        for (path, doc), name in zip(read, names, strict=True)
+        _host(path, doc, label, name)
+        for (path, doc), name, label in zip(read, names, labels, strict=True)
     ]
     hosts.sort(key=lambda host: host.rank)
     checks: dict[str, None] = {}
     for host in hosts:
         checks.update(dict.fromkeys(host.statuses))
     return Fleet(tuple(hosts), tuple(checks), tuple(_figures(hosts)))
+
+
+_HINT = "Merge documents written by envdoctor check --json or report --format json."
+
+
+def _document(path: Path) -> Mapping[str, Any]:
+    """One host's check document, or a UsageError naming the file and what is wrong."""
+    try:
+        data = _unwrap(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}", "Name a readable file.") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} line {exc.lineno}: not JSON ({exc.msg})", _HINT) from None
+    except (RecursionError, ValueError) as exc:  # 100,000 [, a 5,000-digit number
+        raise UsageError(f"{path}: {json_refusal(exc)}", _HINT) from None
+    problem = structure_problem(data)
+    if problem is not None:
+        raise UsageError(f"{path}: refused: {problem}", _HINT)
+    if not (
+        isinstance(data, Mapping)
+        and isinstance(data.get("results"), list)
+        and isinstance(data.get("summary"), Mapping)
+    ):
+        raise UsageError(
+            f"{path}: not an envdoctor check document (no results and summary)",
+            f"{_HINT[:-1]}, or what the envdoctor_check module returned.",
+        )
+    version = data.get("schema_version")
+    if version not in CHECK_VERSIONS or isinstance(version, bool):
+        raise UsageError(
+            f"{path}: check document schema_version {version!r}, which this envdoctor "
+            f"does not know (it reads {', '.join(map(str, CHECK_VERSIONS))})",
+            "Merge documents of this envdoctor's version or older, or upgrade envdoctor.",
+        )
+    if not isinstance(data.get("machine", {}), Mapping):
+        raise UsageError(f"{path}: machine is not an object", _HINT)
+    return data
+
+
+def _hostname(doc: Mapping[str, Any], path: Path) -> str:
+    name = dict(doc.get("machine") or {}).get("hostname")
+    return str(name) if isinstance(name, str) and name.strip() else path.stem
 
 
 def _host(path: Path, doc: Mapping[str, Any], label: str, hostname: str) -> Host:
@@ -182,7 +221,7 @@ def _host(path: Path, doc: Mapping[str, Any], label: str, hostname: str) -> Host
         source=where,
         started_at=str(doc["started_at"]) if doc.get("started_at") else None,
         status=_status(summary.get("status"), where),
-        exit_code=code if isinstance(code, int) else 3,
+        exit_code=code if isinstance(code, int) and not isinstance(code, bool) else 3,
         statuses=statuses,
         findings=tuple(sorted(findings, key=lambda f: -f.status.severity)),
         mirrors=tuple(mirrors),
@@ -281,7 +320,7 @@ def to_json(fleet: Fleet) -> dict[str, Any]:
 
 
 def render_json(fleet: Fleet) -> str:
-    return json.dumps(to_json(fleet), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(to_json(fleet), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -294,7 +333,7 @@ def _ms(seconds: float | None) -> str:
 def _md(text: str) -> str:
     """Text safe in a Markdown table cell."""
     escaped = "".join(f"\\{c}" if c in "\\`*_[]<>|~&#!" else c for c in text)
-    return escaped.replace("\n", " ")
+    return " ".join(escaped.split())  # a CR ends a line in CommonMark too
 
 
 def _verdict(fleet: Fleet) -> str:

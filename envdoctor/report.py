@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from envdoctor.redact import mask_line, mask_url
+from envdoctor.redact import mask_line, mask_url, scrub
 from envdoctor.render import detail_outline
 from envdoctor.results import CheckResult, FileChange, Status, TargetPlan
 from envdoctor.transaction import unified_diff
@@ -141,8 +142,16 @@ def measured_mirrors(details: Mapping[str, Any], default_target: str) -> list[Me
         measured = mirror.get("measurement")
         measured = measured if isinstance(measured, Mapping) else {}
         ttfb = measured.get("ttfb_s")
-        healthy = measured.get("outcome") == "ok" and isinstance(ttfb, (int, float))
+        # another host's document: NaN, infinity or a negative time is no measurement
+        timed = (
+            isinstance(ttfb, (int, float))
+            and not isinstance(ttfb, bool)
+            and math.isfinite(ttfb)
+            and ttfb >= 0
+        )
+        healthy = measured.get("outcome") == "ok" and timed
         reason = str(measured.get("reason") or measured.get("outcome") or "not measured")
+        reason = scrub(mask_line(reason))
         found.append(
             MeasuredMirror(
                 target=str(mirror.get("target") or details.get("target") or default_target),
@@ -150,7 +159,7 @@ def measured_mirrors(details: Mapping[str, Any], default_target: str) -> list[Me
                 configured=bool(mirror.get("configured")),
                 measurement=measured,
                 ttfb_s=float(ttfb) if healthy and isinstance(ttfb, (int, float)) else None,
-                failure=None if healthy else reason,
+                failure=None if healthy else reason if timed or ttfb is None else "not measured",
             )
         )
     return found

@@ -178,3 +178,68 @@ def test_fleet_html_opens_in_headless_chromium_without_requests(documents, tmp_p
     assert "gpu-2" in dom.stdout and "Add memory: at least 16 GiB" in dom.stdout
     errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 100000 + "]" * 100000, "nests arrays or objects more than 100 deep"),
+        ('{"n": ' + "9" * 5000 + "}", "Exceeds the limit (4300 digits)"),
+        ('{"results": [], "summary": {}, "machine": {"hostname": "a\\ud800b"}}', "surrogate"),
+        ('{"schema_version": 1, "results": [], "summary": {}, "machine": "abc"}', "machine is"),
+        ('{"schema_version": 99, "results": [], "summary": {}}', "schema_version 99"),
+        ('{"schema_version": true, "results": [], "summary": {}}', "schema_version True"),
+    ],
+)
+def test_a_hostile_document_is_a_usage_error_naming_it(tmp_path, text, words):
+    # Each was "internal error ... This is a bug" (exit 3), or merged as if it were fine.
+    path = tmp_path / "host.json"
+    path.write_text(text)
+    out = CliRunner().invoke(cli, ["report", "--merge", str(path), "--format", "md"])
+    assert out.exit_code == 2, out.output
+    assert str(path) in out.stderr and words in out.stderr
+
+
+def test_figures_of_other_hosts_are_checked_and_their_secrets_masked(tmp_path):
+    hosts = {
+        "nan": mirror(PRIVATE, float("nan")),
+        "inf": mirror(PRIVATE, float("inf")),
+        "neg": mirror(PRIVATE, -5.0),
+        "leak": mirror(PRIVATE, None, "redirect to https://deploy:s3cret@pypi.corp.example/x"),
+        "fine": mirror(PRIVATE, 0.1),
+    }
+    paths = []
+    for name, measured in hosts.items():
+        doc = check_document(f"web1\r{name}", [result("mirror pip", "ok", mirrors=[measured])])
+        if name == "fine":
+            doc["summary"]["exit_code"] = True  # not a whole number: not a code
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(doc))  # NaN and Infinity as Python writes them
+    fleet = load(paths)
+    document = to_json(fleet)
+    jsonschema.validate(document, SCHEMA)
+    (figures,) = document["mirrors"]
+    assert figures["answered"] == 1 and figures["median_ttfb_s"] == 0.1
+    assert sorted(figures["failed"]) == [
+        "web1\rinf: not measured",
+        "web1\rleak: redirect to https://***:***@pypi.corp.example/x",
+        "web1\rnan: not measured",
+        "web1\rneg: not measured",
+    ]
+    text = CliRunner().invoke(cli, ["report", "--merge", *map(str, paths), "--format", "json"])
+    assert "s3cret" not in text.stdout and "NaN" not in text.stdout
+    assert json.loads(text.stdout)["summary"]["exit_code"] == 3  # the bool was no code
+    markdown = render_markdown(fleet)
+    assert "\r" not in markdown and "s3cret" not in markdown
+
+
+def test_the_same_host_twice_is_refused_and_repeated_hostnames_told_apart(tmp_path, documents):
+    out = CliRunner().invoke(cli, ["report", "--merge", str(documents[0]), str(documents[0])])
+    assert out.exit_code == 2 and "is named twice" in out.stderr
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    copies = [tmp_path / "a" / "gpu-1.json", tmp_path / "b" / "gpu-1.json"]
+    for copy in copies:
+        shutil.copy(documents[0], copy)
+    labels = [host.label for host in load(copies).hosts]
+    assert sorted(labels) == sorted(map(str, copies))  # the stems repeat too

@@ -51,13 +51,13 @@ from envdoctor.checkup import (
     tool_details,
 )
 from envdoctor.configfiles import (
-    MAX_NESTING,
     ConfigProblem,
     Setting,
     Source,
     ToolConfig,
     decode_utf8,
     dedupe,
+    json_refusal,
     normalise_endpoint,
     read_existing,
     read_text,
@@ -80,13 +80,6 @@ from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import PullOptions, docker_daemon, docker_pull
 
 _DOCKER_DEFAULT = Source("default", "dockerd")
-
-
-def json_refusal(exc: RecursionError | ValueError) -> str:
-    """Why Python's JSON parser gave up on a file that is not malformed as such."""
-    if isinstance(exc, RecursionError):
-        return f"refused: nests arrays or objects more than {MAX_NESTING} deep"
-    return f"refused: {str(exc).split(';')[0]}"  # "Exceeds the limit (4300 digits)..."
 
 
 def _docker_load(path: Path, problems: list[ConfigProblem]) -> dict[str, object] | None:
