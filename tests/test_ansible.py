@@ -331,3 +331,93 @@ def test_the_collection_builds(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "envdoctor-envdoctor-0.1.0.tar.gz").is_file()
+
+
+def _play_one(base: Path, playbook: str, **host_vars: Any) -> subprocess.CompletedProcess[str]:
+    """``playbook`` on one local host with ``host_vars``; the controller kept in ``base``."""
+    inventory = base / "one.json"
+    variables = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        **host_vars,
+    }
+    inventory.write_text(json.dumps({"all": {"hosts": {"one": variables}}}))
+    (base / "play.yml").write_text(playbook)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(base),
+        "LC_ALL": "C.UTF-8",
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_LOCAL_TEMP": str(base / "tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(base / "remote"),
+    }
+    assert PLAYBOOK is not None
+    argv = [PLAYBOOK, "-i", str(inventory), str(base / "play.yml"), "-v"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("printed", "code", "words"),
+    [
+        ('{"schema_version": 1, "error": {"message": "internal error: boom", '
+         '"hint": "a bug", "exit_code": 3}}', 3, "internal error: boom a bug"),
+        ("[]", 1, "JSON that is not a document"),
+    ],
+)  # fmt: skip
+def test_check_fails_the_task_when_envdoctor_could_not_run(
+    tmp_path: Path, printed: str, code: int, words: str
+) -> None:
+    # An error document with exit 3 was "ok" (status null), and [] crashed the module.
+    fake = tmp_path / "envdoctor"
+    fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{printed}\nEOF\nexit {code}\n")
+    fake.chmod(0o755)
+    playbook = (
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - envdoctor.envdoctor.envdoctor_check:\n"
+        '        executable: "{{ fake }}"\n'
+    )
+    run = _play_one(tmp_path, playbook, fake=str(fake))
+    assert "failed=1" in run.stdout, run.stdout[-2000:]
+    assert words in run.stdout and "Traceback" not in run.stdout
+
+
+def test_the_install_role_never_shows_the_index_credentials(tmp_path: Path) -> None:
+    import base64
+    import http.server
+    import threading
+
+    asked: list[str | None] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.headers.get("Authorization"))
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://deploy:R0leSecretPw@127.0.0.1:{server.server_address[1]}/simple"
+        playbook = (
+            "- hosts: all\n  gather_facts: false\n  roles:\n"
+            "    - role: envdoctor.envdoctor.install\n"
+        )
+        run = _play_one(
+            tmp_path,
+            playbook,
+            envdoctor_venv=str(tmp_path / "venv"),
+            envdoctor_index_url=url,
+            envdoctor_trusted_hosts=["127.0.0.1"],
+            envdoctor_link="",
+            envdoctor_python=sys.executable,
+        )
+    finally:
+        server.shutdown()
+    assert "failed=1" in run.stdout, run.stdout[-3000:]  # the index has no envdoctor
+    assert "R0leSecretPw" not in run.stdout + run.stderr
+    wanted = "Basic " + base64.b64encode(b"deploy:R0leSecretPw").decode()
+    assert wanted in asked  # pip did ask that index, with its credentials

@@ -63,6 +63,15 @@ def run_json(module, argv, ok_codes=(0,)):
             stdout=stdout[-2000:],
             stderr=stderr[-2000:],
         )
+    if not isinstance(document, dict):
+        module.fail_json(
+            msg="envdoctor printed JSON that is not a document (exit code %d)" % rc,
+            rc=rc,
+            cmd=command,
+            stdout=stdout[-2000:],
+        )
+    if "error" in document:  # error-v1: envdoctor could not run (an internal error: 3)
+        module.fail_json(msg=_error_text(stdout, stderr), rc=rc, cmd=command, stderr=stderr)
     return document, rc
 
 
