@@ -498,14 +498,20 @@ def freshness(
 
 def _lag(mine: SimplePage, theirs: SimplePage) -> tuple[int, float] | None:
     """How many upstream files (with an upload time) the mirror lacks, and the age of the
-    oldest: only when the mirror's page was read whole, or a lacking file may just lie
-    past the byte cap."""
-    if not mine.complete:
-        return None
+    oldest.  Of a mirror's page read only in part (its tail: numpy's runs past 1 MiB),
+    only the upstream's files listed from the first one the mirror's part also shows
+    count (both pages list files in the same order): an earlier one may just lie before
+    the part read."""
     have = {item.filename for item in mine.files}
+    candidates = theirs.files
+    if not mine.complete:
+        start = next((i for i, item in enumerate(theirs.files) if item.filename in have), None)
+        if start is None:
+            return None  # the two parts read share no file: nothing to compare
+        candidates = theirs.files[start:]
     missing = [
         item.upload_time
-        for item in theirs.files
+        for item in candidates
         if item.filename not in have and item.upload_time is not None
     ]
     if not missing:

@@ -265,6 +265,24 @@ def test_the_end_of_a_large_upstream_page_bounds_the_lag(mirror_lab: MirrorLab) 
     assert result.serials_behind == 40
 
 
+def test_a_mirror_page_read_in_part_still_bounds_the_lag(mirror_lab: MirrorLab) -> None:
+    # numpy's real page runs past the 256 KiB tail read of a mirror: its lag was never
+    # bounded, and auto chose a mirror 30 h behind.  File i of 6000 was uploaded
+    # (6000 - i) x 10 h ago; the mirror lacks the newest three.
+    pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=6000, serial=1000, json=True))
+    late = mirror_lab.add_index("late", SimpleIndex(numpy_files=5997, serial=900))
+    (result,) = measure_all(
+        [pip.pull_path_against(f"{late}/simple", f"{pypi}/simple")],
+        env=mirror_lab.env,
+        samples=1,
+    )
+    assert result.healthy, result.reason
+    (asked,) = [h for t, h in gets(mirror_lab, "late") if t == "/simple/numpy/"]
+    assert asked["range"] == f"bytes=-{pip_pull.PAGE_TAIL_BYTES}"  # read in part
+    assert result.lag_s is not None and abs(result.lag_s - 30 * 3600) < 120, result.freshness
+    assert "lacks 3 of 127.0.0.1's files, the oldest uploaded 30 h ago" in result.freshness
+
+
 def test_a_hanging_upstream_costs_a_bounded_wait(
     mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
