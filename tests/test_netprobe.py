@@ -835,3 +835,24 @@ def test_mask_url_hides_the_signature_of_a_signed_url() -> None:
     cloudfront = mask_url("https://u:p@cdn.example/f?Signature=s&Policy=p&Key-Pair-Id=k")
     assert cloudfront == "https://***:***@cdn.example/f?Signature=***&Policy=***&Key-Pair-Id=***"
     assert mask_url("https://h/x?page=2#token=t") == "https://h/x?page=2#token=t"
+
+
+def test_a_whole_body_too_fast_to_time_is_a_floor_not_unknown(
+    mirror_lab: MirrorLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A LAN mirror's 4 MiB in 8 ms was "too small to time", then priced at the slowest
+    # rate measured, and lost to a 1 MiB/s mirror.  Its size over the shortest time that
+    # counts is a floor of its rate; a small body stays too small to time.
+    from envdoctor.net import downloads
+
+    monkeypatch.setattr(downloads, "MIN_TIMED_S", 30.0)  # every whole body is "too fast"
+    big = mirror_lab.add("lan", tls=False, body_bytes=1 << 20)
+    url = throughput_url(big + "/anaconda", "conda")
+    assert url is not None
+    result = measure_throughput(url, env=mirror_lab.env, seconds=5)
+    assert result.complete and result.lower_bound
+    assert result.bytes_per_s == result.bytes_read / 30.0
+    assert "came in under 30000 ms: at least" in result.reason
+    monkeypatch.setattr(downloads, "MIN_TIMED_BYTES", 2 << 20)
+    small = measure_throughput(url, env=mirror_lab.env, seconds=5)
+    assert small.bytes_per_s is None and "too small to time" in small.reason

@@ -53,7 +53,7 @@ from envdoctor.net.ranking import rank_key
 from envdoctor.net.results import Measurement, Outcome, ProbeFailure, Throughput
 from envdoctor.net.session import PullPath, Resolver, Session, via
 from envdoctor.redact import mask_url
-from envdoctor.units import MiB
+from envdoctor.units import MiB, format_rate
 
 T = TypeVar("T")
 
@@ -135,6 +135,17 @@ def time_download(
         else:
             reason, outcome = f"no body bytes within {seconds:.2f} s", Outcome.TIMEOUT
         return Throughput(shown, outcome, reason, count, duration, None, head.status, complete)
+    if complete and count >= MIN_TIMED_BYTES and duration < MIN_TIMED_S:
+        # Too fast to time, but not small: it moved at least its size in MIN_TIMED_S (a
+        # LAN mirror's 4 MiB in 8 ms), a floor that ranks it, not "unknown".
+        floor = count / MIN_TIMED_S
+        reason = (
+            f"the whole body ({_size(count)}) came in under {MIN_TIMED_S * 1000:.0f} ms: "
+            f"at least {format_rate(floor)}{via(proxy)}"
+        )
+        return Throughput(
+            shown, Outcome.OK, reason, count, duration, floor, head.status, True, lower_bound=True
+        )
     if complete and (count < MIN_TIMED_BYTES or duration < MIN_TIMED_S):
         reason = (
             f"too small to time: the whole body ({_size(count)}) came in "
@@ -326,6 +337,7 @@ class _Phase:
             throughput_bytes_per_s=measured.bytes_per_s,
             throughput_reason=reason,
             throughput_at_once=at_once if measured.bytes_per_s is not None else None,
+            throughput_lower_bound=measured.lower_bound,
         )
 
     def note(self, index: int, reason: str) -> None:

@@ -211,6 +211,9 @@ class Throughput:
     """The whole body arrived before the time or byte limit: a short, less steady sample."""
     capped: bool = False
     """Reading stopped at the byte cap, not at the end of the body or the time window."""
+    lower_bound: bool = False
+    """:attr:`bytes_per_s` is a floor: a whole body too fast to time came in under
+    :data:`~envdoctor.net.downloads.MIN_TIMED_S`, so it is its size over that time."""
 
 
 def count_of(text: str) -> int | None:
