@@ -169,18 +169,19 @@ def apply(
             doc.notes.append(line)
             click.echo(f"envdoctor: {line}", err=True)
     reasons: dict[str, str] = {}
+    selected = _select_targets(only, skip)  # refused before any measuring
     if profile_name == "auto":
         if save is not None:  # refused before the measuring, not after it
             from envdoctor.auto import check_save_name
 
             check_save_name(save)
-        profile, reasons = _auto(ctx, console, save, quiet=as_json)
+        profile, reasons = _auto(ctx, console, save, selected, quiet=as_json)
         doc.auto = dict(reasons)
     elif save is not None:
         raise UsageError("--save stores an automatic choice", "Use it with --profile auto.")
     else:
         profile = get_profile(ctx, profile_name)
-    plans = [plan(ctx, name, profile, options) for name in _select_targets(only, skip)]
+    plans = [plan(ctx, name, profile, options) for name in selected]
     if reasons:  # say why auto leaves a target alone, not that "the profile does not set" it
         plans = [
             dataclasses.replace(each, skipped=f"auto: {reasons[each.target]}")
@@ -289,19 +290,29 @@ def _other_scope(scope: Scope) -> Scope:
 
 
 def _auto(
-    ctx: Context, console: Console, save: str | None, *, quiet: bool = False
+    ctx: Context,
+    console: Console,
+    save: str | None,
+    selected: Sequence[str],
+    *,
+    quiet: bool = False,
 ) -> tuple[Profile, dict[str, str]]:
-    """Measure, choose, explain each choice, and optionally save the mix.
+    """Measure the mirrors of the ``selected`` apply targets only, choose, explain each
+    choice, and optionally save the mix (of those targets: what is applied).
 
     ``quiet`` (``--json``): the reasons go into the document, the rest to stderr."""
     from contextlib import nullcontext
 
     from envdoctor.auto import auto_profile, save_profile, to_apply
+    from envdoctor.mirrors import TARGETS
     from envdoctor.render import status
 
+    # the env target writes the hub variables: the hf and modelscope mirrors are its
+    wanted = {*selected, *(("hf", "modelscope") if "env" in selected else ())}
+    targets = [target for target in TARGETS if target in wanted]
     waiting = nullcontext() if not console.is_terminal else status(console, "Measuring mirrors...")
     with waiting:
-        profile, choice = auto_profile(ctx)
+        profile, choice = auto_profile(ctx, targets=targets)
     for item in choice.targets if not quiet else ():
         click.echo(f"auto {item.target}: {item.reason}")
     if save is not None:

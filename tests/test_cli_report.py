@@ -88,6 +88,19 @@ def test_apply_auto_picks_the_fast_lab_mirror_and_can_save_it(lab_machine):
     assert f"+index-url = {fast}/simple" in out.stdout
     saved = ctx.xdg_config_home / "envdoctor" / "profiles" / "office.toml"
     assert f"{fast}/simple" in saved.read_text()
+    # --only pip: only pip's and uv's sibling lines are measured, and only pip is saved
+    # (the saved profile applied on the fleet changed every target before).
+    assert not [line for line in out.stdout.splitlines() if line.startswith("auto docker")]
+    assert "[docker]" not in saved.read_text() and "[conda]" not in saved.read_text()
+
+
+def test_apply_auto_refuses_a_bad_only_before_measuring_or_saving(lab_machine):
+    ctx, _, _ = lab_machine
+    args = ["apply", "--profile", "auto", "--only", "nosuch", "--save", "x", "--dry-run"]
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 2 and "no target named 'nosuch'" in out.stderr
+    assert "auto " not in out.stdout and "Saved" not in out.stderr
+    assert not (ctx.xdg_config_home / "envdoctor" / "profiles" / "x.toml").exists()
 
 
 def test_mirrors_pick_reports_a_choice_per_target(lab_machine):
