@@ -24,7 +24,7 @@ from envdoctor.mirrors import Candidate, Entry, measure
 from envdoctor.net.measure import measure_all
 from envdoctor.net.parallel import JOIN_S, check_range, shut, time_connections, verdict
 from envdoctor.net.results import Measurement, Outcome
-from envdoctor.net.session import Session, system_resolver
+from envdoctor.net.session import PullPath, Session, system_resolver
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileError
 from envdoctor.profiles import get_profile
@@ -470,3 +470,32 @@ def test_shut_wakes_a_tls_reader_without_unwrapping_it(mirror_lab: MirrorLab) ->
         assert not thread.is_alive()
         assert tls._sslobj is not None  # the TLS layer is still there (ssl.py drops it in shutdown)
         assert got and (got[0] == b"" or isinstance(got[0], OSError)), got
+
+
+def test_an_untimed_eight_connections_says_why_beside_the_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The row said "per-connection limited: 1 connection ..., 4 connections ..." and the
+    # JSON had no 8 and no word of why: the reason was computed, then dropped.
+    from types import SimpleNamespace
+
+    from envdoctor.net import parallel
+
+    def four_only(url, count, size, span, session, headers, authorization, cancel):
+        time.sleep(0.35)  # the 4 connections take what is left for 8 too
+        return SimpleNamespace(bytes_per_s=4 * MiB, reason="")
+
+    monkeypatch.setattr(parallel, "time_connections", four_only)
+    measured = Measurement(
+        url="u", kind="hf", outcome=Outcome.OK, reason="", ttfb_s=0.01,
+        throughput_bytes_per_s=1 * MiB, range_support=True, pull_size=1 << 30,
+    )  # fmt: skip
+    path = PullPath("https://hub.example", "hf", "u", "u", parallel_advice="aria2c -x 8 -s 8")
+    result = parallel.add_parallel(
+        measured, path, "https://hub.example/f", None, time.monotonic() + 0.45, None, 1.0
+    )
+    assert dict(result.throughput_by_connections) == {1: 1 * MiB, 4: 4 * MiB}
+    assert result.parallel_verdict == (
+        "per-connection limited: 1 connection 1.0 MiB/s, 4 connections 4.0 MiB/s "
+        "(no time left for 8 connections)"
+    )

@@ -392,7 +392,9 @@ def add_parallel(
         left = (ends - time.monotonic()) * 0.8 / (len(CONNECTIONS) - position)
         span = min(window, left, lasts)
         if span < MIN_PARALLEL_WINDOW_S:
-            why = f"parallel connections not tested: no time left for {count} connections"
+            why = f"no time left for {count} connections"
+            if not rates:
+                why = f"parallel connections not tested: {why}"
             break
         timed = time_connections(
             url, count, size, span, lambda: make_session(ends), headers, authorization, cancel
@@ -405,6 +407,7 @@ def add_parallel(
     return dataclasses.replace(
         result,
         throughput_by_connections=((1, single), *rates),
-        parallel_verdict=words or why,
+        # words from 1 and 4 connections, and why 8 were not timed: never dropped
+        parallel_verdict=f"{words} ({why})" if words and why else words or why,
         parallel_remedy=path.parallel_advice if limited else None,
     )
