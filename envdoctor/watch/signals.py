@@ -52,6 +52,9 @@ class _ProcessReading:
     """Thread id -> CPU seconds."""
     io: tuple[int, int] | None
     """(read_bytes, write_bytes) to the storage layer, None when not readable."""
+    reaped_s: float = 0.0
+    """CPU seconds of its children that ended and were waited for (``children_user`` and
+    ``children_system``): a shell loop's short-lived commands live only in here."""
 
 
 @dataclass(frozen=True)
@@ -308,7 +311,11 @@ class Sampler:
             connections.update(_established(process))
         except ps.AccessDenied:
             denied = 1
-        return key, _ProcessReading(name, float(times.user + times.system), threads, io), denied
+        reaped = float(
+            getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
+        )
+        own = float(times.user + times.system)
+        return key, _ProcessReading(name, own, threads, io, reaped), denied
 
     # -- differences ----------------------------------------------------------------------
 
@@ -409,9 +416,11 @@ def _tree(
     read = written = 0
     io_known = False
     busiest: tuple[float, str] | None = None
+    reaped_s = 0.0
     for key, process in current.processes.items():
         earlier = before.get(key)
         cpu_s += max(process.cpu_s - (earlier.cpu_s if earlier else 0.0), 0.0)
+        reaped_s += max(process.reaped_s - (earlier.reaped_s if earlier else 0.0), 0.0)
         if process.io is not None:
             io_known = True
             old_io = earlier.io if earlier is not None and earlier.io is not None else (0, 0)
@@ -422,6 +431,10 @@ def _tree(
             if busiest is None or used > busiest[0]:
                 who = f"pid {key[0]}" if tid == key[0] else f"pid {key[0]}, thread {tid}"
                 busiest = (used, f"{process.name} ({who})")
+    # What the children waited for in this interval used, less what was already counted
+    # of those seen before (gone now: their seconds moved into a parent's reaped_s).
+    gone = [earlier for key, earlier in before.items() if key not in current.processes]
+    cpu_s += max(reaped_s - sum(p.cpu_s + p.reaped_s for p in gone), 0.0)
     return TreeSample(
         processes=len(current.processes),
         cpu_pct=cpu_s / interval * 100.0,

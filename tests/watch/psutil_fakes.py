@@ -55,6 +55,8 @@ class FakeProcess:
     old_psutil: bool = False
     """Only the pre-6.0 ``connections`` method, no ``net_connections``."""
     deny_connections: bool = False
+    reaped_: float = 0.0
+    """CPU seconds of its children that ended and were waited for (``children_user``)."""
 
     def __post_init__(self) -> None:
         self.threads_.setdefault(self.pid, 0.0)
@@ -85,7 +87,7 @@ class FakeProcess:
     def cpu_times(self) -> ProcTimes:
         self._check()
         total = sum(self.threads_.values())
-        return ProcTimes(total * 0.8, total * 0.2, 0.0, 0.0, 0.0)
+        return ProcTimes(total * 0.8, total * 0.2, self.reaped_, 0.0, 0.0)
 
     def threads(self) -> list[Thread]:
         self._check()

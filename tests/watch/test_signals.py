@@ -312,6 +312,31 @@ def test_a_child_started_during_the_interval_counts_whole(sample_run):
     assert sample.tree.busiest_thread == "gzip (pid 400)"
 
 
+def test_children_that_ended_within_the_interval_count_once(sample_run):
+    # A shell loop of short commands (sha256sum 40 times) read as 1% of a core: each
+    # command ended between two samples, and its CPU lived only in the shell's
+    # children_user.  One seen before it ended is not counted twice.
+    machine = FakeMachine()
+    root, _ = _tree(machine)
+    seen = machine.spawn(FakeProcess(500, "sha256sum"), root)
+    with Sampler(
+        Context.for_root(Path("/nonexistent")),
+        pid=100,
+        psutil_module=machine,
+        gpus=False,
+        clock=machine.clock,
+    ) as sampler:
+        machine.advance(1.0)
+        seen.threads_[500] = 0.3
+        first = sampler.sample()
+        machine.advance(1.0)
+        seen.gone = True  # it used 0.2 s more, then ended: 0.5 s in all
+        root.reaped_ = 0.5 + 0.4  # and one that lived only within this interval: 0.4 s
+        second = sampler.sample()
+    assert first.tree is not None and first.tree.cpu_pct == pytest.approx(30.0)
+    assert second.tree is not None and second.tree.cpu_pct == pytest.approx(60.0)
+
+
 def test_exited_and_reused_pids_are_not_diffed_against_each_other(sample_run):
     machine = FakeMachine()
     root, worker = _tree(machine)
