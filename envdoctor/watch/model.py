@@ -61,6 +61,16 @@ class MemorySample:
         return min(known) if known else None
 
     @property
+    def effective_total_bytes(self) -> int | None:
+        """What :attr:`effective_available_bytes` is a share of: the cgroup's limit where
+        it is below the host's memory (a container's), else the host's."""
+        if self.cgroup_limit_bytes is not None and (
+            self.total_bytes is None or self.cgroup_limit_bytes < self.total_bytes
+        ):
+            return self.cgroup_limit_bytes
+        return self.total_bytes
+
+    @property
     def cgroup_headroom_bytes(self) -> int | None:
         if self.cgroup_limit_bytes is None or self.cgroup_working_set_bytes is None:
             return None

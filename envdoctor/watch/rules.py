@@ -246,7 +246,8 @@ def _memory_cgroup(sample: Sample, t: Thresholds) -> Evidence | None:
 
 def _memory_low(sample: Sample, t: Thresholds) -> Evidence | None:
     memory = sample.memory
-    total, available = memory.total_bytes, memory.effective_available_bytes
+    # a container's headroom is a share of its limit, not of the host's memory
+    total, available = memory.effective_total_bytes, memory.effective_available_bytes
     if not total or available is None or available > t.available_fraction * total:
         return None
     return {

@@ -96,6 +96,38 @@ def test_near_the_cgroup_limit_is_memory_pressure(sample_run, wctx):
     assert "docker run --memory" in judgement.finding.remedy
 
 
+def test_a_small_container_limit_barely_used_is_not_memory_pressure(sample_run, wctx):
+    # Any container limited to under 5% of the host's memory read as memory-pressure:
+    # its headroom was taken as a share of the host's total, not of its limit.
+    cgroup_fakes.cgroup_v2(
+        wctx.root,
+        "/",
+        {
+            "memory.max": str(GiB),
+            "memory.current": str(512 * 1024),
+            "memory.stat": cgroup_fakes.memory_stat(inactive_file=0),
+        },
+    )
+    machine = FakeMachine(total_memory=24 * GiB, available_memory=23 * GiB)
+    judgement, _ = judged(sample_run(machine, steps(2, cores=[0.1] * 4)))
+    assert judgement.verdict != rules.MEMORY, judgement.finding
+
+
+def test_little_headroom_under_a_container_limit_is_memory_pressure(sample_run, wctx):
+    cgroup_fakes.cgroup_v2(
+        wctx.root,
+        "/",
+        {
+            "memory.max": str(GiB),
+            "memory.current": str(int(0.97 * GiB)),
+            "memory.stat": cgroup_fakes.memory_stat(inactive_file=0),
+        },
+    )
+    machine = FakeMachine(total_memory=24 * GiB, available_memory=23 * GiB)
+    judgement, _ = judged(sample_run(machine, steps(2, cores=[0.1] * 4)))
+    assert judgement.verdict == rules.MEMORY  # 3% of the limit left, whatever the host has
+
+
 def test_little_memory_available_is_memory_pressure(sample_run):
     machine = FakeMachine(total_memory=32 * GiB, available_memory=GiB)
     samples = sample_run(machine, steps(2))
