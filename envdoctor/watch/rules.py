@@ -303,7 +303,12 @@ def _disk_busy(sample: Sample, t: Thresholds) -> Evidence | None:
     tree = sample.tree
     if tree is not None and _storage_rate(tree) == 0:
         return None  # someone else's I/O: the command does not touch storage
-    role = next((role for role in disk.roles if role in _DISK_ADVICE), None)
+    # Which of the disk's roles the command's bytes are for is not known: one advice for
+    # each, never the model cache's alone for a job that only writes its own files.
+    roles = [role for role in disk.roles if role in _DISK_ADVICE]
+    advice = _DISK_ADVICE[roles[0]] if len(roles) == 1 else _DISK_ADVICE_OTHER
+    if len(roles) > 1:
+        advice = "; ".join(f"if it is the {role}'s I/O, {_DISK_ADVICE[role]}" for role in roles)
     return {
         "device": disk.device,
         "roles": _roles(disk),
@@ -311,7 +316,7 @@ def _disk_busy(sample: Sample, t: Thresholds) -> Evidence | None:
         "read_bytes_per_s": disk.read_bytes_per_s,
         "write_bytes_per_s": disk.write_bytes_per_s,
         "waiting": _waiting(sample),
-        "advice": _DISK_ADVICE.get(role or "", _DISK_ADVICE_OTHER),
+        "advice": advice,
     }
 
 
