@@ -383,10 +383,14 @@ def _cpu_saturated(sample: Sample, t: Thresholds) -> Evidence | None:
         part = f"; the command uses {tree.cpu_pct / 100:.1f} of them"
     if not held:
         return None
+    load = f"{cpu.busy_cores:.1f} of {capacity:g} usable"
+    if capacity < cpu.logical_cpus:  # a quota or an affinity mask: the machine is larger
+        load = f"{cpu.busy_cores:.1f} of the machine's {cpu.logical_cpus}; {capacity:g} usable here"
     return {
         "busy_pct": cpu.busy_pct,
         "busy_cores": cpu.busy_cores,
         "capacity": capacity,
+        "load": load,
         "tree": part,
     }
 
@@ -557,7 +561,7 @@ RULES: tuple[Rule, ...] = (
         "cpu-saturated",
         CPU,
         _cpu_saturated,
-        "CPUs {busy_pct:pct} busy ({busy_cores:.1f} of {capacity:g} usable){tree}",
+        "CPUs {busy_pct:pct} busy ({load}){tree}",
         "The CPUs are the limit: give the job more CPUs (a bigger machine, `docker run "
         "--cpus`) or stop what competes with it (`top -o %CPU`).",
         "busy_pct",

@@ -382,6 +382,19 @@ def test_a_command_using_all_its_cpus_is_cpu_bound(sample_run):
     )
 
 
+def test_under_a_cpu_quota_the_message_tells_the_machine_from_the_quota(sample_run, wctx):
+    # "CPUs 56% busy (1.1 of 0.5 usable)": the machine's busy cores beside the quota.
+    cgroup_fakes.cgroup_v2(wctx.root, "/", {"cpu.max": "50000 100000"})
+    machine = FakeMachine(cores=2)
+    machine.spawn(FakeProcess(100, "python3"))
+    samples = sample_run(machine, steps(2, cores=[0.6, 0.5], threads={(100, 100): 0.5}), pid=100)
+    judgement, _ = judged(samples)
+    assert judgement.finding.rule == "cpu-saturated"
+    assert judgement.finding.message == (
+        "CPUs 55% busy (1.1 of the machine's 2; 0.5 usable here); the command uses 0.5 of them"
+    )
+
+
 def test_a_busy_machine_is_not_the_limit_of_a_command_that_uses_no_cpu(sample_run):
     machine = FakeMachine(cores=2)
     machine.spawn(FakeProcess(100, "sleep"))
