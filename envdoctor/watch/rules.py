@@ -348,6 +348,7 @@ def _network_link(sample: Sample, t: Thresholds) -> Evidence | None:
         "ceiling_bytes_per_s": ceiling,
         "ceiling": source,
         "share_pct": rx / ceiling * 100,
+        "whose": _not_its_own(sample),
     }
 
 
@@ -416,11 +417,21 @@ def _network_receiving(sample: Sample, t: Thresholds) -> Evidence | None:
     if rx < t.receiving_bytes_per_s:
         return None
     tree = sample.tree
-    connections = ""
+    connections = _not_its_own(sample)
     if tree is not None and tree.remote_hosts:
         connections = f" over {tree.connections} TCP connections to {len(tree.remote_hosts)} hosts"
     names = ", ".join(nic.name for nic in nics if nic.rx_bytes_per_s > 0)
     return {"rx_bytes_per_s": rx, "nics": names, "connections": connections}
+
+
+def _not_its_own(sample: Sample) -> str:
+    """Words for traffic counted on the machine's interfaces while the watched command
+    holds no TCP connection: another process's, or a daemon's it asked (``docker pull``
+    downloads through dockerd), which is still what a pull waits for."""
+    tree = sample.tree
+    if tree is None or tree.connections or tree.unreadable:
+        return ""
+    return " (none over the command's own connections: another process's, or a daemon's)"
 
 
 def _idle(sample: Sample, t: Thresholds) -> Evidence | None:
@@ -552,7 +563,7 @@ RULES: tuple[Rule, ...] = (
         NETWORK,
         _network_link,
         "{nics} receiving {rx_bytes_per_s:rate}, {share_pct:pct} of the "
-        "{ceiling_bytes_per_s:rate} {ceiling}",
+        "{ceiling_bytes_per_s:rate} {ceiling}{whose}",
         "The link is full: only a faster link or a closer mirror helps; `envdoctor mirrors` "
         "ranks them from this machine.",
         "share_pct",

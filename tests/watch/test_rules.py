@@ -333,6 +333,27 @@ def test_many_connections_receiving_with_nothing_else_busy_is_network_bound(samp
     )
 
 
+def test_traffic_over_none_of_the_commands_connections_says_so(sample_run):
+    # `watch -- sleep 4` beside someone else's download read as the command's network
+    # limit; a `docker pull` downloads through dockerd, outside the command's tree, so
+    # the verdict stays, in words that do not claim the bytes are the command's.
+    machine = FakeMachine()
+    machine.spawn(FakeProcess(100, "docker"))
+    samples = sample_run(machine, steps(2, nics={"eth0": (20 * MiB, 0)}), pid=100)
+    judgement, _ = judged(samples)
+    assert judgement.finding.rule == "network-receiving"
+    assert judgement.finding.message == (
+        "receiving 20.0 MiB/s on eth0 (none over the command's own connections: another "
+        "process's, or a daemon's) while CPU, disks and GPUs are below their limits"
+    )
+    thresholds = rules.Thresholds(mirror_bytes_per_s=21 * MiB)
+    linked, _ = judged(samples, thresholds=thresholds)
+    assert linked.finding.message.endswith(
+        "measured mirror speed (none over the command's "
+        "own connections: another process's, or a daemon's)"
+    )
+
+
 # cpu-bound -----------------------------------------------------------------------------
 
 
