@@ -363,7 +363,7 @@ def _play_one(base: Path, playbook: str, **host_vars: Any) -> subprocess.Complet
     [
         ('{"schema_version": 1, "error": {"message": "internal error: boom", '
          '"hint": "a bug", "exit_code": 3}}', 3, "internal error: boom a bug"),
-        ("[]", 1, "JSON that is not a document"),
+        ("[]", 1, "JSON that is not a check document"),
     ],
 )  # fmt: skip
 def test_check_fails_the_task_when_envdoctor_could_not_run(

@@ -527,10 +527,19 @@ def test_measure_all_times_the_downloads_together_then_the_best_alone(
 
 
 def test_throughput_is_not_invented_for_registries(mirror_lab: MirrorLab) -> None:
+    # The lab's layer blob (4 MiB, unpaced on loopback) comes whole too fast to time: no
+    # figure is made up from its milliseconds; at most its size over 50 ms, marked so.
     base = mirror_lab.add("registry")
     (result,) = measure_pairs([(base, "docker")], env=mirror_lab.env, samples=1, throughput=True)
-    assert result.healthy and result.throughput_bytes_per_s is None
-    assert result.throughput_reason is not None
+    assert result.healthy and result.throughput_reason is not None
+    if result.throughput_bytes_per_s is None:
+        return
+    if "came in under" in result.throughput_reason:
+        assert result.throughput_lower_bound
+        assert result.throughput_bytes_per_s == pytest.approx(4 * 1024 * 1024 / 0.05, rel=0.01)
+    else:  # a loaded machine: timed over a window long enough to count
+        seconds = float(result.throughput_reason.split(" in ")[1].split(" s")[0])
+        assert seconds >= 0.05, result.throughput_reason
 
 
 # --------------------------------------------------------------------------- ranking rules

@@ -63,14 +63,14 @@ def run_json(module, argv, ok_codes=(0,)):
             stdout=stdout[-2000:],
             stderr=stderr[-2000:],
         )
-    if not isinstance(document, dict):
+    if not isinstance(document, (dict, list)):  # history's document is a list
         module.fail_json(
             msg="envdoctor printed JSON that is not a document (exit code %d)" % rc,
             rc=rc,
             cmd=command,
             stdout=stdout[-2000:],
         )
-    if "error" in document:  # error-v1: envdoctor could not run (an internal error: 3)
+    if isinstance(document, dict) and "error" in document:  # error-v1: it could not run
         module.fail_json(msg=_error_text(stdout, stderr), rc=rc, cmd=command, stderr=stderr)
     return document, rc
 

@@ -178,6 +178,11 @@ def main():
     if params["throughput"]:
         argv.append("--throughput")
     document, rc = run_json(module, argv, ok_codes=(0, 1, 3))
+    if not isinstance(document, dict) or not isinstance(document.get("results"), list):
+        module.fail_json(
+            msg="envdoctor printed JSON that is not a check document (exit code %d)" % rc,
+            rc=rc,
+        )
     summary = document.get("summary", {})
     bad = _BAD[params["fail_on"]]
     found = [result for result in document.get("results", []) if result.get("status") in bad]
