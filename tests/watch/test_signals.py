@@ -269,6 +269,17 @@ def test_a_counter_that_goes_backwards_gives_no_negative_rate(sample_run):
 # The process tree ----------------------------------------------------------------------
 
 
+def _sampler(machine: FakeMachine) -> Sampler:
+    """A sampler of the tree under pid 100 of ``machine``, without GPUs."""
+    return Sampler(
+        Context.for_root(Path("/nonexistent")),
+        pid=100,
+        psutil_module=machine,
+        gpus=False,
+        clock=machine.clock,
+    )
+
+
 def _tree(machine: FakeMachine) -> tuple[FakeProcess, FakeProcess]:
     root = machine.spawn(FakeProcess(100, "bash"))
     worker = machine.spawn(FakeProcess(200, "python3", threads_={200: 0.0, 201: 0.0}), root)
@@ -296,13 +307,7 @@ def test_tree_cpu_sums_processes_and_finds_the_busiest_thread(sample_run):
 def test_a_child_started_during_the_interval_counts_whole(sample_run):
     machine = FakeMachine()
     root, _ = _tree(machine)
-    with Sampler(
-        Context.for_root(Path("/nonexistent")),
-        pid=100,
-        psutil_module=machine,
-        gpus=False,
-        clock=machine.clock,
-    ) as sampler:
+    with _sampler(machine) as sampler:
         machine.advance(1.0)
         late = machine.spawn(FakeProcess(400, "gzip"), root)
         late.threads_[400] = 0.6  # it ran 0.6 s since it started, within this interval
@@ -319,13 +324,7 @@ def test_children_that_ended_within_the_interval_count_once(sample_run):
     machine = FakeMachine()
     root, _ = _tree(machine)
     seen = machine.spawn(FakeProcess(500, "sha256sum"), root)
-    with Sampler(
-        Context.for_root(Path("/nonexistent")),
-        pid=100,
-        psutil_module=machine,
-        gpus=False,
-        clock=machine.clock,
-    ) as sampler:
+    with _sampler(machine) as sampler:
         machine.advance(1.0)
         seen.threads_[500] = 0.3
         first = sampler.sample()
@@ -340,13 +339,7 @@ def test_children_that_ended_within_the_interval_count_once(sample_run):
 def test_exited_and_reused_pids_are_not_diffed_against_each_other(sample_run):
     machine = FakeMachine()
     root, worker = _tree(machine)
-    with Sampler(
-        Context.for_root(Path("/nonexistent")),
-        pid=100,
-        psutil_module=machine,
-        gpus=False,
-        clock=machine.clock,
-    ) as sampler:
+    with _sampler(machine) as sampler:
         worker.threads_[200] = 50.0
         machine.advance(1.0)
         sampler.sample()
@@ -363,13 +356,7 @@ def test_exited_and_reused_pids_are_not_diffed_against_each_other(sample_run):
 def test_a_process_gone_between_listing_and_reading_is_skipped(sample_run):
     machine = FakeMachine()
     _, worker = _tree(machine)
-    with Sampler(
-        Context.for_root(Path("/nonexistent")),
-        pid=100,
-        psutil_module=machine,
-        gpus=False,
-        clock=machine.clock,
-    ) as sampler:
+    with _sampler(machine) as sampler:
         machine.advance(1.0, threads={(100, 100): 0.1})
         worker.gone = True  # still listed as a child, but reading it raises NoSuchProcess
         worker.children = lambda recursive=False: []  # type: ignore[method-assign]
