@@ -102,8 +102,14 @@ def broken_authority(hostport: str) -> bool:
 
 
 def with_userinfo(masked: str, raw: str) -> str:
-    """``masked``, a form of ``raw`` whose userinfo :func:`mask_url` hid, with ``raw``'s
-    userinfo back: the URL to make requests with, never to show."""
+    """``masked``, a form of ``raw`` whose userinfo (and signed query values)
+    :func:`mask_url` hid, with ``raw``'s back: the URL to make requests with, never to
+    show."""
+    if "=***" in masked and "?" in raw and "?" in masked:  # the query as configured
+        query = raw.partition("?")[2].partition("#")[0]
+        head, _, rest = masked.partition("?")
+        fragment = rest.partition("#")[1] + rest.partition("#")[2]
+        masked = f"{head}?{query}{fragment}"
     _, sep, rest = raw.partition("//")
     if not sep:
         rest = raw

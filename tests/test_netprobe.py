@@ -865,3 +865,10 @@ def test_a_whole_body_too_fast_to_time_is_a_floor_not_unknown(
     monkeypatch.setattr(downloads, "MIN_TIMED_BYTES", 2 << 20)
     small = measure_throughput(url, env=mirror_lab.env, seconds=5)
     assert small.bytes_per_s is None and "too small to time" in small.reason
+
+
+def test_a_configured_url_keeps_its_token_query_for_the_requests() -> None:
+    raw = "https://u:p@h.example/simple?token=abc123&x=1"
+    masked = mask_url(raw)
+    assert masked == "https://***:***@h.example/simple?token=***&x=1"
+    assert with_userinfo(masked, raw) == raw
