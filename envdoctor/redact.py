@@ -19,6 +19,7 @@ __all__ = [
     "scrub",
     "scrub_credentials",
     "scrub_userinfo",
+    "unmasked",
     "with_userinfo",
 ]
 
@@ -50,7 +51,8 @@ class Masked(str):
     """A masked text (what :func:`mask_url` returns when it hides something) that still
     holds what it hides, as :attr:`raw`: the requests to a mirror need the credentials it
     is configured with.  It is shown, compared and hashed as the masked text; only
-    :func:`envdoctor.tools.mirrors_of` reads :attr:`raw`, and nothing ever shows it."""
+    :func:`unmasked` gives :attr:`raw` (:func:`envdoctor.tools.mirrors_of` asks it), and
+    nothing ever shows it."""
 
     raw: str
 
@@ -58,6 +60,12 @@ class Masked(str):
         masked = super().__new__(cls, shown)
         masked.raw = raw
         return masked
+
+
+def unmasked(value: object) -> str:
+    """What a :class:`Masked` value hides (for the requests, never to show), else the
+    value as text."""
+    return value.raw if isinstance(value, Masked) else str(value)
 
 
 def mask_url(url: str) -> str:
@@ -78,7 +86,7 @@ def mask_url(url: str) -> str:
     end = min(ends, default=len(rest))
     authority, tail = rest[:end], rest[end:]
     userinfo, at, hostport = authority.rpartition("@")
-    raw = getattr(url, "raw", url)
+    raw = unmasked(url)
     if "?" in tail:  # a signed URL's signature and credential (a CDN redirect's)
         tail = _SIGNED_QUERY.sub(r"\1=***", tail)
     if not at:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args
 
-from envdoctor.redact import with_userinfo
+from envdoctor.redact import unmasked, with_userinfo
 
 if TYPE_CHECKING:
     from envdoctor.checkup import Checkup, Row
@@ -190,7 +190,7 @@ def mirrors_of(configs: Mapping[str, ToolConfig]) -> dict[str, list[str]]:
     for name, config in configs.items():
         tool = load(name)
         urls = [
-            with_userinfo(tool.canonical(url), getattr(url, "raw", url).strip())
+            with_userinfo(tool.canonical(url), unmasked(url).strip())
             for url in tool.mirrors(config)
         ]
         found[name] = list(dict.fromkeys(url for url in urls if url))

@@ -64,7 +64,7 @@ from envdoctor.net.session import PullPath
 from envdoctor.planning import ApplyOptions
 from envdoctor.profile_checks import ProfileFile, check_url, show, toml_table
 from envdoctor.profiles import Profile
-from envdoctor.redact import mask_url
+from envdoctor.redact import mask_url, unmasked
 from envdoctor.results import FileChange, Status, TargetPlan
 from envdoctor.toml_scan import header_starts, sparse_tables
 from envdoctor.tools import PullOptions
@@ -474,8 +474,7 @@ def resolve(ctx: Context) -> ToolConfig:
 
 def mirrors(config: ToolConfig) -> list[str]:
     """The index crates.io packages come from, as an https URL (measurable)."""
-    value = config.value("crates-io")
-    url = str(getattr(value, "raw", value))  # the credentials are for the requests
+    url = unmasked(config.value("crates-io"))  # the credentials are for the requests
     return [url] if url.removeprefix("sparse+").startswith(("http://", "https://")) else []
 
 

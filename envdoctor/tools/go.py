@@ -48,7 +48,7 @@ from envdoctor.profile_checks import (
     toml_table,
 )
 from envdoctor.profiles import Profile
-from envdoctor.redact import Masked, mask_url
+from envdoctor.redact import Masked, mask_url, unmasked
 from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import PullOptions
 
@@ -333,8 +333,7 @@ def resolve(ctx: Context) -> ToolConfig:
 
 
 def mirrors(config: ToolConfig) -> list[str]:
-    value = config.value("GOPROXY")
-    return proxies(getattr(value, "raw", str(value)))  # the credentials are for the requests
+    return proxies(unmasked(config.value("GOPROXY")))  # the credentials are for the requests
 
 
 def canonical(url: str) -> str:
