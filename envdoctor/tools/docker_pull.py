@@ -128,12 +128,17 @@ def split_image(image: str) -> tuple[str, str]:
     return name, match["digest"] or match["tag"] or "latest"
 
 
+def reference(repo: str, tag: str) -> str:
+    """``repo:tag``, or ``repo@sha256:...`` for a digest (what :func:`split_image` gave)."""
+    return f"{repo}@{tag}" if ":" in tag else f"{repo}:{tag}"
+
+
 def find_layer(base_url: str, image: str, fetch: Fetch) -> LargeFile:
     """Walk ``docker pull``'s steps on ``base_url`` for ``image``: the layer it would
     download, or :class:`PullRefused` naming the step that refused."""
     base = base_url.strip().rstrip("/")
     repo, tag = split_image(image)
-    shown = f"{repo}@{tag}" if ":" in tag else f"{repo}:{tag}"
+    shown = reference(repo, tag)
     first = fetch(f"{base}/v2/", (), None)
     authorization = None
     if first.status == 401:

@@ -78,9 +78,15 @@ class RegistryMirrors:
         return [name for name, urls in self.registries if urls]
 
 
+def registry_name(name: str) -> str:
+    """A registry (or a ``[[registry]]`` prefix) as written, in one spelling: lower case,
+    no blanks or trailing ``/``.  containers/image matches prefixes so."""
+    return name.strip().lower().rstrip("/")
+
+
 def canonical_registry(name: str) -> str:
     """``index.docker.io`` and ``registry-1.docker.io`` are Docker Hub, ``docker.io``."""
-    lowered = name.strip().lower().rstrip("/")
+    lowered = registry_name(name)
     return _ALIASES.get(lowered, lowered)
 
 

@@ -187,7 +187,7 @@ def load(
                 continue
             prefix = str(entry.get("prefix") or entry.get("location") or "")
             if prefix:  # matched as written: docker.io/... images do not match an alias
-                merged.registries[prefix.strip().lower().rstrip("/")] = (entry, path)
+                merged.registries[oci_mirrors.registry_name(prefix)] = (entry, path)
         search = data.get("unqualified-search-registries")
         if isinstance(search, list):
             merged.search = (tuple(str(s) for s in search), path)
@@ -512,7 +512,7 @@ def pull_path(base_url: str, options: PullOptions | None = None) -> PullPath:
         path = docker.pull_path_for(base_url, image)
     else:
         repo, tag = docker_pull.split_image(image)
-        under = f"{namespace}/{repo}" + (f"@{tag}" if ":" in tag else f":{tag}")
+        under = docker_pull.reference(f"{namespace}/{repo}", tag)
         path = dataclasses.replace(
             docker.pull_path_for(f"{scheme}{sep}{host}", under), base_url=base_url
         )
