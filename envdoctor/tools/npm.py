@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,49 +83,66 @@ def builtin_config(ctx: Context) -> Path | None:
     return cli.parent.parent / "npmrc" if cli is not None else None
 
 
-def global_config(ctx: Context) -> Path:
-    """``globalconfig`` (a variable, else the project, user or builtin npmrc), else the
-    ``etc/npmrc`` of the ``prefix`` (the same places, then ``$PREFIX``), else of the prefix
-    above the ``node`` binary (``/usr/bin/node`` -> ``/usr/etc/npmrc``).  npm reads the
-    global file last, so ``prefix=`` in ``~/.npmrc`` moves it."""
-    files = (project_config(ctx), user_config(ctx), builtin_config(ctx))
-    named = _path_setting(ctx, "globalconfig", files)
+@dataclass(frozen=True)
+class NpmFiles:
+    """The npmrc files npm reads, in its order (builtin, global, user, project)."""
+
+    builtin: Path | None
+    global_: Path
+    user: Path
+    project: Path
+
+
+def config_files(ctx: Context) -> NpmFiles:
+    """Where npm's files are, each file read once.  npm reads the project file, then the
+    user one (``userconfig`` in the project or builtin file moves it), then the global one
+    (``globalconfig``, else the ``etc/npmrc`` of the ``prefix``, in the project, user or
+    builtin file, then ``$PREFIX``, else of the prefix above the ``node`` binary:
+    ``/usr/bin/node`` -> ``/usr/etc/npmrc``).  A variable (``npm_config_<key>``) beats
+    every file."""
+    texts: dict[Path, str | None] = {}
+
+    def setting(key: str, *files: Path | None) -> str | None:
+        named = npm_env(ctx, key)
+        if named:
+            return named[-1][1]
+        for path in files:
+            if path is None:
+                continue
+            if path not in texts:
+                texts[path] = read_text(path, [])
+            text = texts[path]
+            value = read_key(text.removeprefix("\ufeff"), key, ctx.env)[0] if text else None
+            if value:
+                return value
+        return None
+
+    def as_path(value: str) -> Path:
+        return env_path(ctx, expanduser(ctx, value))
+
+    builtin, project = builtin_config(ctx), project_config(ctx)
+    named = setting("userconfig", project, builtin)
+    user = as_path(named) if named is not None else ctx.home / ".npmrc"
+    named = setting("globalconfig", project, user, builtin)
     if named is not None:
-        return named
-    prefix = _setting(ctx, "prefix", files)
-    if prefix is None and ctx.env.get("PREFIX"):
-        prefix = ctx.env["PREFIX"]
-    if prefix is not None:
-        return ctx.path(str(Path(expanduser(ctx, prefix)) / "etc" / "npmrc"))
-    node = _program_prefix(ctx, "node")
-    base = node.parent.parent if node is not None else Path("/usr/local")
-    return ctx.path(str(base / "etc" / "npmrc"))
+        return NpmFiles(builtin, as_path(named), user, project)
+    prefix = setting("prefix", project, user, builtin) or ctx.env.get("PREFIX") or None
+    if prefix is None:
+        node = _program_prefix(ctx, "node")
+        base = node.parent.parent if node is not None else Path("/usr/local")
+    else:
+        base = Path(expanduser(ctx, prefix))
+    return NpmFiles(builtin, ctx.path(str(base / "etc" / "npmrc")), user, project)
+
+
+def global_config(ctx: Context) -> Path:
+    """The global npmrc (:func:`config_files`)."""
+    return config_files(ctx).global_
 
 
 def user_config(ctx: Context) -> Path:
-    """``userconfig`` (a variable, else the project or builtin npmrc: npm reads the user
-    file after those), else ``~/.npmrc``."""
-    named = _path_setting(ctx, "userconfig", (project_config(ctx), builtin_config(ctx)))
-    return named if named is not None else ctx.home / ".npmrc"
-
-
-def _setting(ctx: Context, key: str, files: Iterable[Path | None]) -> str | None:
-    """``key`` as npm takes it: an ``npm_config_<key>`` variable, else the first of
-    ``files`` (highest priority first) that sets it."""
-    named = npm_env(ctx, key)
-    if named:
-        return named[-1][1]
-    for path in files:
-        text = read_text(path, []) if path is not None else None
-        value = read_key(text.removeprefix("\ufeff"), key, ctx.env)[0] if text else None
-        if value:
-            return value
-    return None
-
-
-def _path_setting(ctx: Context, key: str, files: Iterable[Path | None]) -> Path | None:
-    value = _setting(ctx, key, files)
-    return env_path(ctx, expanduser(ctx, value)) if value is not None else None
+    """The user npmrc (:func:`config_files`)."""
+    return config_files(ctx).user
 
 
 def project_config(ctx: Context) -> Path:
@@ -167,11 +184,11 @@ def resolve_npm(ctx: Context) -> ToolConfig:
     problems: list[ConfigProblem] = []
     files_read: list[str] = []
     chain: list[tuple[object, Source]] = [(NPM_DEFAULT_REGISTRY, _NPM_DEFAULT)]
-    user = user_config(ctx)
-    project = project_config(ctx)
+    files = config_files(ctx)
+    user, project = files.user, files.project
     layers = [
-        ("builtin", builtin_config(ctx)),
-        ("global", global_config(ctx)),
+        ("builtin", files.builtin),
+        ("global", files.global_),
         ("user", user),
         ("project", None if project == user else project),
     ]
@@ -293,16 +310,17 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     notes: list[str] = []
     config = resolve_npm(ctx)
     setting = config.settings["registry"]
+    files = config_files(ctx)
     for value, source in (*setting.shadowed, (setting.value, setting.source)):
         if source.kind == "env":
             notes.append(f"${source.location}={value} overrides {display}: unset it")
-        elif source.kind == "file" and Path(source.location) == project_config(ctx):
+        elif source.kind == "file" and Path(source.location) == files.project:
             if Path(source.location) != path:
                 notes.append(f"{source} sets registry={value}, which beats {display} there")
         elif (
             options.scope == "system"
             and source.kind == "file"
-            and Path(source.location) == user_config(ctx)
+            and Path(source.location) == files.user
         ):
             notes.append(f"{source} sets registry={value}, which beats {display}")
     if old and b"_authToken" in old:
