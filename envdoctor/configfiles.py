@@ -234,13 +234,15 @@ def unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def read_existing(path: Path, display: str, tool: str, *, root: Path = Path("/")) -> bytes | None:
+def read_existing(path: Path, display: str, tool: str, *, root: Path) -> bytes | None:
     """The file's bytes, or None when it does not exist yet.
 
-    Under a ``root`` other than ``/`` (an image tree), symbolic links are followed as
-    inside a chroot (:func:`~envdoctor.safewrite.resolve_target`): the file read is the
-    one the write replaces, never this machine's.  A file over :data:`MAX_CONFIG_BYTES`
-    stops the apply before anything is parsed.
+    ``root`` is the context's, with no default: a plan that forgot it would read this
+    machine's files through an image's links.  Under a ``root`` other than ``/`` (an
+    image tree), links are followed as inside a chroot
+    (:func:`~envdoctor.safewrite.resolve_target`): the file read is the one the write
+    replaces.  A file over :data:`MAX_CONFIG_BYTES` stops the apply before anything is
+    parsed.
     """
     try:
         data = _read_capped(path if root == Path("/") else resolve_target(path, root))

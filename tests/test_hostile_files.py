@@ -96,12 +96,12 @@ def test_a_file_over_the_cap_is_a_problem_and_an_apply_error_never_parsed(tmp_pa
     assert read_text(big, problems) is None
     assert len(problems) == 1 and "over 4 MiB" in problems[0].message
     with pytest.raises(EnvdoctorError) as caught:
-        read_existing(big, "~/pip.conf", "pip")
+        read_existing(big, "~/pip.conf", "pip", root=Path("/"))
     assert "~/pip.conf is over 4 MiB" in caught.value.message
     assert "Move ~/pip.conf away" in (caught.value.hint or "")
     # A file at the cap is read as it is.
     big.write_bytes(b"x" * MAX_CONFIG_BYTES)
-    assert read_existing(big, "~/pip.conf", "pip") == b"x" * MAX_CONFIG_BYTES
+    assert read_existing(big, "~/pip.conf", "pip", root=Path("/")) == b"x" * MAX_CONFIG_BYTES
 
 
 def test_an_oversized_pip_conf_stops_the_plan_and_is_a_problem_in_the_check(tmp_path):
