@@ -360,8 +360,8 @@ def restore_problem(item: dict[str, Any]) -> str | None:
 
 def keep_version(target: Path, data: bytes) -> Path:
     """Keep ``data``, a version of ``target`` about to be replaced on purpose (``rollback
-    --force`` over an edit), beside it as ``<name>.envdoctor-kept-XXXXXXXX``, with the
-    target's mode and owner; that name."""
+    --force`` over an edit), beside it under its name, :data:`KEPT_MARKER` and eight
+    random hex digits, with the target's mode and owner; that name."""
     info = target.stat()
     kept = target.with_name(f"{target.name}{KEPT_MARKER}{secrets.token_hex(4)}")
     write_new(kept, data, mode=stat.S_IMODE(info.st_mode), owner=(info.st_uid, info.st_gid))

@@ -306,8 +306,11 @@ def _disk_busy(sample: Sample, t: Thresholds) -> Evidence | None:
     # Which of the disk's roles the command's bytes are for is not known: one advice for
     # each, never the model cache's alone for a job that only writes its own files.
     roles = [role for role in disk.roles if role in _DISK_ADVICE]
-    advice = _DISK_ADVICE[roles[0]] if len(roles) == 1 else _DISK_ADVICE_OTHER
-    if len(roles) > 1:
+    if not roles:
+        advice = _DISK_ADVICE_OTHER
+    elif len(roles) == 1:
+        advice = _DISK_ADVICE[roles[0]]
+    else:
         advice = "; ".join(f"if it is the {role}'s I/O, {_DISK_ADVICE[role]}" for role in roles)
     return {
         "device": disk.device,
