@@ -36,13 +36,24 @@ from tests.test_mirrors import lab_context, user_profile
 WHEEL = "/packages/ab/cd/numpy-1.{}.0-py3-none-any.whl"
 
 
-def measure_one(lab: MirrorLab, base: str, upstream: str | None = None) -> Measurement:
+def measure_one(
+    lab: MirrorLab,
+    base: str,
+    upstream: str | None = None,
+    *,
+    throughput: bool = True,
+    **options: Any,
+) -> Measurement:
+    """The lab index ``base`` measured along pip's path against the index ``upstream``
+    (a URL; None: none), with its download timed unless ``throughput`` is off."""
+    if throughput:
+        options["throughput_seconds"] = 0.3
     (result,) = measure_all(
         [pip.pull_path_against(f"{base}/simple", upstream)],
         env=lab.env,
         samples=1,
-        throughput=True,
-        throughput_seconds=0.3,
+        throughput=throughput,
+        **options,
     )
     return result
 
@@ -230,11 +241,7 @@ def test_pep_700_upload_times_bound_the_lag(mirror_lab: MirrorLab) -> None:
     # upstream files 0..4 were uploaded 50, 40, 30, 20 and 10 h ago; the mirror has 0 and 1
     pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
     late = mirror_lab.add_index("late", SimpleIndex(numpy_files=2, serial=90, json=True))
-    (result,) = measure_all(
-        [pip.pull_path_against(f"{late}/simple", f"{pypi}/simple")],
-        env=mirror_lab.env,
-        samples=1,
-    )
+    result = measure_one(mirror_lab, late, f"{pypi}/simple", throughput=False)
     assert result.healthy, result.reason
     assert result.serials_behind == 10
     assert result.lag_s is not None and abs(result.lag_s - 30 * 3600) < 120
@@ -251,11 +258,7 @@ def test_the_end_of_a_large_upstream_page_bounds_the_lag(mirror_lab: MirrorLab) 
     upstream = SimpleIndex(numpy_files=5000, serial=100, json=True, upload_step_s=60)
     pypi = mirror_lab.add_index("pypi", upstream)
     late = mirror_lab.add_index("late", SimpleIndex(numpy_files=1000, serial=60))
-    (result,) = measure_all(
-        [pip.pull_path_against(f"{late}/simple", f"{pypi}/simple")],
-        env=mirror_lab.env,
-        samples=1,
-    )
+    result = measure_one(mirror_lab, late, f"{pypi}/simple", throughput=False)
     assert result.healthy, result.reason
     (asked,) = [h for t, h in gets(mirror_lab, "pypi") if t == "/simple/numpy/"]
     assert asked["range"] == f"bytes=-{pip_pull.UPSTREAM_TAIL_BYTES}"  # only the newest end
@@ -271,11 +274,7 @@ def test_a_mirror_page_read_in_part_still_bounds_the_lag(mirror_lab: MirrorLab) 
     # (6000 - i) x 10 h ago; the mirror lacks the newest three.
     pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=6000, serial=1000, json=True))
     late = mirror_lab.add_index("late", SimpleIndex(numpy_files=5997, serial=900))
-    (result,) = measure_all(
-        [pip.pull_path_against(f"{late}/simple", f"{pypi}/simple")],
-        env=mirror_lab.env,
-        samples=1,
-    )
+    result = measure_one(mirror_lab, late, f"{pypi}/simple", throughput=False)
     assert result.healthy, result.reason
     (asked,) = [h for t, h in gets(mirror_lab, "late") if t == "/simple/numpy/"]
     assert asked["range"] == f"bytes=-{pip_pull.PAGE_TAIL_BYTES}"  # read in part
@@ -290,12 +289,7 @@ def test_a_hanging_upstream_costs_a_bounded_wait(
     hanging = mirror_lab.add("pypi", behaviour="hang")
     base = mirror_lab.add_index("m", SimpleIndex(numpy_files=3, serial=42))
     started = time.monotonic()
-    (result,) = measure_all(
-        [pip.pull_path_against(f"{base}/simple", f"{hanging}/simple")],
-        env=mirror_lab.env,
-        samples=1,
-        deadline_s=8,
-    )
+    result = measure_one(mirror_lab, base, f"{hanging}/simple", throughput=False, deadline_s=8)
     assert time.monotonic() - started < 5  # not the 8 s deadline
     assert result.healthy, result.reason
     assert result.freshness == "freshness unknown: 127.0.0.1 did not answer (numpy serial 42 here)"
@@ -304,21 +298,13 @@ def test_a_hanging_upstream_costs_a_bounded_wait(
 def test_a_cut_mirror_page_gives_no_lag(mirror_lab: MirrorLab) -> None:
     pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=5, serial=100, json=True))
     big = mirror_lab.add_index("big", SimpleIndex(serial=90))  # 4 MiB: past the cap
-    (result,) = measure_all(
-        [pip.pull_path_against(f"{big}/simple", f"{pypi}/simple")],
-        env=mirror_lab.env,
-        samples=1,
-    )
+    result = measure_one(mirror_lab, big, f"{pypi}/simple", throughput=False)
     assert result.serials_behind == 10 and result.lag_s is None
 
 
 def test_the_upstream_itself_says_nothing_of_freshness(mirror_lab: MirrorLab) -> None:
     pypi = mirror_lab.add_index("pypi", SimpleIndex(numpy_files=3, serial=100))
-    (result,) = measure_all(
-        [pip.pull_path_against(f"{pypi}/simple", f"{pypi}/simple")],
-        env=mirror_lab.env,
-        samples=1,
-    )
+    result = measure_one(mirror_lab, pypi, f"{pypi}/simple", throughput=False)
     assert result.healthy and result.freshness is None
 
 
