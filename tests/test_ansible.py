@@ -106,6 +106,21 @@ def _logging_envdoctor(base: Path) -> Path:
     return script
 
 
+def controller_env(home: Path) -> dict[str, str]:
+    """ansible-playbook's environment: the collection from this checkout, and the
+    controller's ``~/.ansible`` and temporary files in ``home`` (tmp), no colours."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LC_ALL": "C.UTF-8",
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(home / "remote"),
+    }
+
+
 class Fleet:
     def __init__(self, base: Path) -> None:
         self.base = base
@@ -148,14 +163,7 @@ class Fleet:
         controller = self.base / "controller"
         controller.mkdir(exist_ok=True)
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(controller),  # ~/.ansible of the controller stays in tmp
-            "LC_ALL": "C.UTF-8",
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_LOCAL_TEMP": str(controller / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(controller / "remote"),
+            **controller_env(controller),
             "ANSIBLE_PIPELINING": "1",
             "ANSIBLE_DEPRECATION_WARNINGS": "0",  # the tree callback (kept until 2.23)
             # The tree callback keeps each host's last task result: the apply's.
@@ -343,19 +351,11 @@ def _play_one(base: Path, playbook: str, **host_vars: Any) -> subprocess.Complet
     }
     inventory.write_text(json.dumps({"all": {"hosts": {"one": variables}}}))
     (base / "play.yml").write_text(playbook)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(base),
-        "LC_ALL": "C.UTF-8",
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_LOCAL_TEMP": str(base / "tmp"),
-        "ANSIBLE_REMOTE_TEMP": str(base / "remote"),
-    }
     assert PLAYBOOK is not None
     argv = [PLAYBOOK, "-i", str(inventory), str(base / "play.yml"), "-v"]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        argv, env=controller_env(base), capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
