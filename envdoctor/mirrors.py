@@ -31,7 +31,7 @@ from envdoctor.net.sync_status import (
     site_for,
     site_freshness,
 )
-from envdoctor.redact import mask_url, with_userinfo
+from envdoctor.redact import with_userinfo
 from envdoctor.tools import MIRROR_TOOLS
 from envdoctor.tools.docker import DOCKER_HUB
 
@@ -155,8 +155,9 @@ def gather(
         if sep and scheme.lower() not in ("http", "https"):
             return
         key = (target, canonical(target, url))
-        if mask_url(url) != url:  # the masked form is shown; the requests need the rest
-            secrets.setdefault(key, with_userinfo(key[1], url.strip()))
+        asked = with_userinfo(key[1], url.strip())
+        if asked != key[1]:  # the masked form is shown; the requests need the rest
+            secrets.setdefault(key, asked)
         names, was_configured = found.get(key, ([], False))
         if profile is not None and profile not in names:
             names.append(profile)

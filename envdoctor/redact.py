@@ -36,7 +36,7 @@ _BROKEN_USERINFO = re.compile(r"(?<=//)([^/\s?#@\"'<>]*)[/?#][^\s\"'<>]*@")
 """An authority ended early by a password's ``/``, ``?`` or ``#``, up to the last ``@``."""
 _AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)(\s+|\s*[=:]\s*)([A-Za-z0-9._~+/=-]{6,})")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_CONDA_TOKEN = re.compile(r"/t/[^/]+")
+_CONDA_TOKEN = re.compile(r"/t/[^/?#]+")
 _SECRET_KEY = re.compile(
     r"(?i)(?:(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|tokens|secret|"
     r"extraheader|key|pat|pwd|passwd)\s*$|secret|passw|credential)"
@@ -69,7 +69,9 @@ def unmasked(value: object) -> str:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with its userinfo replaced: ``https://***:***@host/...``; else unchanged.
+    """``url`` with its userinfo replaced: ``https://***:***@host/...``, and signed query
+    values and a conda ``/t/<token>`` path segment (which conda masks in every URL it
+    shows) as ``***``; else unchanged.
 
     Works on schemeless proxy values (``user:pw@proxy:3128``) and on URLs too broken for
     ``urlsplit``: the authority is everything between ``//`` (or the start) and the first
@@ -87,6 +89,9 @@ def mask_url(url: str) -> str:
     authority, tail = rest[:end], rest[end:]
     userinfo, at, hostport = authority.rpartition("@")
     raw = unmasked(url)
+    if "/t/" in tail:  # a conda channel token, masked in every URL as conda does
+        path, mark, query = tail.partition("?")
+        tail = _CONDA_TOKEN.sub("/t/***", path) + mark + query
     if "?" in tail:  # a signed URL's signature and credential (a CDN redirect's)
         tail = _SIGNED_QUERY.sub(r"\1=***", tail)
     if not at:
@@ -110,9 +115,11 @@ def broken_authority(hostport: str) -> bool:
 
 
 def with_userinfo(masked: str, raw: str) -> str:
-    """``masked``, a form of ``raw`` whose userinfo (and signed query values)
-    :func:`mask_url` hid, with ``raw``'s back: the URL to make requests with, never to
-    show."""
+    """``masked``, a form of ``raw`` whose userinfo (and signed query values, and a
+    conda ``/t/<token>`` segment) :func:`mask_url` or :func:`mask_conda_url` hid, with
+    ``raw``'s back: the URL to make requests with, never to show."""
+    if "/t/***" in masked and (token := _CONDA_TOKEN.search(raw)) is not None:
+        masked = masked.replace("/t/***", token.group(0), 1)
     if "=***" in masked and "?" in raw and "?" in masked:  # the query as configured
         query = raw.partition("?")[2].partition("#")[0]
         head, _, rest = masked.partition("?")
@@ -173,8 +180,10 @@ def scrub_credentials(text: str) -> str:
 
 
 def mask_conda_url(url: str) -> str:
-    """A conda channel URL with credentials and any ``/t/<token>`` segment masked."""
-    return _CONDA_TOKEN.sub("/t/***", mask_url(url))
+    """A conda channel URL with credentials and any ``/t/<token>`` segment masked; a
+    :class:`Masked` that keeps what it hides when it hides something."""
+    shown = _CONDA_TOKEN.sub("/t/***", mask_url(url))
+    return url if shown == url else Masked(shown, unmasked(url))
 
 
 def mask_secret_value(line: str) -> str:

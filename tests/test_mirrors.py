@@ -383,3 +383,30 @@ def test_check_with_an_unknown_profile_is_a_usage_error():
     out = CliRunner().invoke(cli, ["check", "--only", "cpu", "--profile", "cn-tsinghau"])
     assert out.exit_code == 2
     assert "cn-tsinghua" in out.stderr
+
+
+def test_a_conda_channel_token_goes_with_the_requests_and_never_into_the_output(
+    tmp_path, mirror_lab, lab_urls
+):
+    # An anaconda.org-style private channel: the token is a path segment (/t/<token>/),
+    # shown as /t/*** but sent as configured, or the channel answers 401 and a good
+    # mirror is reported failing.
+    conda = mirror_lab.add("conda-token", delay_ms=1)
+    ctx = lab_context(tmp_path, mirror_lab, lab_urls)
+    secret = conda.replace("https://", "https://u:pw-SECRET@") + "/t/tk-SECRET-42"
+    (tmp_path / "condarc").write_text(f"default_channels:\n  - {secret}/pkgs/main\n")
+
+    results = {result.name: result for result in network.run(ctx, CheckOptions())}
+
+    server = mirror_lab.server("conda-token")
+    server.wait_idle()
+    assert server.records
+    assert all(record.target.startswith("/t/tk-SECRET-42/") for record in server.records), [
+        record.target for record in server.records
+    ]
+    wanted = "Basic " + base64.b64encode(b"u:pw-SECRET").decode()
+    assert {record.headers.get("authorization") for record in server.records} == {wanted}
+    assert results["mirror conda"].status is Status.OK, results["mirror conda"].summary
+    shown = json.dumps([result.to_json() for result in results.values()])
+    assert "SECRET" not in shown
+    assert "https://***:***@127.0.0.1" in shown and "/t/***" in shown

@@ -829,6 +829,19 @@ def test_masked_urls_keep_what_they_hide_for_the_requests_only() -> None:
     assert mask_url("https://h/x").__class__ is str
 
 
+def test_mask_url_hides_a_conda_channel_token_and_keeps_it_for_the_requests() -> None:
+    # conda masks a /t/<token> segment wherever it is in a URL (mask_anaconda_token).
+    url = "https://u:pw@conda.corp.example/api/t/tk-123-456/pkgs/main?t/x=1"
+    masked = mask_url(url)
+    assert masked == "https://***:***@conda.corp.example/api/t/***/pkgs/main?t/x=1"
+    assert isinstance(masked, Masked) and masked.raw == url
+    assert mask_url(masked) == masked
+    base = "https://***:***@conda.corp.example/api/t/***"
+    assert with_userinfo(base, url) == "https://u:pw@conda.corp.example/api/t/tk-123-456"
+    assert mask_url("https://h/t/tok-9") == "https://h/t/***"
+    assert mask_url("https://h/tt/x/t") == "https://h/tt/x/t"
+
+
 def test_mask_url_hides_the_signature_of_a_signed_url() -> None:
     # A hub's redirect to its CDN or Xet bridge: a short-lived credential in the query.
     url = (

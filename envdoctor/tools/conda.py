@@ -60,7 +60,7 @@ from envdoctor.profile_checks import (
     type_name,
 )
 from envdoctor.profiles import Profile, scan_profiles
-from envdoctor.redact import mask_url
+from envdoctor.redact import Masked, mask_conda_url, mask_url, unmasked
 from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import conda_pull, condarc_text
 from envdoctor.tools.condarc import (
@@ -68,6 +68,7 @@ from envdoctor.tools.condarc import (
     CONDA_FILE_KEYS,
     CONDA_SEARCH_PATH,
     conda_base,
+    conda_base_as_written,
     conda_expand,
     load_yaml,
     resolve_conda,
@@ -597,18 +598,19 @@ def resolve(ctx: Context) -> ToolConfig:
 
 
 def mirrors(config: ToolConfig) -> list[str]:
-    """The base behind ``default_channels``."""
-    return [
-        conda_base(
-            cast("tuple[str, ...]", config.value("default_channels")),
-            cast("str", config.value("channel_alias")),
-        )
-    ]
+    """The base behind ``default_channels``: masked, keeping the credentials and channel
+    token it is configured with (:class:`~envdoctor.redact.Masked`) for the requests."""
+    channels = cast("tuple[str, ...]", config.value("default_channels"))
+    alias = cast("str", config.value("channel_alias"))
+    shown = conda_base(channels, alias)
+    raw = conda_base_as_written([unmasked(channel) for channel in channels], unmasked(alias))
+    return [shown if raw == shown else Masked(mask_conda_url(shown), raw)]
 
 
 def canonical(url: str) -> str:
-    """The Anaconda base rather than its ``/pkgs/main`` channel."""
-    url = normalise_endpoint(url)
+    """The Anaconda base rather than its ``/pkgs/main`` channel, credentials and channel
+    token masked."""
+    url = mask_conda_url(normalise_endpoint(url))
     return url[: -len("/pkgs/main")] if url.endswith("/pkgs/main") else url
 
 

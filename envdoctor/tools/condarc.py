@@ -481,20 +481,27 @@ def resolve_conda(ctx: Context, parsed: Mapping[Path, CondarcText] | None = None
 
 
 def conda_base(default_channels: Sequence[str], channel_alias: str) -> str:
-    """The mirror base behind ``default_channels``: its ``pkgs/main`` entry less ``/pkgs/main``.
+    """The mirror base behind ``default_channels``: its ``pkgs/main`` entry less ``/pkgs/main``,
+    masked (:func:`~envdoctor.configfiles.normalise_endpoint`).
 
     Names without a scheme are resolved against ``channel_alias`` as conda does.
     """
+    return normalise_endpoint(conda_base_as_written(default_channels, channel_alias))
+
+
+def conda_base_as_written(default_channels: Sequence[str], channel_alias: str) -> str:
+    """:func:`conda_base`, with the credentials and channel token it is written with:
+    for the requests, never to show."""
     urls = [
         channel if "://" in channel else f"{channel_alias.rstrip('/')}/{channel}"
         for channel in default_channels or CONDA_DEFAULT_CHANNELS
     ]
     for url in urls:
-        stripped = url.rstrip("/")
+        stripped = url.strip().rstrip("/")
         if stripped.endswith("/pkgs/main"):
-            return normalise_endpoint(stripped[: -len("/pkgs/main")])
+            return stripped[: -len("/pkgs/main")]
     for url in urls:
-        base = re.sub(r"/pkgs/[^/]+/?$", "", url)
-        if base != url:
-            return normalise_endpoint(base)
-    return normalise_endpoint(urls[0])
+        base = re.sub(r"/pkgs/[^/]+/?$", "", url.strip())
+        if base != url.strip():
+            return base.rstrip("/")
+    return urls[0].strip().rstrip("/")
