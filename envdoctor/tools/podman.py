@@ -89,7 +89,10 @@ def installed(ctx: Context) -> bool:
 
 
 def user_dir(ctx: Context) -> Path:
-    return ctx.xdg_config_home / "containers"
+    """``~/.config/containers``, whatever ``XDG_CONFIG_HOME`` says: containers/image joins
+    ``.config/containers/registries.conf`` to the home directory (``$HOME``), in every
+    version to date (podman 4.3 to 5.x; ``sysregistriesv2.newConfigWrapper``)."""
+    return ctx.home / ".config" / "containers"
 
 
 def drop_in(ctx: Context, scope: Scope) -> Path:

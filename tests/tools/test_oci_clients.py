@@ -284,12 +284,17 @@ def _podman_env(ctx: Context) -> dict[str, str]:
     }
 
 
-def test_podman_and_skopeo_pull_through_the_drop_in(lab: Lab, ctx: Context) -> None:
+def test_podman_and_skopeo_pull_through_the_drop_in(lab: Lab, tmp_path: Path) -> None:
+    # XDG_CONFIG_HOME elsewhere: containers/image reads ~/.config/containers all the same.
+    home = tmp_path / "home" / "user"
+    home.mkdir(parents=True)
+    xdg = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    ctx = Context.for_root(tmp_path, home=home, env=xdg)
     main = ctx.path(podman.SYSTEM_FILE)
     main.parent.mkdir(parents=True)
     main.write_text('unqualified-search-registries = ["docker.io"]\n')
     _apply(ctx, podman.plan(ctx, _profile(lab.mirror), ApplyOptions(scope="user")), "user")
-    drop_in = ctx.xdg_config_home / "containers" / "registries.conf.d" / podman.DROP_IN
+    drop_in = home / ".config" / "containers" / "registries.conf.d" / podman.DROP_IN
     assert drop_in.exists()
     env = _podman_env(ctx)
     inspect = ["skopeo", "inspect", "--no-tags", "--format", "{{.Name}}", f"docker://{IMAGE}"]
