@@ -191,7 +191,10 @@ def apply(
         ]
     changes = [change for plan in plans for change in plan.changes if change.changed]
     doc.profile, doc.plans = profile.name, plans
-    doc.refused = transaction.ownership_problems(ctx, changes)
+    doc.refused = [
+        *transaction.same_file_problems(ctx, changes),
+        *transaction.ownership_problems(ctx, changes),
+    ]
     if not as_json:
         try:
             console.print(
@@ -215,7 +218,8 @@ def apply(
             console.print(f"Dry run: {_files(changes)} would change; nothing was written.")
         sys.exit(0)
     files = _files(changes)
-    transaction.check_owners(ctx, changes)  # refuse before asking
+    transaction.check_same_files(ctx, changes)  # refuse before asking
+    transaction.check_owners(ctx, changes)
     if not yes:
         if not _can_ask():
             click.echo(

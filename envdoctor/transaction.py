@@ -282,6 +282,30 @@ def ownership_problems(ctx: Context, changes: Sequence[FileChange]) -> list[str]
     return problems
 
 
+def same_file_problems(ctx: Context, changes: Sequence[FileChange]) -> list[str]:
+    """``"<a> and <b> are the same file"`` for each change whose file (links followed)
+    an earlier change also writes: apply refuses those, and a dry run says so."""
+    problems: list[str] = []
+    seen: dict[Path, str] = {}
+    for change in changes:
+        target = resolve_target(change.path, ctx.root)
+        if target in seen:
+            problems.append(f"{change.display} and {seen[target]} are the same file")
+        else:
+            seen[target] = change.display
+    return problems
+
+
+def check_same_files(ctx: Context, changes: Sequence[FileChange]) -> None:
+    """Refuse (:class:`EnvdoctorError`) when :func:`same_file_problems` finds one."""
+    shared = same_file_problems(ctx, changes)
+    if shared:
+        raise EnvdoctorError(
+            f"{'; '.join(shared)}; nothing was written",
+            "apply the targets that write it one at a time (--only)",
+        )
+
+
 def check_owners(ctx: Context, changes: Sequence[FileChange]) -> None:
     """Refuse (:class:`EnvdoctorError`, with the remedy) when :func:`ownership_problems`
     finds a file whose owner would change."""
@@ -301,16 +325,10 @@ def check_owners(ctx: Context, changes: Sequence[FileChange]) -> None:
 def _validate(ctx: Context, changes: Sequence[FileChange]) -> list[_Step]:
     """Resolve and check every change: unchanged since read, writable, owner kept, no
     duplicates."""
+    check_same_files(ctx, changes)
     steps: list[_Step] = []
-    seen: dict[Path, str] = {}
     for change in changes:
         target = resolve_target(change.path, ctx.root)
-        if target in seen:
-            raise EnvdoctorError(
-                f"{change.display} and {seen[target]} are the same file",
-                "apply the targets that write it one at a time (--only)",
-            )
-        seen[target] = change.display
         try:
             current = read_or_none(target)
         except OSError as exc:

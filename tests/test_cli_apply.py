@@ -299,3 +299,24 @@ def test_apply_whose_output_closes_before_the_plan_is_shown_changes_nothing(imag
     )
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert snapshot(image) == before
+
+
+def test_a_dry_run_says_apply_refuses_two_targets_that_write_one_file(image):
+    # /etc/containerd/config.toml links to /etc/uv/uv.toml: apply refuses to write one
+    # file for two targets, and the dry run said "would change" without a word of it.
+    (image / "etc" / "uv").mkdir()
+    (image / "etc" / "uv" / "uv.toml").write_text("")
+    (image / "etc" / "containerd").mkdir()
+    (image / "etc" / "containerd" / "config.toml").symlink_to("/etc/uv/uv.toml")
+    before = snapshot(image)
+    args = ("apply", "--profile", "cn-sjtu", "--only", "uv,containerd")
+    shown = f"{image}/etc/containerd/config.toml and {image}/etc/uv/uv.toml are the same file"
+    dry = run(image, *args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"{shown}: apply refuses to write it" in dry.stdout
+    as_json = json.loads(run(image, *args, "--dry-run", "--json").stdout)
+    assert as_json["refused"] == [shown]
+    out = run(image, *args, "--yes")
+    assert out.exit_code == 2, out.output
+    assert f"{shown}; nothing was written" in out.stderr
+    assert snapshot(image) == before
