@@ -328,6 +328,7 @@ def _preferred_html(page: SimplePage) -> IndexFile | None:
     15 µs to make a file of, and a run of many pip mirrors pays it holding the GIL."""
     best: tuple[bool, tuple[int, ...], int] | None = None
     winner = b""
+    versions: dict[str, tuple[bool, tuple[int, ...]]] = {}  # a version's 30-odd wheels
     for position, attributes in enumerate(page.anchors):
         raw = _raw_href(attributes)
         if raw is None:
@@ -341,12 +342,19 @@ def _preferred_html(page: SimplePage) -> IndexFile | None:
             # The literals first: a substring test costs a tenth of the expression.
             if b"x86_64" not in raw and b"py3-none-any" not in raw:
                 continue
-            name = _filename(raw.decode("utf-8", "replace"))  # what _anchor would make
-            if _YANKED.search(attributes) is not None:
+            # What _anchor would make: with no "%", unquoting changes nothing, and an
+            # ASCII "/" is never part of a UTF-8 sequence, so cut first, then decode.
+            path = raw.partition(b"#")[0].partition(b"?")[0].rstrip(b"/")
+            name = path[path.rfind(b"/") + 1 :].decode("utf-8", "replace")
+            if b"yanked" in attributes.lower() and _YANKED.search(attributes) is not None:
                 continue
         if not name.endswith(".whl") or _PREFERRED_WHEEL.search(name) is None:
             continue
-        key = _newest_key(name, position)
+        version = name.split("-", 2)[1]  # what _version_key reads of a wheel's name
+        release = versions.get(version)
+        if release is None:
+            release = versions[version] = _version_key(name)
+        key = (*release, position)
         if best is None or key > best:
             best, winner = key, attributes
     return page._anchor(winner) if best is not None else None

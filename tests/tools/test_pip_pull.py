@@ -413,7 +413,7 @@ def _anchor(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         attributes += ' data-requires-python="&gt;=3.10"'
     if draw(st.integers(0, 4)) == 0:
-        attributes += " data-yanked"
+        attributes += draw(st.sampled_from([" data-yanked", ' DATA-Yanked="bad"']))
     return f"<a {attributes or 'name=x'}>{name}</a>\n"
 
 
