@@ -72,6 +72,15 @@ thread CPU went from about 21.3 to 20.5 ms (heads 2.3 -> 1.6 ms, the choice 3.5-
 2.4-3.0 ms); the latency phase at N = 50 and 100 gained more than that (0.3 and 0.5 s),
 as every mirror's wait for the GIL is shorter.  Reading the page into one buffer
 (``recv_into``) instead of ``recv`` saved nothing: its 1.3 ms are TLS decryption.
+
+After the wheel choice halved (612af7b: 3.2 -> 1.6 ms a mirror, a version's key worked
+out once, the yanked expression only where "yanked" is written), 2026-12-02, the same
+VM, ``--rate-mib 2``, one lab process, medians of 3: N = 10 2.90 s against 2.50 s
+(1.17x, latency 0.98/0.95 s); N = 50 3.70 s (1.47x, latency 1.46/0.95 s; 1.55x the day
+before); N = 100 4.89 s (1.96x, latency 1.94/0.95 s, against 2.40 s the day before).
+At N = 100 the downloads, too, take 1.4 s more than the slowest alone's (2.95 against
+1.55 s): 100 paced TLS bodies at once are 200 MiB/s for these two cores to encrypt and
+decrypt, and the run then times the best ones alone.
 """
 
 from __future__ import annotations
