@@ -87,10 +87,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import math
-import multiprocessing
-import multiprocessing.process
 import os
 import statistics
 import sys
@@ -98,18 +95,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from the repository root
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.labproc import Spec, served  # noqa: E402
 from envdoctor.net.measure import measure_all  # noqa: E402
 from envdoctor.net.session import PullPath  # noqa: E402
 from envdoctor.tools import pip_pull, pull_path  # noqa: E402
 from envdoctor.units import MiB  # noqa: E402
-from tests.mirrorlab import LabPKI, MirrorLab, PageShape  # noqa: E402
+from tests.mirrorlab import LabPKI, PageShape  # noqa: E402
 
 pip_pull.UPSTREAM_INDEX = None  # lab mirrors: compared with no public index
 
@@ -156,28 +153,20 @@ class _Mirrors:
     body: int
     shape: PageShape
 
-    def part(self, first: int, count: int) -> _Mirrors:
-        return dataclasses.replace(self, delays=self.delays[first : first + count])
-
-    def add_to(self, lab: MirrorLab, first: int = 0) -> list[str]:
+    def specs(self) -> list[Spec]:
+        """The mirrors as :func:`benchmarks.labproc.served` takes them: ``m0``, ``m1``..."""
         return [
-            lab.add(
-                f"m{first + index}",
-                delay_ms=delay,
-                rate_bps=self.rate,
-                body_bytes=self.body,
-                page_shape=self.shape,
+            (
+                f"m{index}",
+                {
+                    "delay_ms": delay,
+                    "rate_bps": self.rate,
+                    "body_bytes": self.body,
+                    "page_shape": self.shape,
+                },
             )
             for index, delay in enumerate(self.delays)
         ]
-
-
-def _serve_lab(conn: Connection, pki: LabPKI, mirrors: _Mirrors, first: int) -> None:
-    """Lab mirrors ``first``... (``m<first>`` on), served from this (child) process
-    until the parent says stop."""
-    with MirrorLab(pki) as lab:
-        conn.send((mirrors.add_to(lab, first), lab.env))
-        conn.recv()
 
 
 def lab_processes(count: int, cores: int | None) -> int:
@@ -196,31 +185,8 @@ def _lab(mirrors: _Mirrors, *, processes: int) -> Iterator[tuple[list[str], dict
     servers' worth of CPU), or with 0 from this one."""
     with tempfile.TemporaryDirectory() as directory:
         pki = LabPKI.create(Path(directory))
-        if processes == 0:
-            with MirrorLab(pki) as lab:
-                yield mirrors.add_to(lab), lab.env
-            return
-        count = len(mirrors.delays)
-        size = math.ceil(count / processes)
-        context = multiprocessing.get_context("spawn")
-        children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
-        try:
-            for first in range(0, count, size):
-                ours, theirs = context.Pipe()
-                share = mirrors.part(first, size)
-                child = context.Process(
-                    target=_serve_lab, args=(theirs, pki, share, first), daemon=True
-                )
-                child.start()
-                children.append((child, ours))
-            answers = [ours.recv() for _, ours in children]
-            yield [url for urls, _ in answers for url in urls], answers[0][1]
-        finally:
-            for _, ours in children:
-                with contextlib.suppress(OSError):
-                    ours.send("stop")
-            for process, _ in children:
-                process.join(10)
+        with served(pki, mirrors.specs(), processes=processes) as lab:
+            yield lab
 
 
 def main() -> int:
