@@ -28,12 +28,14 @@ byte, a second run: 55.2 vs 56.2 ms (0.98).
 
 Since 2026-12-02 the lab is served from a child process (``benchmarks/labproc.py``;
 ``--lab-here`` for the old way), so that no server thread holds the interpreter's lock
-the measuring thread needs.  That was not the 1 ms: the same VM and defaults, two runs,
-first byte 53.3 vs 51.3 ms (1.04) and 52.6 vs 51.9 ms (1.01); start to first byte 57.8
-vs 57.8 ms (1.00) and 57.6 vs 59.5 ms (0.97); TLS 4.0 vs 5.9 and 4.0 vs 6.8 ms.  The sum
-agrees and the split does not: envdoctor's handshake ends some 2 ms before curl's, and
-its request then reaches a server still finishing its side of the TLS 1.3 handshake,
-which the first byte includes.  1 connection: 8.0 vs 8.0 MiB/s (1.00), both runs.
+the measuring thread needs, and the delayed mirror's body is 16 KiB.  The 1-2 ms were
+the lab's: a latency sample hangs up after a small read, and the server's thread for
+that connection went on writing the rest of a 24 MiB body while the next sample's
+request waited for the server's lock; curl reads each body to its end.  With the small
+body, the same VM and defaults, three runs: first byte 51.1 vs 51.4 ms (0.994), 51.4 vs
+51.7 ms (0.995), 51.5 vs 51.4 ms (1.002), all within 1%; TLS 2.7-4.1 vs 6.1-6.8 ms, so
+start to first byte is 0.94-0.96 of curl's (loopback TLS noise).  1 connection: 8.0 vs
+8.0 MiB/s (1.00).
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ def main() -> int:
     size = int(rate * args.seconds)
     specs = [
         ("paced", {"rate_bps": rate, "body_bytes": size}),
-        ("slow", {"delay_ms": args.delay_ms}),
+        ("slow", {"delay_ms": args.delay_ms, "body_bytes": 16 * 1024}),
     ]
     with tempfile.TemporaryDirectory() as directory:
         pki = LabPKI.create(Path(directory))
