@@ -132,6 +132,8 @@ def config_files(ctx: Context) -> NpmFiles:
         base = node.parent.parent if node is not None else Path("/usr/local")
     else:
         base = Path(expanduser(ctx, prefix))
+        if not base.is_absolute():  # npm resolves it against the working directory
+            return NpmFiles(builtin, ctx.cwd / base / "etc" / "npmrc", user, project)
     return NpmFiles(builtin, ctx.path(str(base / "etc" / "npmrc")), user, project)
 
 

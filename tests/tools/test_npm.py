@@ -135,6 +135,26 @@ def test_global_config_is_where_npm_looks(tmp_path: Path) -> None:
     assert str(npm.user_config(ctx)) == npm_get(ctx, "userconfig")
 
 
+@pytest.mark.parametrize("where", ["variable", "user file"])
+def test_a_relative_prefix_is_read_from_the_working_directory(tmp_path: Path, where: str) -> None:
+    # NPM_CONFIG_PREFIX=rel (or prefix=rel in ~/.npmrc): npm reads <cwd>/rel/etc/npmrc;
+    # the plan crashed ("internal error: ... not in the subpath of '/'").
+    env = {"NPM_CONFIG_PREFIX": "rel"} if where == "variable" else {}
+    ctx = Context.for_root(Path("/"), home=tmp_path / "home", cwd=tmp_path / "work", env=env)
+    ctx.cwd.mkdir()
+    ctx.home.mkdir()
+    if where == "user file":
+        (ctx.home / ".npmrc").write_text("prefix=rel\n")
+    (ctx.cwd / "rel" / "etc").mkdir(parents=True)
+    (ctx.cwd / "rel" / "etc" / "npmrc").write_text("registry=http://127.0.0.1:9/rel/\n")
+    assert npm.global_config(ctx) == ctx.cwd / "rel" / "etc" / "npmrc"
+    assert str(npm.global_config(ctx)) == npm_get(ctx, "globalconfig")
+    assert npm_get(ctx) == "http://127.0.0.1:9/rel/"
+    assert npm.resolve(ctx).value("registry") == "http://127.0.0.1:9/rel/"
+    plan = npm.plan(ctx, profile(), ApplyOptions(scope="system"))
+    assert [change.path for change in plan.changes] == [ctx.cwd / "rel" / "etc" / "npmrc"]
+
+
 def test_prefix_in_the_user_file_and_userconfig_in_the_project_move_npms_files(
     tmp_path: Path,
 ) -> None:
