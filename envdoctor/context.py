@@ -94,10 +94,19 @@ class Context:
         """``program`` is on this machine's ``PATH``: looked up with ``shutil.which`` on
         the real root, else in the ``PATH`` directories under :attr:`root` (an image tree,
         a test's tmp_path)."""
+        return self.program_path(program) is not None
+
+    def program_path(self, program: str) -> Path | None:
+        """Where :meth:`on_path` finds ``program`` (its links not followed), else None.
+        Under an image's root, a link is followed inside the image."""
         if self.root == Path("/"):
-            return shutil.which(program, path=self.env.get("PATH")) is not None
+            found = shutil.which(program, path=self.env.get("PATH"))
+            return Path(found) if found is not None else None
+        from envdoctor.safewrite import resolve_target
+
         dirs = [d for d in self.env.get("PATH", "").split(":") if d.startswith("/")]
-        return any(self.path(d).joinpath(program).is_file() for d in dirs)
+        candidates = (self.path(d) / program for d in dirs)
+        return next((c for c in candidates if resolve_target(c, self.root).is_file()), None)
 
     def system_path(self, path: Path) -> str:
         """``path`` as the machine (or image) it belongs to sees it: without ``root``."""

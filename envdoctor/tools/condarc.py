@@ -32,6 +32,7 @@ from envdoctor.configfiles import (
 )
 from envdoctor.context import Context
 from envdoctor.redact import mask_conda_url
+from envdoctor.safewrite import resolve_target
 from envdoctor.tools import condarc_text
 from envdoctor.tools.condarc_judge import MAX_VALUES, TooMany
 from envdoctor.tools.condarc_text import CondarcText, Doubt
@@ -115,13 +116,22 @@ class _CondaMatch:
 
 
 def _conda_root(ctx: Context) -> str | None:
-    """``CONDA_ROOT`` (conda sets it to its own ``sys.prefix``), else from ``CONDA_EXE``."""
+    """``CONDA_ROOT``, else from ``CONDA_EXE``, else from the ``conda`` on ``PATH``:
+    conda sets ``CONDA_ROOT`` to its own ``sys.prefix`` when it is unset
+    (``conda/__init__.py``), the directory above the ``bin/`` (or ``condabin/``) of its
+    program, as in an image with only ``/opt/conda/bin`` on ``PATH``."""
     if ctx.env.get("CONDA_ROOT"):
         return ctx.env["CONDA_ROOT"]
     exe = ctx.env.get("CONDA_EXE")
     if exe:
         return str(Path(exe).parent.parent)
-    return None
+    found = ctx.program_path("conda")
+    if found is None:
+        return None
+    program = resolve_target(found, ctx.root)  # /usr/local/bin/conda -> /opt/conda/bin/conda
+    if program.parent.name not in ("bin", "condabin"):
+        return None
+    return str(program.parent.parent)
 
 
 def conda_expand(ctx: Context, template: str) -> Path | None:

@@ -970,6 +970,23 @@ def test_conda_search_path_details(tmp_path: Path) -> None:
     assert str(root_rc) in config.files_read
 
 
+def test_conda_root_comes_from_the_conda_on_path_when_nothing_names_it(tmp_path: Path) -> None:
+    # An image with /opt/conda/bin on PATH and no CONDA_ROOT or CONDA_EXE (they are set
+    # by `conda activate`): conda sets CONDA_ROOT to its own sys.prefix and reads
+    # /opt/conda/.condarc; the check missed that file.
+    ctx = make_ctx(tmp_path, {"PATH": "/usr/local/bin:/usr/bin"})
+    program = write(tmp_path / "opt/conda/bin/conda", "#!/opt/conda/bin/python\n")
+    program.chmod(0o755)
+    link = tmp_path / "usr/local/bin/conda"
+    link.parent.mkdir(parents=True)
+    link.symlink_to("/opt/conda/bin/conda")  # absolute: read inside the image
+    root_rc = write(tmp_path / "opt/conda/.condarc", "channels: [from-root]\n")
+    config = resolve_conda(ctx)
+    assert str(root_rc) in config.files_read
+    assert config.value("channels") == ("from-root",)
+    assert str(root_rc) not in resolve_conda(make_ctx(tmp_path, {"PATH": "/nowhere"})).files_read
+
+
 def test_conda_final_flag_stops_higher_files(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, {"CONDA_CHANNEL_ALIAS": "https://env.example"})
     write(
