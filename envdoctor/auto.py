@@ -383,7 +383,7 @@ def _settings_for(target: str, winner: Entry, base: Mapping[str, Profile]) -> ob
         offered: object | None = getattr(profile, target, None) if profile else None
         if offered is not None and canonical(target, _primary_url(target, offered)) == url:
             return offered
-    if "***" in urlsplit(url).netloc:  # masked credentials: not ours to copy
+    if "***" in url:  # masked credentials or a conda channel token: not ours to copy
         return None
     return _settings_from_url(target, url)
 

@@ -37,6 +37,7 @@ _BROKEN_USERINFO = re.compile(r"(?<=//)([^/\s?#@\"'<>]*)[/?#][^\s\"'<>]*@")
 _AUTH_VALUE = re.compile(r"(?i)\b(bearer|basic|token)(\s+|\s*[=:]\s*)([A-Za-z0-9._~+/=-]{6,})")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _CONDA_TOKEN = re.compile(r"/t/[^/?#]+")
+_MASKED_TOKEN = re.compile(r"/t/\*\*\*(?=[/?#]|$)")
 _SECRET_KEY = re.compile(
     r"(?i)(?:(?:^|[^a-z0-9])(?:_?auth(?:token)?|_password|password|token|tokens|secret|"
     r"extraheader|key|pat|pwd|passwd)\s*$|secret|passw|credential)"
@@ -70,8 +71,8 @@ def unmasked(value: object) -> str:
 
 def mask_url(url: str) -> str:
     """``url`` with its userinfo replaced: ``https://***:***@host/...``, and signed query
-    values and a conda ``/t/<token>`` path segment (which conda masks in every URL it
-    shows) as ``***``; else unchanged.
+    values as ``***``; else unchanged.  A conda ``/t/<token>`` is conda's to mask
+    (:func:`mask_conda_url`): elsewhere ``/t/`` is a path like any other.
 
     Works on schemeless proxy values (``user:pw@proxy:3128``) and on URLs too broken for
     ``urlsplit``: the authority is everything between ``//`` (or the start) and the first
@@ -89,9 +90,6 @@ def mask_url(url: str) -> str:
     authority, tail = rest[:end], rest[end:]
     userinfo, at, hostport = authority.rpartition("@")
     raw = unmasked(url)
-    if "/t/" in tail:  # a conda channel token, masked in every URL as conda does
-        path, mark, query = tail.partition("?")
-        tail = _CONDA_TOKEN.sub("/t/***", path) + mark + query
     if "?" in tail:  # a signed URL's signature and credential (a CDN redirect's)
         tail = _SIGNED_QUERY.sub(r"\1=***", tail)
     if not at:
@@ -114,12 +112,21 @@ def broken_authority(hostport: str) -> bool:
     return bool(colon) and bool(port) and not port.isdigit()
 
 
+def _after_authority(url: str) -> str:
+    """What follows ``url``'s authority: its path, query and fragment."""
+    _, sep, rest = url.partition("//")
+    rest = rest if sep else url
+    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
+    return rest[min(ends, default=len(rest)) :]
+
+
 def with_userinfo(masked: str, raw: str) -> str:
     """``masked``, a form of ``raw`` whose userinfo (and signed query values, and a
     conda ``/t/<token>`` segment) :func:`mask_url` or :func:`mask_conda_url` hid, with
     ``raw``'s back: the URL to make requests with, never to show."""
-    if "/t/***" in masked and (token := _CONDA_TOKEN.search(raw)) is not None:
-        masked = masked.replace("/t/***", token.group(0), 1)
+    if "/t/***" in masked:  # each token of the path after the authority, in order
+        tokens = iter(_CONDA_TOKEN.findall(_after_authority(raw)))
+        masked = _MASKED_TOKEN.sub(lambda hidden: next(tokens, hidden.group(0)), masked)
     if "=***" in masked and "?" in raw and "?" in masked:  # the query as configured
         query = raw.partition("?")[2].partition("#")[0]
         head, _, rest = masked.partition("?")
@@ -182,7 +189,9 @@ def scrub_credentials(text: str) -> str:
 def mask_conda_url(url: str) -> str:
     """A conda channel URL with credentials and any ``/t/<token>`` segment masked; a
     :class:`Masked` that keeps what it hides when it hides something."""
-    shown = _CONDA_TOKEN.sub("/t/***", mask_url(url))
+    masked = mask_url(url)
+    tail = _after_authority(masked)
+    shown = masked[: len(masked) - len(tail)] + _CONDA_TOKEN.sub("/t/***", tail)
     return url if shown == url else Masked(shown, unmasked(url))
 
 

@@ -176,6 +176,10 @@ def test_build_profile_takes_the_offering_profile_or_builds_from_the_url(ctx):
     assert profile.docker == DockerSettings(())  # Docker Hub: no mirror
     assert profile.modelscope is not None and profile.modelscope.domain == "ms.example:8443"
     assert profile.uv is None  # credentials are never copied into a profile
+    # nor a configured channel's token, shown as /t/*** (it was, and conda then asked
+    # https://conda.corp.example/t/***/pkgs/main)
+    tokened = _entry("https://conda.corp.example/t/***", 20, target="conda", profiles=())
+    assert build_profile(pick([Ranking("conda", (tokened,))]), base=base).conda is None
     assert profile.sysctl is None
     assert profile.targets == ("pip", "conda", "docker", "hf", "modelscope")
 

@@ -392,7 +392,16 @@ def test_a_conda_channel_token_goes_with_the_requests_and_never_into_the_output(
     # shown as /t/*** but sent as configured, or the channel answers 401 and a good
     # mirror is reported failing.
     conda = mirror_lab.add("conda-token", delay_ms=1)
-    ctx = lab_context(tmp_path, mirror_lab, lab_urls)
+    # For the other tools /t/ is a path like any other: asked and shown as written.
+    pip = mirror_lab.add("pip-t", delay_ms=1)
+    npm = mirror_lab.add("npm-t", delay_ms=1)
+    ctx = lab_context(
+        tmp_path,
+        mirror_lab,
+        lab_urls,
+        PIP_INDEX_URL=f"{pip}/t/team-a/simple",
+        npm_config_registry=f"{npm}/t/tk-npm/npm/",
+    )
     secret = conda.replace("https://", "https://u:pw-SECRET@") + "/t/tk-SECRET-42"
     (tmp_path / "condarc").write_text(f"default_channels:\n  - {secret}/pkgs/main\n")
 
@@ -410,3 +419,8 @@ def test_a_conda_channel_token_goes_with_the_requests_and_never_into_the_output(
     shown = json.dumps([result.to_json() for result in results.values()])
     assert "SECRET" not in shown
     assert "https://***:***@127.0.0.1" in shown and "/t/***" in shown
+    for name, path in (("pip-t", "/t/team-a/simple"), ("npm-t", "/t/tk-npm/npm/")):
+        mirror_lab.server(name).wait_idle()
+        asked = [record.target for record in mirror_lab.server(name).records]
+        assert asked and all(target.startswith(path) for target in asked), (name, asked)
+        assert path in shown

@@ -21,7 +21,7 @@ from envdoctor.net.proxy import proxies_from_env, proxy_for
 from envdoctor.net.ranking import rank, score
 from envdoctor.net.results import Measurement, Outcome
 from envdoctor.net.session import Session
-from envdoctor.redact import Masked, mask_url, scrub, with_userinfo
+from envdoctor.redact import Masked, mask_conda_url, mask_url, scrub, with_userinfo
 from envdoctor.tools import pull_path
 
 
@@ -829,17 +829,20 @@ def test_masked_urls_keep_what_they_hide_for_the_requests_only() -> None:
     assert mask_url("https://h/x").__class__ is str
 
 
-def test_mask_url_hides_a_conda_channel_token_and_keeps_it_for_the_requests() -> None:
-    # conda masks a /t/<token> segment wherever it is in a URL (mask_anaconda_token).
-    url = "https://u:pw@conda.corp.example/api/t/tk-123-456/pkgs/main?t/x=1"
-    masked = mask_url(url)
-    assert masked == "https://***:***@conda.corp.example/api/t/***/pkgs/main?t/x=1"
+def test_a_conda_channel_token_is_conda_s_to_mask_and_is_kept_for_the_requests() -> None:
+    # conda masks a /t/<token> segment wherever it is in a channel URL; for other tools
+    # /t/ is a path like any other (Debian's pool/main/t/tar/), and masking it there sent
+    # their requests to a literal /t/***.
+    url = "https://u:pw@conda.corp.example/api/t/tk-123-456/pkgs/t/tk-2?t/x=1"
+    masked = mask_conda_url(url)
+    assert masked == "https://***:***@conda.corp.example/api/t/***/pkgs/t/***?t/x=1"
     assert isinstance(masked, Masked) and masked.raw == url
-    assert mask_url(masked) == masked
-    base = "https://***:***@conda.corp.example/api/t/***"
-    assert with_userinfo(base, url) == "https://u:pw@conda.corp.example/api/t/tk-123-456"
-    assert mask_url("https://h/t/tok-9") == "https://h/t/***"
-    assert mask_url("https://h/tt/x/t") == "https://h/tt/x/t"
+    assert mask_conda_url(masked) == masked
+    assert with_userinfo(masked, url) == url
+    assert mask_conda_url("https://t/t/tk-1/main") == "https://t/t/***/main"
+    assert with_userinfo("https://t/t/***/main", "https://t/t/tk-1/main") == "https://t/t/tk-1/main"
+    for plain in ("https://deb.example/debian/pool/main/t/tar/tar_1.34.deb", "file:///t/wheels"):
+        assert mask_url(plain) == plain
 
 
 def test_mask_url_hides_the_signature_of_a_signed_url() -> None:

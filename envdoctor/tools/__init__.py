@@ -26,6 +26,7 @@ module against the Protocol.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from envdoctor.checkup import Checkup, Row
     from envdoctor.configfiles import ToolConfig
     from envdoctor.context import Context
+    from envdoctor.net.results import Measurement
     from envdoctor.net.session import PullPath
     from envdoctor.planning import ApplyOptions
     from envdoctor.profile_checks import ProfileFile
@@ -164,6 +166,27 @@ _MODULES: dict[ToolName, str] = {name: f"envdoctor.tools.{name}" for name in TOO
 def load(name: str) -> Tool:
     """The tool module registered as ``name`` (a KeyError for unknown names)."""
     return cast("Tool", importlib.import_module(_MODULES[cast("ToolName", name)]))
+
+
+def shown_measurement(kind: str, measurement: Measurement) -> Measurement:
+    """``measurement`` of a ``kind`` tool's mirror as that tool shows it: every URL and
+    word in it through the tool's own ``mask_text`` when it has one (conda's, which hides
+    a channel's ``/t/<token>``, a path segment only conda knows is a credential)."""
+    mask = getattr(load(kind), "mask_text", None) if kind in _MODULES else None
+    if mask is None:
+        return measurement
+    changed: dict[str, Any] = {}
+    for item in dataclasses.fields(measurement):
+        value = getattr(measurement, item.name)
+        if isinstance(value, str):
+            shown: Any = mask(value)
+        elif isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+            shown = tuple(mask(v) for v in value)
+        else:
+            continue
+        if shown != value:
+            changed[item.name] = shown
+    return dataclasses.replace(measurement, **changed) if changed else measurement
 
 
 def all_tools() -> list[Tool]:

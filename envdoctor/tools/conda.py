@@ -60,7 +60,7 @@ from envdoctor.profile_checks import (
     type_name,
 )
 from envdoctor.profiles import Profile, scan_profiles
-from envdoctor.redact import Masked, mask_url, unmasked
+from envdoctor.redact import Masked, mask_conda_url, mask_url, unmasked
 from envdoctor.results import FileChange, TargetPlan
 from envdoctor.tools import conda_pull, condarc_text
 from envdoctor.tools.condarc import (
@@ -604,13 +604,13 @@ def mirrors(config: ToolConfig) -> list[str]:
     alias = cast("str", config.value("channel_alias"))
     shown = conda_base(channels, alias)
     raw = conda_base_as_written([unmasked(channel) for channel in channels], unmasked(alias))
-    return [shown if raw == shown else Masked(shown, raw)]
+    return [shown if raw == shown else Masked(mask_conda_url(shown), raw)]
 
 
 def canonical(url: str) -> str:
     """The Anaconda base rather than its ``/pkgs/main`` channel, credentials and channel
-    token masked (:func:`~envdoctor.configfiles.normalise_endpoint`)."""
-    url = normalise_endpoint(url)
+    token masked."""
+    url = mask_conda_url(normalise_endpoint(url))
     return url[: -len("/pkgs/main")] if url.endswith("/pkgs/main") else url
 
 
