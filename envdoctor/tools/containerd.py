@@ -7,6 +7,10 @@ in ``/etc/containerd/config.toml`` (containerd 1.x leaves it empty).  So a plan 
 ``hosts.toml`` per registry of the profile under ``/etc/containerd/certs.d`` (or the first
 directory ``config_path`` already names) and sets ``config_path`` when it is not set, with
 tomlkit so every other byte of ``config.toml`` stays (:mod:`~envdoctor.tools.containerd_files`).
+When ``config.toml`` imports a file (``imports = ["/etc/containerd/conf.d/*.toml"]``) that
+has the CRI plugin's section, that section replaces ``config.toml``'s whole (containerd
+merges imported files over it): the check reads ``config_path`` there, and a plan sets it
+there (:func:`cri_file`).
 The deprecated ``registry.mirrors`` table is never written: the CRI plugin refuses to load
 when it is set together with ``config_path``, so a plan stops and says how to move it.
 
@@ -25,7 +29,9 @@ System scope only: containerd's files are system-wide.
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -99,17 +105,97 @@ endpoints = oci_mirrors.endpoints
 
 def _load_config(
     ctx: Context, problems: list[ConfigProblem], files_read: list[str]
-) -> files.ContainerdConfig:
+) -> tuple[files.ContainerdConfig, Path]:
+    """The CRI registry settings containerd uses, and the file they come from
+    (``config.toml``, or a file it imports: :func:`cri_file`)."""
     path = ctx.path(CONFIG_TOML)
     text = read_text(path, problems)
     if text is None:
-        return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
+        return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ()), path
     files_read.append(str(path))
     try:
-        return files.read_config(files.read_toml(text, CONFIG_TOML))
+        doc = files.read_toml(text, CONFIG_TOML)
     except EnvdoctorError as exc:
         problems.append(ConfigProblem(str(path), None, exc.message.partition(": ")[2]))
-        return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
+        return files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ()), path
+    imported = cri_file(ctx, doc, problems)
+    if imported is None:
+        return files.read_config(doc), path
+    files_read.append(str(imported.path))
+    return imported.config, imported.path
+
+
+@dataclass(frozen=True)
+class CriFile:
+    """The file whose CRI registry section containerd uses: ``config.toml``, or the last
+    file it imports that has the plugin's section.  containerd merges each imported file
+    over the ones before (``config.toml`` first, then its imports, breadth first, each
+    once) and replaces a plugin's whole section with the later file's, so a
+    ``config_path`` left in ``config.toml`` is then not read (containerd 1.6 and 2.x:
+    ``config dump``)."""
+
+    path: Path
+    config: files.ContainerdConfig
+
+
+def cri_file(ctx: Context, doc: Any, problems: list[ConfigProblem] | None = None) -> CriFile | None:
+    """The imported file that replaces ``config.toml``'s (parsed: ``doc``) CRI section,
+    None when none does.  A file that does not parse raises (containerd refuses to start)
+    unless ``problems`` collects it; one that is missing is left out."""
+    config = files.read_config(doc)
+    pending = _imports(ctx, CONFIG_TOML, files.imports_of(doc), problems)
+    loaded = {CONFIG_TOML}
+    found: CriFile | None = None
+    while pending:
+        system, pending = pending[0], pending[1:]
+        if system in loaded:
+            continue
+        loaded.add(system)
+        path = ctx.path(system)
+        text = read_text(path, problems if problems is not None else [])
+        if text is None:
+            continue
+        try:
+            imported = files.read_toml(text, ctx.display(path))
+        except EnvdoctorError as exc:
+            if problems is None:
+                raise
+            problems.append(ConfigProblem(str(path), None, exc.message.partition(": ")[2]))
+            continue
+        own = files.read_config(imported)
+        if files.defines_plugin(imported, own.plugin) or files.defines_plugin(
+            imported, config.plugin
+        ):
+            found = CriFile(path, own)
+        pending = pending + _imports(ctx, system, files.imports_of(imported), problems)
+    return found
+
+
+def _imports(
+    ctx: Context, parent: str, items: list[str], problems: list[ConfigProblem] | None
+) -> list[str]:
+    """``parent``'s imports as system paths, as containerd resolves them: a relative one
+    against ``parent``'s directory, a pattern expanded in name order."""
+    paths: list[str] = []
+    for item in items:
+        path = posixpath.normpath(item)
+        if not path.startswith("/"):
+            if "*" in path and problems is not None:
+                problems.append(
+                    ConfigProblem(
+                        str(ctx.path(parent)),
+                        None,
+                        f"imports the relative pattern {item!r}: containerd before 1.7.20 "
+                        "expands it from its working directory, later ones (and envdoctor) "
+                        f"from {posixpath.dirname(parent)}",
+                    )
+                )
+            path = posixpath.join(posixpath.dirname(parent), path)
+        if "*" in path:
+            paths += sorted(ctx.system_path(match) for match in ctx.root.glob(path.lstrip("/")))
+        else:
+            paths.append(path)
+    return paths
 
 
 def hosts_dir(ctx: Context, config: files.ContainerdConfig) -> Path:
@@ -127,9 +213,9 @@ def resolve(ctx: Context) -> ToolConfig | None:
     problems: list[ConfigProblem] = []
     files_read: list[str] = []
     settings_: dict[str, Setting] = {}
-    config = _load_config(ctx, problems, files_read)
+    config, config_file = _load_config(ctx, problems, files_read)
     section = f'plugins."{config.plugin}".registry'
-    config_source = Source("file", str(ctx.path(CONFIG_TOML)), section)
+    config_source = Source("file", str(config_file), section)
     settings_["config_path"] = Setting(
         "config_path", config.config_path, config_source if config.config_path else _DEFAULT
     )
@@ -356,11 +442,18 @@ def _containerd_changes(
     shown = ctx.display(config_file)  # under --root, the image's file: never this machine's
     old_config = read_existing(config_file, shown, NAME, root=ctx.root)
     old_text = None if old_config is None else decode_utf8(old_config, shown, NAME)
+    doc = files.read_toml(old_text, shown) if old_text else None
     config = (
-        files.read_config(files.read_toml(old_text, shown))
-        if old_text
+        files.read_config(doc)
+        if doc is not None
         else files.ContainerdConfig(2, "io.containerd.grpc.v1.cri", "", ())
     )
+    imported = cri_file(ctx, doc) if doc is not None else None
+    if imported is not None:  # its CRI section replaces config.toml's: edit that file
+        config_file, config = imported.path, imported.config
+        shown = ctx.display(config_file)
+        old_config = read_existing(config_file, shown, NAME, root=ctx.root)
+        old_text = None if old_config is None else decode_utf8(old_config, shown, NAME)
     if config.legacy_mirrors and table.mirrored:
         raise EnvdoctorError(
             f"containerd: {shown} has the deprecated "
@@ -393,8 +486,10 @@ def _containerd_changes(
         changes.append(
             FileChange(NAME, config_file, shown, old_config, new_text.encode(), mode=0o644)
         )
+        where = ctx.system_path(config_file)
+        imports = f" (its CRI section replaces {CONFIG_TOML}'s)" if imported else ""
         notes.append(
-            f"config_path in {CONFIG_TOML} is read when containerd starts: {RESTART} "
+            f"config_path in {where}{imports} is read when containerd starts: {RESTART} "
             "(envdoctor never restarts it; running containers keep running)"
         )
     if changes:

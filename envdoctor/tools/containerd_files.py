@@ -104,6 +104,17 @@ def read_config(doc: Any) -> ContainerdConfig:
     return ContainerdConfig(version, plugin, config_path, legacy)
 
 
+def imports_of(doc: Any) -> list[str]:
+    """A parsed config's top-level ``imports`` (its strings)."""
+    value = doc.get("imports")
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def defines_plugin(doc: Any, plugin: str) -> bool:
+    """Whether a parsed config has a ``[plugins."<plugin>"]`` section (of any depth)."""
+    return _table_at(doc, ("plugins", plugin)) is not None
+
+
 def hosts_dirs(config: ContainerdConfig) -> list[str]:
     """The directories ``config_path`` names (containerd splits it on ``:``)."""
     return [part for part in config.config_path.split(":") if part]

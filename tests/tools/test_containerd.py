@@ -441,3 +441,77 @@ def test_podman_prefix_of_a_docker_hub_alias_is_not_docker_io(ctx: Context) -> N
     assert config.value("mirrors.registry-1.docker.io") == ("https://docker.1ms.run",)
     (problem,) = config.problems
     assert 'write prefix = "docker.io"' in problem.message
+
+
+def _containerd_config_path(config: Path) -> str | None:
+    """The CRI ``config_path`` the real containerd takes from ``config`` and its imports
+    (``containerd config dump``); None when containerd is not installed."""
+    program = shutil.which("containerd")
+    if program is None:
+        return None
+    dump = subprocess.run(
+        [program, "-c", str(config), "config", "dump"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=config.parent,
+    ).stdout
+    return next(
+        line.split("=", 1)[1].strip().strip('"')
+        for line in dump.splitlines()
+        if line.strip().startswith("config_path")
+    )
+
+
+@pytest.mark.parametrize("imports", ['["conf.d/10-cri.toml"]', '["/etc/containerd/conf.d/*"]'])
+def test_an_imported_cri_section_is_the_one_that_gets_config_path(
+    ctx: Context, imports: str
+) -> None:
+    # config.toml imports a file with its own CRI section (an nvidia-ctk or cloud image
+    # drop-in): containerd replaces config.toml's whole section with it, so a config_path
+    # set in config.toml is never read and the hosts.toml files were ignored.
+    main_text = (
+        f"version = 2\nimports = {imports}\n\n"
+        '[plugins."io.containerd.grpc.v1.cri".registry]\n'
+        '  config_path = "/etc/containerd/certs.d"\n'
+    )
+    main = _put(ctx, containerd.CONFIG_TOML, main_text)
+    dropin = _put(
+        ctx,
+        "/etc/containerd/conf.d/10-cri.toml",
+        'version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  enable_cdi = true\n',
+    )
+    _put(
+        ctx,
+        "/etc/containerd/certs.d/ghcr.io/hosts.toml",
+        f'server = "https://ghcr.io"\n[host."{GHCR}"]\n  capabilities = ["pull"]\n',
+    )
+    judged = imports.startswith('["conf.d')  # the host's /etc is not the test's
+    if judged:
+        assert _containerd_config_path(main) in (None, "")
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None
+    assert resolved.value("config_path") == ""
+    assert str(dropin) in resolved.files_read
+    row = containerd.diagnose(
+        ctx, {"containerd": resolved}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None and any("config_path is not set" in f.message for f in row.findings)
+
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    by_display = {c.display: c for c in plan.changes}
+    assert containerd.CONFIG_TOML not in by_display
+    edit = by_display["/etc/containerd/conf.d/10-cri.toml"]
+    assert edit.new is not None and b'config_path = "/etc/containerd/certs.d"' in edit.new
+    assert "/etc/containerd/certs.d/docker.io/hosts.toml" in by_display
+    assert any("replaces /etc/containerd/config.toml's" in note for note in plan.notes)
+    _apply(ctx, plan)
+    assert main.read_text() == main_text
+    if judged:
+        assert _containerd_config_path(main) in (None, "/etc/containerd/certs.d")
+    assert containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM).changes == ()
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None
+    assert resolved.settings["config_path"].source.location == str(dropin)
+    assert containerd.effective_mirrors(resolved) == {"docker.io": [HUB], "ghcr.io": [GHCR]}
