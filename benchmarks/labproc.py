@@ -48,6 +48,8 @@ def served(
         with MirrorLab(pki) as lab:
             yield [lab.add(name, **dict(options)) for name, options in specs], lab.env
         return
+    if not specs:
+        raise ValueError("no lab mirror to serve")
     size = max(1, math.ceil(len(specs) / processes))
     context = multiprocessing.get_context("spawn")
     children: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
@@ -58,8 +60,12 @@ def served(
                 target=_serve, args=(theirs, pki, list(specs[first : first + size])), daemon=True
             )
             child.start()
+            theirs.close()  # the child's end: a child that dies then ends our recv()
             children.append((child, ours))
-        answers = [ours.recv() for _, ours in children]
+        try:
+            answers = [ours.recv() for _, ours in children]
+        except EOFError:
+            raise SystemExit("a lab process ended before serving: see its error above") from None
         yield [url for urls, _ in answers for url in urls], answers[0][1]
     finally:
         for _, ours in children:
