@@ -3,7 +3,8 @@
 All four read registries through containers/image, which loads, per
 containers-registries.conf(5):
 
-- one main file: ``$CONTAINERS_REGISTRIES_CONF`` when set, else
+- one main file: ``$CONTAINERS_REGISTRIES_CONF`` when set (podman reads it; skopeo does
+  not, and the check says so), else
   ``~/.config/containers/registries.conf`` when it exists (it *replaces* the system file
   and the system drop-ins), else ``/etc/containers/registries.conf``;
 - then the drop-ins ``*.conf`` of ``/etc/containers/registries.conf.d/`` (not when the user
@@ -379,6 +380,14 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
                 f"`podman pull {name}` does not get {expected}",
                 f"remove the alias or pull {expected} by its full name",
             )
+    override = ctx.env.get("CONTAINERS_REGISTRIES_CONF")
+    if override and "skopeo" in details["programs"]:
+        row.warn(
+            f"CONTAINERS_REGISTRIES_CONF={override} is podman's main file, but skopeo does "
+            f"not read the variable (skopeo 1.9 to 1.22): it reads {SYSTEM_FILE} or the "
+            "user's file instead, so its registries may differ from podman's",
+            f"give skopeo the same file: skopeo --registries-conf {override} ...",
+        )
     profile = remedies.profile
     if profile is not None and profile.podman is not None:
         oci_mirrors.report_drift(row, profile, profile.podman, effective, apply)

@@ -515,3 +515,26 @@ def test_an_imported_cri_section_is_the_one_that_gets_config_path(
     assert resolved is not None
     assert resolved.settings["config_path"].source.location == str(dropin)
     assert containerd.effective_mirrors(resolved) == {"docker.io": [HUB], "ghcr.io": [GHCR]}
+
+
+def test_skopeo_is_said_to_ignore_containers_registries_conf(ctx: Context) -> None:
+    # skopeo 1.9.3 here loads /etc/containers/registries.conf with the variable set
+    # (`skopeo --debug inspect`); podman reads the file it names.
+    named = _put(ctx, "/srv/registries.conf", 'unqualified-search-registries = ["docker.io"]\n')
+    env = {**ctx.env, "CONTAINERS_REGISTRIES_CONF": str(named), "PATH": "/usr/bin"}
+    ctx = dataclasses.replace(ctx, env=env)
+    _put(ctx, podman.SYSTEM_FILE, 'unqualified-search-registries = ["docker.io"]\n')
+
+    def findings() -> list[str]:
+        config = podman.resolve(ctx)
+        assert config is not None
+        checkup = Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+        row = podman.diagnose(ctx, {"podman": config}, checkup)
+        assert row is not None
+        return [f"{f.message} / {f.remedy}" for f in row.findings]
+
+    assert not any("skopeo" in text for text in findings())  # podman alone: nothing to say
+    _put(ctx, "/usr/bin/skopeo", "#!/bin/sh\n").chmod(0o755)
+    (text,) = [text for text in findings() if "skopeo" in text]
+    assert f"CONTAINERS_REGISTRIES_CONF={named} is podman's main file" in text
+    assert f"skopeo --registries-conf {named}" in text
