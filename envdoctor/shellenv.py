@@ -46,7 +46,8 @@ BLOCK_BEGIN = "# >>> envdoctor >>>"
 BLOCK_NOTICE = "# !! Contents within this block are managed by envdoctor !!"
 BLOCK_END = "# <<< envdoctor <<<"
 RC_FILES = (".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshenv")
-"""Start-up files that get the block when they exist, in the order they are planned."""
+"""Start-up files that get the block when they exist, in the order they are planned (zsh's
+``.zshenv`` is :func:`zsh_env_file`'s, and also when a ``.zshrc`` exists)."""
 
 Exports = Sequence[tuple[str, str]]
 
@@ -203,9 +204,9 @@ def _rc_files(ctx: Context) -> list[Path]:
     """The start-up files that get the block, one per real file: ``~/.bash_profile``
     linked to ``~/.bashrc`` (a common set-up) is one file, and gets one block, under the
     name that is not a link."""
-    existing = [ctx.home / name for name in RC_FILES if (ctx.home / name).is_file()]
-    zshenv = ctx.home / ".zshenv"
-    if (ctx.home / ".zshrc").is_file() and zshenv not in existing:
+    existing = [ctx.home / name for name in RC_FILES[:-1] if (ctx.home / name).is_file()]
+    zshenv = zsh_env_file(ctx)
+    if any(path.is_file() for path in (zshenv, zshenv.parent / ".zshrc", ctx.home / ".zshrc")):
         existing.append(zshenv)
     by_target: dict[Path, Path] = {}
     for rc in existing:
@@ -215,6 +216,22 @@ def _rc_files(ctx: Context) -> list[Path]:
             by_target[target] = rc
     unique = [rc for rc in existing if rc in by_target.values()]
     return unique or [ctx.home / ".profile"]
+
+
+def zsh_env_file(ctx: Context) -> Path:
+    """The ``.zshenv`` a new zsh reads: ``$ZDOTDIR/.zshenv`` when ``ZDOTDIR`` comes with
+    the environment zsh starts in (``/etc/zshenv``, pam, ``environment.d``), else
+    ``~/.zshenv``.  A ``ZDOTDIR`` that ``~/.zshenv`` itself sets, the common way, comes
+    too late for ``.zshenv``: zsh has read ``~/.zshenv`` by then (zsh 5.9)."""
+    home_file = ctx.home / ".zshenv"
+    zdotdir = ctx.env.get("ZDOTDIR", "")
+    if not zdotdir.startswith("/") or Path(zdotdir) == ctx.home:
+        return home_file
+    try:
+        sets_it = home_file.is_file() and b"ZDOTDIR" in home_file.read_bytes()
+    except OSError:
+        sets_it = False
+    return home_file if sets_it else Path(zdotdir) / ".zshenv"
 
 
 def _sh_block(ctx: Context, sh_file: Path) -> list[str]:

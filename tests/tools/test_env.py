@@ -369,6 +369,37 @@ def test_zsh_user_gets_a_zshenv(ctx: Context) -> None:
     assert (ctx.home / ".zshrc").read_text() == "autoload -U compinit\n"
 
 
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed (Debian's zsh)")
+@pytest.mark.parametrize("where", ["environment", "zshenv"])
+def test_a_zsh_with_zdotdir_reads_the_block_in_a_new_login_shell(ctx: Context, where: str) -> None:
+    # ZDOTDIR=~/.config/zsh, the user's files there.  Set before zsh starts (pam,
+    # /etc/zshenv), zsh reads $ZDOTDIR/.zshenv and never ~/.zshenv or ~/.profile, where
+    # the block went; set by ~/.zshenv (the common way), ~/.zshenv is the one to edit.
+    zdotdir = ctx.home / ".config" / "zsh"
+    zdotdir.mkdir(parents=True)
+    (zdotdir / ".zshrc").write_text("autoload -U compinit\n")
+    starts_with = {"ZDOTDIR": str(zdotdir)} if where == "environment" else {}
+    if where == "zshenv":
+        (ctx.home / ".zshenv").write_text('export ZDOTDIR="$HOME/.config/zsh"\n')
+    ctx = Context.for_root(
+        ctx.root, home=ctx.home, env={**ctx.env, "ZDOTDIR": str(zdotdir)}, cwd=ctx.cwd
+    )
+    plan = env.plan(ctx, get_profile(ctx, "cn-tsinghua"), USER)
+    edited = "~/.config/zsh/.zshenv" if where == "environment" else "~/.zshenv"
+    assert edited in by_display(plan) and "~/.profile" not in by_display(plan)
+    write(plan)
+    result = subprocess.run(
+        ["zsh", "-l", "-c", 'printf "%s" "$HF_ENDPOINT"'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=clean_env(ctx.home, **starts_with),
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "https://hf-mirror.com"
+
+
 def test_bash_profile_linked_to_bashrc_gets_one_block_and_applies(ctx: Context) -> None:
     (ctx.home / ".bashrc").write_text("export EDITOR=vi\n")
     (ctx.home / ".bash_profile").symlink_to(".bashrc")
