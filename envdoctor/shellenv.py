@@ -184,6 +184,14 @@ def _plan_user(ctx: Context, profile: Profile, pairs: Exports, options: ApplyOpt
         )
     block = _sh_block(ctx, sh_file)
     notes: list[str] = []
+    relative = ctx.env.get("XDG_CONFIG_HOME", "")
+    if fish_dir.is_dir() and relative and not relative.startswith("/"):
+        notes.append(
+            f"fish reads its conf.d from {relative}/fish in the directory it starts in "
+            f"while XDG_CONFIG_HOME={relative} is relative, not {ctx.display(fish_dir)}: "
+            "set XDG_CONFIG_HOME to an absolute path (or unset it) for fish to load "
+            "envdoctor.fish"
+        )
     for rc in _rc_files(ctx):
         old = read_existing(rc, ctx.display(rc), "env", root=ctx.root)
         new = with_block(old, block, ctx.display(rc))

@@ -216,6 +216,11 @@ def config_path(ctx: Context, scope: Scope) -> Path:
     if named:
         return env_path(ctx, named)
     home_file = ctx.home / ".gitconfig"
+    relative = ctx.env.get("XDG_CONFIG_HOME", "")
+    if relative and not relative.startswith("/"):
+        # git reads <relative>/git/config from the directory it runs in (git 2.39), a
+        # different file in each: ~/.gitconfig, read in every one, and read after it.
+        return home_file
     xdg = ctx.xdg_config_home / "git" / "config"
     return xdg if not home_file.exists() and xdg.exists() else home_file
 

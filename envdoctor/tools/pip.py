@@ -75,6 +75,7 @@ from envdoctor.tools.pip_config import (
     PipConfigParser,
     pip_config_files,
     pip_option_name,
+    relative_user_dir,
     resolve_pip,
     strict_parse,
     universal_newlines,
@@ -109,6 +110,14 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     settings = profile.pip
     if settings is None:
         return TargetPlan(NAME, skipped="the profile does not set pip")
+    relative = relative_user_dir(ctx) if options.scope == "user" else None
+    if relative is not None:
+        return TargetPlan(
+            NAME,
+            skipped=f"XDG_CONFIG_HOME={relative} is relative, and this pip then reads its user "
+            f"file {relative}/pip/pip.conf from the directory it runs in (a different file "
+            "in each): set XDG_CONFIG_HOME to an absolute path, or unset it, and apply again",
+        )
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
     old = read_existing(path, display, "pip", root=ctx.root)

@@ -188,6 +188,14 @@ def _site_config_dirs(ctx: Context, version: PipVersion) -> list[str]:
     return entries
 
 
+def relative_user_dir(ctx: Context, rules: PipRules | None = None) -> str | None:
+    """The relative ``XDG_CONFIG_HOME`` this pip takes for its user files, read from the
+    directory it runs in (pip before 26.3, through platformdirs); None when it takes an
+    absolute one or ``~/.config``."""
+    directory = _user_config_dir(ctx, (rules or installed_pip(ctx)).effective)
+    return None if directory.startswith("/") else directory
+
+
 def _user_config_dir(ctx: Context, version: PipVersion) -> str:
     raw = ctx.env.get("XDG_CONFIG_HOME", "")
     if version >= (26, 3):

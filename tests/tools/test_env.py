@@ -400,6 +400,31 @@ def test_a_zsh_with_zdotdir_reads_the_block_in_a_new_login_shell(ctx: Context, w
     assert result.stdout == "https://hf-mirror.com"
 
 
+def test_fish_under_a_relative_xdg_config_home_is_told_it_will_not_load_the_file(
+    ctx: Context,
+) -> None:
+    # fish 3.6 takes XDG_CONFIG_HOME=rel as rel/fish under the directory it starts in.
+    (ctx.home / ".config" / "fish").mkdir(parents=True)
+    relative = Context.for_root(
+        ctx.root, home=ctx.home, env={**ctx.env, "XDG_CONFIG_HOME": "rel"}, cwd=ctx.cwd
+    )
+    plan = env.plan(relative, get_profile(ctx, "cn-tsinghua"), USER)
+    (note,) = [note for note in plan.notes if note.startswith("fish reads")]
+    assert "rel/fish in the directory it starts in" in note and "~/.config/fish" in note
+    if shutil.which("fish") is not None:
+        where = subprocess.run(
+            ["fish", "-c", "echo $__fish_config_dir"],
+            env=clean_env(ctx.home, XDG_CONFIG_HOME="rel"),
+            cwd=ctx.home,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert where.stdout.strip() in ("rel/fish", f"{ctx.home}/rel/fish"), where
+    plan = env.plan(ctx, get_profile(ctx, "cn-tsinghua"), USER)
+    assert not any(note.startswith("fish reads") for note in plan.notes)
+
+
 def test_bash_profile_linked_to_bashrc_gets_one_block_and_applies(ctx: Context) -> None:
     (ctx.home / ".bashrc").write_text("export EDITOR=vi\n")
     (ctx.home / ".bash_profile").symlink_to(".bashrc")

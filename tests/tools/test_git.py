@@ -244,3 +244,31 @@ def test_a_rewrite_in_the_repository_envdoctor_runs_in_is_not_a_clones(tmp_path:
     )
     config = git.resolve(ctx)
     assert config is not None and config.value("huggingface.co") == f"{MIRROR}/"
+
+
+def test_a_relative_xdg_config_home_gets_the_rewrite_in_the_gitconfig_every_git_reads(
+    tmp_path: Path,
+) -> None:
+    # XDG_CONFIG_HOME=rel: git reads rel/git/config from the directory it runs in, not
+    # ~/.config/git/config, which the plan edited when it existed without ~/.gitconfig.
+    ctx = make_ctx(tmp_path)
+    ctx = Context.for_root(tmp_path, home=ctx.home, cwd=ctx.home, env={"XDG_CONFIG_HOME": "rel"})
+    xdg = ctx.home / ".config" / "git" / "config"
+    xdg.parent.mkdir(parents=True)
+    xdg.write_text("[user]\n\tname = A. Developer\n")
+    plan = git.plan(ctx, profile(), USER)
+    assert [change.path for change in plan.changes] == [ctx.home / ".gitconfig"]
+    apply_plan(ctx, profile())
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    env = {**git.git_env(ctx), "GIT_DIR": git.NO_REPOSITORY}
+    read = subprocess.run(
+        ["git", "config", "--get-regexp", r"^url\..*\.insteadof$"],
+        env=env,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert read.stdout.split() == [f"url.{MIRROR}/.insteadof", "https://huggingface.co/"]

@@ -615,3 +615,28 @@ def test_pip_downloads_one_file_at_a_time_as_its_advice_says(tmp_path: Path) -> 
         assert len(index.wheel_gets) == 4
         assert index.most_in_flight == 1
         assert not [get for get in index.wheel_gets if "range" in get]
+
+
+def test_a_relative_xdg_config_home_skips_the_user_plan_and_says_why(tmp_path: Path) -> None:
+    # XDG_CONFIG_HOME=rel: pip before 26.3 reads rel/pip/pip.conf from the directory it
+    # runs in (pip config debug); the plan wrote ~/.config/pip/pip.conf, which pip then
+    # does not read, and blamed PIP_CONFIG_FILE.
+    ctx = make_ctx(tmp_path, {"XDG_CONFIG_HOME": "rel", "VIRTUAL_ENV": sys.prefix})
+    env = {**pip_env(ctx, tmp_path), "XDG_CONFIG_HOME": "rel"}
+    debug = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "config", "debug"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "rel/pip/pip.conf, exists: False" in debug.stdout  # this venv's pip
+    plan = pip_target.plan(ctx, profile(), USER)
+    assert plan.changes == ()
+    assert plan.skipped is not None
+    assert plan.skipped.startswith("XDG_CONFIG_HOME=rel is relative")
+    assert "rel/pip/pip.conf from the directory it runs in" in plan.skipped
+    absolute = make_ctx(tmp_path, {"VIRTUAL_ENV": sys.prefix})
+    assert pip_target.plan(absolute, profile(), USER).changes  # an absolute one: planned
