@@ -278,6 +278,15 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
         return TargetPlan(NAME, skipped="the profile does not set git")
     if git_program(ctx) is None:
         return TargetPlan(NAME, skipped="git is not installed: nothing clones")
+    variable = "GIT_CONFIG_SYSTEM" if options.scope == "system" else "GIT_CONFIG_GLOBAL"
+    if ctx.env.get(variable) == "":  # git 2.39: no such file read, and --global fails
+        which = "system" if options.scope == "system" else "global"
+        return TargetPlan(
+            NAME,
+            skipped=f"{variable} is set and empty: git reads no {which} file, so nothing "
+            f"written for the {options.scope} scope reaches a clone; unset {variable} (or "
+            "name a file in it) and apply again",
+        )
     path = config_path(ctx, options.scope)
     display = ctx.display(path)
     old = read_existing(path, display, "git", root=ctx.root)

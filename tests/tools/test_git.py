@@ -272,3 +272,23 @@ def test_a_relative_xdg_config_home_gets_the_rewrite_in_the_gitconfig_every_git_
         check=True,
     )
     assert read.stdout.split() == [f"url.{MIRROR}/.insteadof", "https://huggingface.co/"]
+
+
+def test_an_empty_git_config_global_skips_the_plan_as_git_reads_no_global_file(
+    tmp_path: Path,
+) -> None:
+    # GIT_CONFIG_GLOBAL= : git reads no global file and `git config --global` fails
+    # (git 2.39); the plan wrote ~/.gitconfig, which no clone then read.
+    ctx = make_ctx(tmp_path)
+    ctx = Context.for_root(tmp_path, home=ctx.home, cwd=ctx.home, env={"GIT_CONFIG_GLOBAL": ""})
+    (ctx.home / ".gitconfig").write_text(
+        f'[url "{MIRROR}/"]\n\tinsteadOf = https://huggingface.co/\n'
+    )
+    env = {**git.git_env(ctx), "GIT_DIR": git.NO_REPOSITORY}
+    read = subprocess.run(
+        ["git", "config", "--get-regexp", "insteadof"], env=env, capture_output=True, timeout=30
+    )
+    assert read.returncode == 1 and read.stdout == b""  # not read
+    plan = git.plan(ctx, profile(), USER)
+    assert plan.changes == () and plan.skipped is not None
+    assert plan.skipped.startswith("GIT_CONFIG_GLOBAL is set and empty: git reads no global file")
