@@ -3,7 +3,9 @@
 containerd reads a registry's mirrors from ``<config_path>/<registry>/hosts.toml``
 (``server`` plus ``[host."<mirror>"]`` tables with ``capabilities = ["pull", "resolve"]``),
 but its CRI plugin (what kubelet uses) reads that directory only when ``config_path`` is set
-in ``/etc/containerd/config.toml`` (containerd 1.x leaves it empty).  So a plan writes one
+in ``/etc/containerd/config.toml`` (containerd 1.x to 2.1 leave it empty; 2.2 and later
+read ``/etc/containerd/certs.d:/etc/docker/certs.d`` when it is unset, and the plan then
+leaves config.toml alone: :data:`DEFAULT_CONFIG_PATH_SINCE`).  So a plan writes one
 ``hosts.toml`` per registry of the profile under ``/etc/containerd/certs.d`` (or the first
 directory ``config_path`` already names) and sets ``config_path`` when it is not set, with
 tomlkit so every other byte of ``config.toml`` stays (:mod:`~envdoctor.tools.containerd_files`).
@@ -30,6 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import re
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +75,48 @@ _DEFAULT = Source("default", "containerd")
 
 
 # --- where containerd is --------------------------------------------------------------
+
+
+DEFAULT_CONFIG_PATH_SINCE = (2, 2)
+"""containerd 2.2 reads ``/etc/containerd/certs.d:/etc/docker/certs.d`` when ``config_path``
+is unset or empty (``DefaultImageConfig``; a version 2 file's empty one is filled in as it
+is migrated); before, an unset one means no hosts directory for the CRI plugin."""
+DEFAULT_CONFIG_PATH = "/etc/containerd/certs.d:/etc/docker/certs.d"
+
+
+def installed_version(ctx: Context) -> tuple[int, ...] | None:
+    """The version ``containerd --version`` prints (Debian's ``1.6.20~ds1``, upstream's
+    ``v2.2.0``); None when there is no containerd on ``PATH``, for an image's (not run
+    here), or when it says none."""
+    program = None if ctx.image else ctx.program_path("containerd")
+    if program is None:
+        return None
+    try:
+        done = subprocess.run(
+            [str(program), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(?<![\w.])v?(\d+)\.(\d+)\.(\d+)", done.stdout)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def with_default_config_path(
+    ctx: Context, config: files.ContainerdConfig
+) -> tuple[files.ContainerdConfig, tuple[int, ...] | None]:
+    """``config`` with the ``config_path`` containerd 2.2 and later use when it is unset,
+    and the version that says so (None: the file's own value stands)."""
+    if config.config_path:
+        return config, None
+    version = installed_version(ctx)
+    if version is None or version < DEFAULT_CONFIG_PATH_SINCE:
+        return config, None
+    return dataclasses.replace(config, config_path=DEFAULT_CONFIG_PATH), version
 
 
 def installed(ctx: Context) -> bool:
@@ -216,9 +262,11 @@ def resolve(ctx: Context) -> ToolConfig | None:
     config, config_file = _load_config(ctx, problems, files_read)
     section = f'plugins."{config.plugin}".registry'
     config_source = Source("file", str(config_file), section)
-    settings_["config_path"] = Setting(
-        "config_path", config.config_path, config_source if config.config_path else _DEFAULT
-    )
+    config, defaulted = with_default_config_path(ctx, config)
+    path_source = config_source if config.config_path else _DEFAULT
+    if defaulted is not None:
+        path_source = Source("default", f"containerd {'.'.join(map(str, defaulted))}")
+    settings_["config_path"] = Setting("config_path", config.config_path, path_source)
     settings_["legacy_mirrors"] = Setting(
         "legacy_mirrors",
         config.legacy_mirrors,
@@ -454,6 +502,9 @@ def _containerd_changes(
         shown = ctx.display(config_file)
         old_config = read_existing(config_file, shown, NAME, root=ctx.root)
         old_text = None if old_config is None else decode_utf8(old_config, shown, NAME)
+    # containerd 2.2 reads certs.d with config_path unset: setting it would only drop
+    # /etc/docker/certs.d from the directories it reads
+    config, _ = with_default_config_path(ctx, config)
     if config.legacy_mirrors and table.mirrored:
         raise EnvdoctorError(
             f"containerd: {shown} has the deprecated "

@@ -538,3 +538,42 @@ def test_skopeo_is_said_to_ignore_containers_registries_conf(ctx: Context) -> No
     (text,) = [text for text in findings() if "skopeo" in text]
     assert f"CONTAINERS_REGISTRIES_CONF={named} is podman's main file" in text
     assert f"skopeo --registries-conf {named}" in text
+
+
+@pytest.mark.parametrize(("version", "edits_config"), [("v2.1.4", True), ("v2.2.0", False)])
+def test_containerd_2_2_reads_certs_d_with_config_path_unset(
+    ctx: Context, version: str, edits_config: bool
+) -> None:
+    # containerd 2.2 defaults config_path to /etc/containerd/certs.d:/etc/docker/certs.d
+    # (DefaultImageConfig): there the check warned of a setting that is not missing, and
+    # the plan set config_path, dropping /etc/docker/certs.d.
+    program = _put(
+        ctx,
+        "/usr/bin/containerd",
+        f"#!/bin/sh\necho 'containerd github.com/containerd/containerd/v2 {version} 1c4457e'\n",
+    )
+    program.chmod(0o755)
+    ctx = dataclasses.replace(ctx, env={**ctx.env, "PATH": "/usr/bin"})
+    _put(ctx, containerd.CONFIG_TOML, "version = 3\n")
+    _put(
+        ctx,
+        "/etc/containerd/certs.d/ghcr.io/hosts.toml",
+        f'server = "https://ghcr.io"\n[host."{GHCR}"]\n  capabilities = ["pull"]\n',
+    )
+    assert containerd.installed_version(ctx) == tuple(int(p) for p in version[1:].split("."))
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None
+    row = containerd.diagnose(
+        ctx, {"containerd": resolved}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None
+    warned = any("config_path is not set" in f.message for f in row.findings)
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    shown = {change.display for change in plan.changes}
+    assert "/etc/containerd/certs.d/docker.io/hosts.toml" in shown
+    assert (containerd.CONFIG_TOML in shown) is edits_config
+    assert warned is edits_config
+    if not edits_config:
+        setting = resolved.settings["config_path"]
+        assert setting.value == "/etc/containerd/certs.d:/etc/docker/certs.d"
+        assert setting.source.location == "containerd 2.2.0"
