@@ -200,6 +200,14 @@ def cri_file(ctx: Context, doc: Any, problems: list[ConfigProblem] | None = None
         path = ctx.path(system)
         text = read_text(path, problems if problems is not None else [])
         if text is None:
+            if problems is not None and not path.exists():
+                problems.append(
+                    ConfigProblem(
+                        str(path),
+                        None,
+                        "is imported but does not exist: containerd refuses to start",
+                    )
+                )
             continue
         try:
             imported = files.read_toml(text, ctx.display(path))

@@ -577,3 +577,12 @@ def test_containerd_2_2_reads_certs_d_with_config_path_unset(
         setting = resolved.settings["config_path"]
         assert setting.value == "/etc/containerd/certs.d:/etc/docker/certs.d"
         assert setting.source.location == "containerd 2.2.0"
+
+
+def test_a_missing_import_is_a_problem_as_containerd_refuses_to_start(ctx: Context) -> None:
+    # containerd 1.6.20: "failed to load TOML: ...: no such file or directory".
+    _put(ctx, containerd.CONFIG_TOML, 'version = 2\nimports = ["/etc/containerd/gone.toml"]\n')
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None
+    (problem,) = [p for p in resolved.problems if "gone.toml" in p.path]
+    assert "imported but does not exist: containerd refuses to start" in problem.message
