@@ -30,11 +30,14 @@ System scope only: containerd's files are system-wide.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fnmatch
+import functools
 import posixpath
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -92,11 +95,23 @@ def installed_version(ctx: Context) -> tuple[int, ...] | None:
     if program is None:
         return None
     try:
+        changed = program.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _program_version(str(program), changed)
+
+
+@functools.lru_cache(maxsize=8)
+def _program_version(program: str, changed: int) -> tuple[int, ...] | None:
+    """``program --version``'s version, asked once per run for a program as it is
+    (``changed``: its modification time), within 2 s: a check and its plan ask it
+    several times, and one that hangs must not cost each of them its timeout."""
+    try:
         done = subprocess.run(
-            [str(program), "--version"],
+            [program, "--version"],
             capture_output=True,
             text=True,
-            timeout=5,
+            timeout=2,
             check=False,
             stdin=subprocess.DEVNULL,
         )
@@ -189,9 +204,23 @@ def cri_file(ctx: Context, doc: Any, problems: list[ConfigProblem] | None = None
     None when none does.  A file that does not parse raises (containerd refuses to start)
     unless ``problems`` collects it; one that is missing is left out."""
     config = files.read_config(doc)
+    found: CriFile | None = None
+    for path, imported in imported_files(ctx, doc, problems):
+        own = files.read_config(imported)
+        if files.defines_plugin(imported, own.plugin) or files.defines_plugin(
+            imported, config.plugin
+        ):
+            found = CriFile(path, own)
+    return found
+
+
+def imported_files(
+    ctx: Context, doc: Any, problems: list[ConfigProblem] | None = None
+) -> Iterator[tuple[Path, Any]]:
+    """Each file ``config.toml`` (parsed: ``doc``) imports, parsed, in the order containerd
+    merges them: breadth first, each once (:func:`cri_file` says what fails how)."""
     pending = _imports(ctx, CONFIG_TOML, files.imports_of(doc), problems)
     loaded = {CONFIG_TOML}
-    found: CriFile | None = None
     while pending:
         system, pending = pending[0], pending[1:]
         if system in loaded:
@@ -216,13 +245,28 @@ def cri_file(ctx: Context, doc: Any, problems: list[ConfigProblem] | None = None
                 raise
             problems.append(ConfigProblem(str(path), None, exc.message.partition(": ")[2]))
             continue
-        own = files.read_config(imported)
-        if files.defines_plugin(imported, own.plugin) or files.defines_plugin(
-            imported, config.plugin
-        ):
-            found = CriFile(path, own)
+        yield path, imported
         pending = pending + _imports(ctx, system, files.imports_of(imported), problems)
-    return found
+
+
+def _newest_config_file(ctx: Context) -> Path:
+    """Of ``config.toml`` and the files it imports, the one changed last: a containerd
+    that started before it runs with what the files said before."""
+    main = ctx.path(CONFIG_TOML)
+    text = read_text(main, [])
+    candidates = [main]
+    if text:
+        with contextlib.suppress(EnvdoctorError):
+            doc = files.read_toml(text, CONFIG_TOML)
+            candidates += [path for path, _ in imported_files(ctx, doc, [])]
+
+    def changed(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return max(candidates, key=changed)
 
 
 def _imports(
@@ -245,11 +289,54 @@ def _imports(
                     )
                 )
             path = posixpath.join(posixpath.dirname(parent), path)
-        if "*" in path:
-            paths += sorted(ctx.system_path(match) for match in ctx.root.glob(path.lstrip("/")))
-        else:
-            paths.append(path)
+        paths += go_glob(ctx, path) if "*" in path else [path]  # containerd's test
     return paths
+
+
+_GO_META = re.compile(r"[*?\[\\]")
+
+
+def go_glob(ctx: Context, pattern: str) -> list[str]:
+    """Go's ``filepath.Glob`` of the system path ``pattern`` under the context's root, as
+    containerd expands an import: one directory at a time, each directory's names in
+    byte order, ``*`` never across a ``/`` (so ``**`` is ``*``), dot files matched."""
+    head, tail = posixpath.split(pattern)
+    dirs = go_glob(ctx, head) if _GO_META.search(head) else [head]
+    found: list[str] = []
+    for directory in dirs:
+        if not _GO_META.search(tail):
+            candidate = posixpath.join(directory, tail)
+            if ctx.path(candidate).is_symlink() or ctx.path(candidate).exists():
+                found.append(candidate)
+            continue
+        try:
+            names = sorted(entry.name for entry in ctx.path(directory).iterdir())
+        except OSError:
+            continue
+        wanted = _fnmatch_pattern(tail)
+        found += [posixpath.join(directory, n) for n in names if fnmatch.fnmatchcase(n, wanted)]
+    return found
+
+
+def _fnmatch_pattern(pattern: str) -> str:
+    """A Go ``path.Match`` pattern of one name in ``fnmatch``'s spelling: ``[^...]`` is
+    ``[!...]``, and ``\\c`` is the character c."""
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            escaped = pattern[index + 1]
+            out.append(f"[{escaped}]" if escaped not in "]!^" else escaped)
+            index += 2
+            continue
+        if char == "[" and pattern[index + 1 : index + 2] == "^":
+            out.append("[!")
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def hosts_dir(ctx: Context, config: files.ContainerdConfig) -> Path:
@@ -440,11 +527,12 @@ def diagnose(ctx: Context, configs: Mapping[str, ToolConfig], checkup: Checkup) 
             f"{files.DEFAULT_HOSTS_DIR}; only ctr --hosts-dir and nerdctl read it",
             apply or f'set config_path = "{files.DEFAULT_HOSTS_DIR}" in the registry table',
         )
-    pid = stale_daemon(ctx, ctx.path(CONFIG_TOML))
+    newest = _newest_config_file(ctx)
+    pid = stale_daemon(ctx, newest)
     if pid is not None:
         row.warn(
-            f"the running containerd (pid {pid}) started before {CONFIG_TOML} was last "
-            "changed: it still uses the old settings",
+            f"the running containerd (pid {pid}) started before {ctx.display(newest)} was "
+            "last changed: it still uses the old settings",
             f"{RESTART} (running containers keep running)",
         )
     k3s_pid = stale_daemon(ctx, ctx.path(K3S_REGISTRIES), "k3s")
@@ -560,10 +648,12 @@ def _containerd_changes(
 
 def reload(ctx: Context) -> str:
     """What ``--reload`` does for containerd: nothing, and why, in words."""
-    pid = stale_daemon(ctx, ctx.path(CONFIG_TOML))
+    newest = _newest_config_file(ctx)
+    pid = stale_daemon(ctx, newest)
     if pid is not None:
         return (
-            f"containerd (pid {pid}) reads config.toml only when it starts: run {RESTART} "
+            f"containerd (pid {pid}) reads {ctx.display(newest)} only when it starts: run "
+            f"{RESTART} "
             "(envdoctor does not restart it); hosts.toml needs no reload"
         )
     return "containerd reads hosts.toml at every pull: nothing to reload"

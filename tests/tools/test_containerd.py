@@ -391,7 +391,9 @@ def test_a_containerd_started_before_the_config_edit_needs_a_restart(
     words = containerd.reload(ctx)
     if edited_after_start:
         assert stale, [f.message for f in row.findings]
-        assert words.startswith("containerd (pid 4242) reads config.toml only when it starts")
+        assert words.startswith(
+            "containerd (pid 4242) reads /etc/containerd/config.toml only when it starts"
+        )
         assert containerd.RESTART in words
     else:
         assert stale == []
@@ -586,3 +588,90 @@ def test_a_missing_import_is_a_problem_as_containerd_refuses_to_start(ctx: Conte
     assert resolved is not None
     (problem,) = [p for p in resolved.problems if "gone.toml" in p.path]
     assert "imported but does not exist: containerd refuses to start" in problem.message
+
+
+def test_an_imported_file_changed_after_containerd_started_needs_a_restart(ctx: Context) -> None:
+    import os
+
+    main = _put(ctx, containerd.CONFIG_TOML, 'version = 2\nimports = ["conf.d/*.toml"]\n')
+    dropin = _put(ctx, "/etc/containerd/conf.d/10-cri.toml", "version = 2\n")
+    started = main.stat().st_mtime
+    _fake_containerd_process(ctx, started + 30)
+    os.utime(main, (started, started))
+    os.utime(dropin, (started + 60, started + 60))  # apply edited it after the start
+    config = containerd.resolve(ctx)
+    assert config is not None
+    row = containerd.diagnose(
+        ctx, {"containerd": config}, Checkup(Remedies(ctx, None, None), LoginEnv({}, []))
+    )
+    assert row is not None
+    assert any(
+        "started before /etc/containerd/conf.d/10-cri.toml was last changed" in f.message
+        for f in row.findings
+    )
+    assert containerd.reload(ctx).startswith(
+        "containerd (pid 4242) reads /etc/containerd/conf.d/10-cri.toml only when it starts"
+    )
+
+
+def test_an_import_without_a_cri_section_leaves_config_toml_s_config_path(ctx: Context) -> None:
+    main = _put(
+        ctx,
+        containerd.CONFIG_TOML,
+        'version = 2\nimports = ["conf.d/10-gc.toml"]\n\n'
+        '[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/srv/certs"\n',
+    )
+    _put(
+        ctx,
+        "/etc/containerd/conf.d/10-gc.toml",
+        'version = 2\n\n[plugins."io.containerd.gc.v1.scheduler"]\n  pause_threshold = 0.03\n',
+    )
+    assert _containerd_config_path(main) in (None, "/srv/certs")
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None and resolved.value("config_path") == "/srv/certs"
+    plan = containerd.plan(ctx, _profile(docker_io=[HUB]), SYSTEM)
+    assert {c.display for c in plan.changes} == {"/srv/certs/docker.io/hosts.toml"}
+
+
+def test_import_patterns_expand_as_go_s_glob_does(ctx: Context) -> None:
+    # Go's filepath.Glob: "**" is "*" (Python's glob refused it: an internal error), and
+    # names are ordered one directory at a time (a/ before a.b/; whole paths sort a.b/
+    # first). containerd 1.6.20's config dump takes the last one's CRI section: a.b's.
+    for name in ("a", "a.b"):
+        _put(
+            ctx,
+            f"/etc/containerd/conf.d/{name}/c.toml",
+            f'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n'
+            f'  config_path = "/from/{name}"\n',
+        )
+    _put(ctx, "/etc/containerd/conf.d/.hidden.toml", "version = 2\n")
+    assert containerd.go_glob(ctx, "/etc/containerd/conf.d/*/c.toml") == [
+        "/etc/containerd/conf.d/a/c.toml",
+        "/etc/containerd/conf.d/a.b/c.toml",
+    ]
+    assert containerd.go_glob(ctx, "/etc/containerd/conf.d/**.toml") == [
+        "/etc/containerd/conf.d/.hidden.toml"
+    ]
+    assert containerd.go_glob(ctx, "/etc/containerd/conf.d/[^.]*") == [
+        "/etc/containerd/conf.d/a",
+        "/etc/containerd/conf.d/a.b",
+    ]
+    main = _put(ctx, containerd.CONFIG_TOML, 'version = 2\nimports = ["conf.d/*/c.toml"]\n')
+    assert _containerd_config_path(main) in (None, "/from/a.b")
+    resolved = containerd.resolve(ctx)
+    assert resolved is not None and resolved.value("config_path") == "/from/a.b"
+
+
+def test_containerd_version_is_asked_once_per_program(ctx: Context) -> None:
+    # A check and its plan ask it several times; one that hangs cost each its timeout.
+    calls = ctx.path("/calls")
+    program = _put(
+        ctx,
+        "/usr/bin/containerd",
+        f"#!/bin/sh\necho x >> {calls}\necho 'containerd containerd.io 1.7.27 05044ec'\n",
+    )
+    program.chmod(0o755)
+    ctx = dataclasses.replace(ctx, env={**ctx.env, "PATH": "/usr/bin"})
+    assert containerd.installed_version(ctx) == (1, 7, 27)
+    assert containerd.installed_version(ctx) == (1, 7, 27)
+    assert calls.read_text() == "x\n"
