@@ -102,11 +102,17 @@ class Context:
         if self.root == Path("/"):
             found = shutil.which(program, path=self.env.get("PATH"))
             return Path(found) if found is not None else None
+        from envdoctor.errors import EnvdoctorError
         from envdoctor.safewrite import resolve_target
 
-        dirs = [d for d in self.env.get("PATH", "").split(":") if d.startswith("/")]
-        candidates = (self.path(d) / program for d in dirs)
-        return next((c for c in candidates if resolve_target(c, self.root).is_file()), None)
+        for directory in (d for d in self.env.get("PATH", "").split(":") if d.startswith("/")):
+            candidate = self.path(directory) / program
+            try:
+                if resolve_target(candidate, self.root).is_file():
+                    return candidate
+            except (EnvdoctorError, OSError):  # a link loop: not a program, as for exec
+                continue
+        return None
 
     def system_path(self, path: Path) -> str:
         """``path`` as the machine (or image) it belongs to sees it: without ``root``."""

@@ -184,6 +184,13 @@ def _plan_user(ctx: Context, profile: Profile, pairs: Exports, options: ApplyOpt
         )
     block = _sh_block(ctx, sh_file)
     notes: list[str] = []
+    zdotdir = ctx.env.get("ZDOTDIR", "")
+    if zdotdir and not zdotdir.startswith("/") and not ctx.image:
+        notes.append(
+            f"zsh reads {zdotdir}/.zshenv from the directory it starts in while ZDOTDIR="
+            f"{zdotdir} is relative, not ~/.zshenv: set ZDOTDIR to an absolute path for "
+            "zsh to get these variables"
+        )
     relative = ctx.env.get("XDG_CONFIG_HOME", "")
     if fish_dir.is_dir() and relative and not relative.startswith("/"):
         notes.append(
@@ -233,8 +240,8 @@ def zsh_env_file(ctx: Context) -> Path:
     too late for ``.zshenv``: zsh has read ``~/.zshenv`` by then (zsh 5.9)."""
     home_file = ctx.home / ".zshenv"
     zdotdir = ctx.env.get("ZDOTDIR", "")
-    if not zdotdir.startswith("/") or Path(zdotdir) == ctx.home:
-        return home_file
+    if ctx.image or not zdotdir.startswith("/") or Path(zdotdir) == ctx.home:
+        return home_file  # an image's zsh does not start with this shell's ZDOTDIR
     try:
         sets_it = home_file.is_file() and b"ZDOTDIR" in home_file.read_bytes()
     except OSError:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -423,6 +424,25 @@ def test_fish_under_a_relative_xdg_config_home_is_told_it_will_not_load_the_file
         assert where.stdout.strip() in ("rel/fish", f"{ctx.home}/rel/fish"), where
     plan = env.plan(ctx, get_profile(ctx, "cn-tsinghua"), USER)
     assert not any(note.startswith("fish reads") for note in plan.notes)
+
+
+def test_a_relative_or_an_image_s_zdotdir_never_moves_the_block_out_of_home(
+    ctx: Context, tmp_path: Path
+) -> None:
+    # A relative ZDOTDIR is read from the directory zsh starts in: said, not followed.
+    # Under --root, this shell's ZDOTDIR is no path of the image: the block stayed in
+    # the image's ~/.zshenv, not /somewhere/.zshenv on this machine.
+    (ctx.home / ".zshrc").write_text("")
+    relative = Context.for_root(ctx.root, home=ctx.home, env={**ctx.env, "ZDOTDIR": "zd"})
+    plan = env.plan(relative, get_profile(ctx, "cn-tsinghua"), USER)
+    assert "~/.zshenv" in by_display(plan)
+    assert any(n.startswith("zsh reads zd/.zshenv from the directory") for n in plan.notes)
+    outside = tmp_path / "host-zdotdir"
+    image = Context.for_root(ctx.root, home=ctx.home, env={**ctx.env, "ZDOTDIR": str(outside)})
+    image = dataclasses.replace(image, image=True)
+    plan = env.plan(image, get_profile(ctx, "cn-tsinghua"), USER)
+    assert all(not str(change.path).startswith(str(outside)) for change in plan.changes)
+    assert ctx.home / ".zshenv" in [change.path for change in plan.changes]
 
 
 def test_bash_profile_linked_to_bashrc_gets_one_block_and_applies(ctx: Context) -> None:

@@ -987,6 +987,18 @@ def test_conda_root_comes_from_the_conda_on_path_when_nothing_names_it(tmp_path:
     assert str(root_rc) not in resolve_conda(make_ctx(tmp_path, {"PATH": "/nowhere"})).files_read
 
 
+def test_a_link_loop_on_an_image_s_path_is_no_program(tmp_path: Path) -> None:
+    # usr/local/bin/podman -> /usr/local/bin/podman: exec finds no program there, and
+    # the link must not stop the whole apply ("too many levels of symbolic links").
+    ctx = make_ctx(tmp_path, {"PATH": "/usr/local/bin:/usr/bin"})
+    loop = tmp_path / "usr/local/bin/podman"
+    loop.parent.mkdir(parents=True)
+    loop.symlink_to("/usr/local/bin/podman")
+    assert ctx.program_path("podman") is None and not ctx.on_path("podman")
+    real = write(tmp_path / "usr/bin/podman", "#!/bin/sh\n")
+    assert ctx.program_path("podman") == real
+
+
 def test_conda_final_flag_stops_higher_files(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path, {"CONDA_CHANNEL_ALIAS": "https://env.example"})
     write(
