@@ -185,7 +185,8 @@ def _plan_user(ctx: Context, profile: Profile, pairs: Exports, options: ApplyOpt
     block = _sh_block(ctx, sh_file)
     notes: list[str] = []
     zdotdir = ctx.env.get("ZDOTDIR", "")
-    if zdotdir and not zdotdir.startswith("/") and not ctx.image:
+    uses_zsh = ctx.on_path("zsh") or (ctx.home / ".zshrc").is_file()
+    if zdotdir and not zdotdir.startswith("/") and not ctx.image and uses_zsh:
         notes.append(
             f"zsh reads {zdotdir}/.zshenv from the directory it starts in while ZDOTDIR="
             f"{zdotdir} is relative, not ~/.zshenv: set ZDOTDIR to an absolute path for "
