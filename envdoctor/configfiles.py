@@ -29,7 +29,7 @@ from typing import Literal, TypeVar, cast
 
 from envdoctor.context import Context
 from envdoctor.errors import EnvdoctorError
-from envdoctor.redact import mask_url
+from envdoctor.redact import Masked, mask_url, unmasked
 from envdoctor.safewrite import resolve_target
 
 SourceKind = Literal["default", "file", "env"]
@@ -125,8 +125,12 @@ FALSY = ("n", "no", "f", "false", "off", "0")
 
 
 def normalise_endpoint(url: str) -> str:
-    """How :func:`configured_mirrors` spells an endpoint: masked, trailing ``/`` stripped."""
-    return mask_url(url.strip()).rstrip("/")
+    """How :func:`configured_mirrors` spells an endpoint: masked, trailing ``/`` stripped;
+    a :class:`~envdoctor.redact.Masked` that keeps the credentials it hides, as written
+    (the requests to the mirror need them)."""
+    shown = mask_url(url.strip()).rstrip("/")
+    raw = unmasked(url).strip().rstrip("/")
+    return shown if shown == raw else Masked(shown, raw)
 
 
 def chain_setting(name: str, chain: Sequence[tuple[object, Source]]) -> Setting:

@@ -424,3 +424,33 @@ def test_a_conda_channel_token_goes_with_the_requests_and_never_into_the_output(
         asked = [record.target for record in mirror_lab.server(name).records]
         assert asked and all(target.startswith(path) for target in asked), (name, asked)
         assert path in shown
+
+
+def test_npm_apt_and_git_mirrors_with_credentials_are_asked_with_them(
+    tmp_path, mirror_lab, lab_urls
+):
+    # npm's registry, an apt URI and a git insteadOf URL with user:password were
+    # measured with the masked ***:***: a good private mirror answered 401 (found by
+    # review; pip, uv and go were fixed before).
+    names = ("npm-auth", "apt-auth", "git-auth")
+    urls = {name: mirror_lab.add(name, delay_ms=1) for name in names}
+    with_user = {
+        name: url.replace("https://", "https://u:pw-SECRET@") for name, url in urls.items()
+    }
+    lab_urls = {**lab_urls, "apt": with_user["apt-auth"], "git": with_user["git-auth"]}
+    ctx = lab_context(
+        tmp_path, mirror_lab, lab_urls, npm_config_registry=f"{with_user['npm-auth']}/npm/"
+    )
+
+    results = {result.name: result for result in network.run(ctx, CheckOptions())}
+
+    wanted = "Basic " + base64.b64encode(b"u:pw-SECRET").decode()
+    for name in names:
+        server = mirror_lab.server(name)
+        server.wait_idle()
+        assert server.records, name
+        assert {record.headers.get("authorization") for record in server.records} == {wanted}
+    for target in ("npm", "apt", "git"):
+        assert results[f"mirror {target}"].status is Status.OK, results[f"mirror {target}"]
+    shown = json.dumps([result.to_json() for result in results.values()])
+    assert "SECRET" not in shown and "https://***:***@127.0.0.1" in shown

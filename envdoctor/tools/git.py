@@ -366,7 +366,8 @@ def resolve(ctx: Context) -> ToolConfig | None:
 
 
 def mirrors(config: ToolConfig) -> list[str]:
-    return [str(config.value("huggingface.co"))]
+    url = config.value("huggingface.co")  # a Masked one keeps its credentials
+    return [url if isinstance(url, str) else str(url)]
 
 
 def canonical(url: str) -> str:

@@ -386,7 +386,8 @@ def resolve(ctx: Context) -> ToolConfig:
 
 
 def mirrors(config: ToolConfig) -> list[str]:
-    return [str(config.value("registry"))]
+    registry = config.value("registry")  # a Masked one keeps its credentials
+    return [registry if isinstance(registry, str) else str(registry)]
 
 
 def canonical(url: str) -> str:
