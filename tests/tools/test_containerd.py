@@ -542,6 +542,12 @@ def test_skopeo_is_said_to_ignore_containers_registries_conf(ctx: Context) -> No
     assert f"skopeo --registries-conf {named}" in text
 
 
+def _containerd_program(ctx: Context, script: str) -> Context:
+    """``ctx`` with a ``containerd`` on its PATH that runs the shell ``script``."""
+    _put(ctx, "/usr/bin/containerd", f"#!/bin/sh\n{script}\n").chmod(0o755)
+    return dataclasses.replace(ctx, env={**ctx.env, "PATH": "/usr/bin"})
+
+
 @pytest.mark.parametrize(("version", "edits_config"), [("v2.1.4", True), ("v2.2.0", False)])
 def test_containerd_2_2_reads_certs_d_with_config_path_unset(
     ctx: Context, version: str, edits_config: bool
@@ -549,13 +555,9 @@ def test_containerd_2_2_reads_certs_d_with_config_path_unset(
     # containerd 2.2 defaults config_path to /etc/containerd/certs.d:/etc/docker/certs.d
     # (DefaultImageConfig): there the check warned of a setting that is not missing, and
     # the plan set config_path, dropping /etc/docker/certs.d.
-    program = _put(
-        ctx,
-        "/usr/bin/containerd",
-        f"#!/bin/sh\necho 'containerd github.com/containerd/containerd/v2 {version} 1c4457e'\n",
+    ctx = _containerd_program(
+        ctx, f"echo 'containerd github.com/containerd/containerd/v2 {version} 1c4457e'"
     )
-    program.chmod(0o755)
-    ctx = dataclasses.replace(ctx, env={**ctx.env, "PATH": "/usr/bin"})
     _put(ctx, containerd.CONFIG_TOML, "version = 3\n")
     _put(
         ctx,
@@ -665,13 +667,9 @@ def test_import_patterns_expand_as_go_s_glob_does(ctx: Context) -> None:
 def test_containerd_version_is_asked_once_per_program(ctx: Context) -> None:
     # A check and its plan ask it several times; one that hangs cost each its timeout.
     calls = ctx.path("/calls")
-    program = _put(
-        ctx,
-        "/usr/bin/containerd",
-        f"#!/bin/sh\necho x >> {calls}\necho 'containerd containerd.io 1.7.27 05044ec'\n",
+    ctx = _containerd_program(
+        ctx, f"echo x >> {calls}\necho 'containerd containerd.io 1.7.27 05044ec'"
     )
-    program.chmod(0o755)
-    ctx = dataclasses.replace(ctx, env={**ctx.env, "PATH": "/usr/bin"})
     assert containerd.installed_version(ctx) == (1, 7, 27)
     assert containerd.installed_version(ctx) == (1, 7, 27)
     assert calls.read_text() == "x\n"
