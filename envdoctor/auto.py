@@ -9,8 +9,9 @@ Ties: two mirrors whose scores differ by less than the measurement can tell apar
 equally fast, and the one configured now is kept, so repeated runs do not flip-flop.
 The tolerance is the sum of both mirrors' first-byte spreads (``ttfb_max_s -
 ttfb_min_s``: when the two first-byte ranges overlap, the medians differ by at most
-that much), but never below :data:`TIE_FLOOR_S` or :data:`TIE_RELATIVE` of the faster
-score, as a few samples (and one throughput download) resolve no finer.
+that much) and :data:`TIE_THROUGHPUT` of the longer download time, but never below
+:data:`TIE_FLOOR_S` or :data:`TIE_RELATIVE` of the faster score, as a few samples (and
+one throughput download) resolve no finer.
 
 sysctl is left out of the built profile: it is not a mirror, nothing measures it, and
 choosing mirrors must not change kernel settings (or need root) as a side effect.
@@ -44,6 +45,10 @@ TIE_FLOOR_S = 0.002
 """Score differences below this are noise whatever the spread says (2 ms)."""
 TIE_RELATIVE = 0.05
 """Score differences below this share of the faster score are noise."""
+TIE_THROUGHPUT = 0.15
+"""The share of a download's time that one timed window (about a second) cannot resolve:
+two mirrors whose transfer times differ by less are equally fast, so the configured one
+is kept and a second ``apply --profile auto`` changes nothing."""
 HF_UPSTREAM_HOST = "huggingface.co"
 _MIRROR_ENV = {"HF_HUB_DISABLE_XET": "1"}
 """What a Hugging Face mirror needs: Xet downloads bypass HF_ENDPOINT (see cn-base)."""
@@ -313,8 +318,16 @@ def _behind(entry: Entry) -> str:
 
 
 def _tied(fastest: Entry, other: Entry, fast_score: float, other_score: float) -> bool:
-    tolerance = max(_spread(fastest) + _spread(other), TIE_FLOOR_S, TIE_RELATIVE * fast_score)
+    transfer = max(_transfer_s(fastest, fast_score), _transfer_s(other, other_score))
+    spreads = _spread(fastest) + _spread(other) + TIE_THROUGHPUT * transfer
+    tolerance = max(spreads, TIE_FLOOR_S, TIE_RELATIVE * fast_score)
     return other_score - fast_score <= tolerance
+
+
+def _transfer_s(entry: Entry, entry_score: float) -> float:
+    """The part of ``entry_score`` that is the download, not the first byte."""
+    m = entry.measurement
+    return max(0.0, entry_score - (m.ttfb_s or 0.0) - (m.redirect_s or 0.0))
 
 
 def _spread(entry: Entry) -> float:

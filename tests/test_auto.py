@@ -130,6 +130,21 @@ def test_equal_first_bytes_but_a_much_slower_download_is_no_tie():
     assert item.winner is fastest
 
 
+@pytest.mark.parametrize(("theirs", "kept"), [(11.0, True), (13.0, False)])
+def test_a_download_within_its_noise_of_the_fastest_keeps_the_configured_mirror(
+    theirs: float, kept: bool
+):
+    # Two mirrors of one link measure 10 and 11 MiB/s one run, 11 and 10 the next: with
+    # 5% of the score as the only allowance for the download, each run moved the
+    # configuration to the other. A download 30% faster still wins.
+    mine = _entry("https://b.example/simple", 40, (2, 2), rate=10 * MiB, configured=True)
+    fastest = _entry("https://a.example/simple", 40, (2, 2), rate=theirs * MiB)
+    (item,) = _only("pip", mine, fastest).targets
+    assert (item.winner is mine) is kept
+    if kept:
+        assert item.reason.startswith("kept the configured mirror https://b.example/simple")
+
+
 def test_an_unhealthy_mirror_never_wins_however_fast_its_samples_were():
     broken = _entry("https://broken.example/simple", 1, outcome=Outcome.HTTP_ERROR)
     slow = _entry("https://slow.example/simple", 300)
