@@ -82,24 +82,31 @@ def mask_url(url: str) -> str:
     everything up to the last ``@`` is then masked, as a client cannot use that URL
     anyway and its error would show the password.
     """
-    head, sep, rest = url.partition("//")
-    if not sep:
-        head, rest = "", url
-    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
-    end = min(ends, default=len(rest))
-    authority, tail = rest[:end], rest[end:]
+    head, authority, tail = _split_authority(url)
     userinfo, at, hostport = authority.rpartition("@")
     raw = unmasked(url)
     if "?" in tail:  # a signed URL's signature and credential (a CDN redirect's)
         tail = _SIGNED_QUERY.sub(r"\1=***", tail)
     if not at:
         if "@" in tail and broken_authority(authority):
-            return Masked(f"{head}{sep}***:***@{tail.rpartition('@')[2]}", raw)
-        shown = f"{head}{sep}{rest[:end]}{tail}"
+            return Masked(f"{head}***:***@{tail.rpartition('@')[2]}", raw)
+        shown = f"{head}{authority}{tail}"
         return url if shown == url else Masked(shown, raw)
     masked = "***:***" if ":" in userinfo else "***"
-    shown = f"{head}{sep}{masked}@{hostport}{tail}"
+    shown = f"{head}{masked}@{hostport}{tail}"
     return shown if shown == url else Masked(shown, raw)
+
+
+def _split_authority(url: str) -> tuple[str, str, str]:
+    """``url`` as what comes before its authority (``scheme://``, or nothing), the
+    authority, and what follows (path, query and fragment): the authority runs from
+    ``//`` (or the start) to the first ``/``, ``?`` or ``#``, as clients parse it."""
+    head, sep, rest = url.partition("//")
+    if not sep:
+        head, rest = "", url
+    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
+    end = min(ends, default=len(rest))
+    return head + sep, rest[:end], rest[end:]
 
 
 def broken_authority(hostport: str) -> bool:
@@ -112,31 +119,19 @@ def broken_authority(hostport: str) -> bool:
     return bool(colon) and bool(port) and not port.isdigit()
 
 
-def _after_authority(url: str) -> str:
-    """What follows ``url``'s authority: its path, query and fragment."""
-    _, sep, rest = url.partition("//")
-    rest = rest if sep else url
-    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
-    return rest[min(ends, default=len(rest)) :]
-
-
 def with_userinfo(masked: str, raw: str) -> str:
     """``masked``, a form of ``raw`` whose userinfo (and signed query values, and a
     conda ``/t/<token>`` segment) :func:`mask_url` or :func:`mask_conda_url` hid, with
     ``raw``'s back: the URL to make requests with, never to show."""
     if "/t/***" in masked:  # each token of the path after the authority, in order
-        tokens = iter(_CONDA_TOKEN.findall(_after_authority(raw)))
+        tokens = iter(_CONDA_TOKEN.findall(_split_authority(raw)[2]))
         masked = _MASKED_TOKEN.sub(lambda hidden: next(tokens, hidden.group(0)), masked)
     if "=***" in masked and "?" in raw and "?" in masked:  # the query as configured
         query = raw.partition("?")[2].partition("#")[0]
         head, _, rest = masked.partition("?")
         fragment = rest.partition("#")[1] + rest.partition("#")[2]
         masked = f"{head}?{query}{fragment}"
-    _, sep, rest = raw.partition("//")
-    if not sep:
-        rest = raw
-    ends = [index for index in (rest.find(char) for char in "/?#") if index >= 0]
-    userinfo, at, _ = rest[: min(ends, default=len(rest))].rpartition("@")
+    userinfo, at, _ = _split_authority(raw)[1].rpartition("@")
     if not at:
         return masked
     for hidden in ("***:***@", "***@"):
@@ -189,9 +184,8 @@ def scrub_credentials(text: str) -> str:
 def mask_conda_url(url: str) -> str:
     """A conda channel URL with credentials and any ``/t/<token>`` segment masked; a
     :class:`Masked` that keeps what it hides when it hides something."""
-    masked = mask_url(url)
-    tail = _after_authority(masked)
-    shown = masked[: len(masked) - len(tail)] + _CONDA_TOKEN.sub("/t/***", tail)
+    head, authority, tail = _split_authority(mask_url(url))
+    shown = head + authority + _CONDA_TOKEN.sub("/t/***", tail)
     return url if shown == url else Masked(shown, unmasked(url))
 
 
