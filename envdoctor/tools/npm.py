@@ -13,9 +13,7 @@ values ignored).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from envdoctor.profile_checks import (
 from envdoctor.profiles import Profile
 from envdoctor.redact import mask_url
 from envdoctor.results import FileChange, TargetPlan
+from envdoctor.safewrite import resolve_target
 from envdoctor.tools import PullOptions
 
 NAME = "npm"
@@ -73,8 +72,10 @@ def npm_env(ctx: Context, key: str) -> list[tuple[str, str]]:
 
 
 def _program_prefix(ctx: Context, program: str) -> Path | None:
-    found = shutil.which(program, path=ctx.env.get("PATH"))
-    return Path(os.path.realpath(found)) if found else None
+    """Where ``program`` on PATH really is, its links followed (inside an image under
+    ``--root``)."""
+    found = ctx.program_path(program)
+    return resolve_target(found, ctx.root) if found is not None else None
 
 
 def builtin_config(ctx: Context) -> Path | None:
@@ -181,12 +182,13 @@ def read_key(text: str, wanted: str, env: Mapping[str, str]) -> tuple[str | None
     return value, found
 
 
-def resolve_npm(ctx: Context) -> ToolConfig:
-    """npm's ``registry``, with every file and variable that set it."""
+def resolve_npm(ctx: Context, files: NpmFiles | None = None) -> ToolConfig:
+    """npm's ``registry``, with every file and variable that set it (``files``: where
+    :func:`config_files` found them, when the caller has asked already)."""
     problems: list[ConfigProblem] = []
     files_read: list[str] = []
     chain: list[tuple[object, Source]] = [(NPM_DEFAULT_REGISTRY, _NPM_DEFAULT)]
-    files = config_files(ctx)
+    files = files or config_files(ctx)
     user, project = files.user, files.project
     layers = [
         ("builtin", files.builtin),
@@ -262,8 +264,10 @@ def _npm_row(ctx: Context, config: ToolConfig, remedies: Remedies) -> Row:
 # --- the plan -------------------------------------------------------------------------
 
 
-def config_path(ctx: Context, scope: Scope) -> Path:
-    return global_config(ctx) if scope == "system" else user_config(ctx)
+def config_path(ctx: Context, scope: Scope, files: NpmFiles | None = None) -> Path:
+    """The npmrc this target writes for ``scope`` (``files``: :func:`config_files`'s)."""
+    files = files or config_files(ctx)
+    return files.global_ if scope == "system" else files.user
 
 
 def edit(data: bytes, registry: str, display: str) -> bytes:
@@ -303,16 +307,16 @@ def plan(ctx: Context, profile: Profile, options: ApplyOptions) -> TargetPlan:
     if profile.npm is None:
         return TargetPlan(NAME, skipped="the profile does not set npm")
     registry = profile.npm.registry
-    path = config_path(ctx, options.scope)
+    files = config_files(ctx)  # read once for the path, the resolve and the notes
+    path = config_path(ctx, options.scope, files)
     display = ctx.display(path)
     old = read_existing(path, display, "npm", root=ctx.root)
     new = edit(old or b"", registry, display)
     owner = options.owner if options.scope == "user" else None
     change = FileChange(NAME, path, display, old, new, mode=0o600, owner=owner)
     notes: list[str] = []
-    config = resolve_npm(ctx)
+    config = resolve_npm(ctx, files)
     setting = config.settings["registry"]
-    files = config_files(ctx)
     for value, source in (*setting.shadowed, (setting.value, setting.source)):
         if source.kind == "env":
             notes.append(f"${source.location}={value} overrides {display}: unset it")
