@@ -81,6 +81,21 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     return {"HOME": str(home), "PATH": path, "LC_ALL": "C.UTF-8", **extra}
 
 
+def new_shell(
+    shell: list[str], command: str, home: Path, timeout: float = 30, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``command`` run by a new ``shell`` (``["bash", "-l", "-c"]``) in ``home``, with the
+    clean environment and no terminal: what a user's next shell does."""
+    return subprocess.run(
+        [*shell, command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(home, **extra),
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def read_back(shell: list[str], script: Path, names: list[str]) -> list[str]:
     """Source ``script`` in a real shell and print each variable NUL-terminated."""
     printer = "printf '%s\\0'" + "".join(f' "${n}"' for n in names)
@@ -389,14 +404,7 @@ def test_a_zsh_with_zdotdir_reads_the_block_in_a_new_login_shell(ctx: Context, w
     edited = "~/.config/zsh/.zshenv" if where == "environment" else "~/.zshenv"
     assert edited in by_display(plan) and "~/.profile" not in by_display(plan)
     write(plan)
-    result = subprocess.run(
-        ["zsh", "-l", "-c", 'printf "%s" "$HF_ENDPOINT"'],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=clean_env(ctx.home, **starts_with),
-        stdin=subprocess.DEVNULL,
-    )
+    result = new_shell(["zsh", "-l", "-c"], 'printf "%s" "$HF_ENDPOINT"', ctx.home, **starts_with)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "https://hf-mirror.com"
 
@@ -460,14 +468,8 @@ def test_bash_profile_linked_to_bashrc_gets_one_block_and_applies(ctx: Context) 
     again = env.plan(ctx, get_profile(ctx, "cn-tsinghua"), USER)
     assert not again.changed
     if shutil.which("bash") is not None:
-        result = subprocess.run(
-            ["bash", "-l", "-c", 'printf "%s|%s" "$HF_ENDPOINT" "$EDITOR"'],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            env=clean_env(ctx.home),
-            stdin=subprocess.DEVNULL,
-        )
+        command = 'printf "%s|%s" "$HF_ENDPOINT" "$EDITOR"'
+        result = new_shell(["bash", "-l", "-c"], command, ctx.home, timeout=20)
         assert result.stdout == "https://hf-mirror.com|vi", result.stderr
 
 
@@ -554,18 +556,10 @@ def test_new_shell_sees_the_variables(ctx: Context, shell: list[str], rc: str) -
     if shutil.which(shell[0]) is None:
         pytest.skip(f"{shell[0]} is not installed")
     home = applied_home(ctx, rc)
-    result = subprocess.run(
-        [
-            *shell,
-            'printf "%s|%s|%s|%s" '
-            '"$HF_ENDPOINT" "$HF_HUB_DISABLE_XET" "$MODELSCOPE_DOMAIN" "$EDITOR"',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        env=clean_env(home),
-        stdin=subprocess.DEVNULL,
+    command = (
+        'printf "%s|%s|%s|%s" "$HF_ENDPOINT" "$HF_HUB_DISABLE_XET" "$MODELSCOPE_DOMAIN" "$EDITOR"'
     )
+    result = new_shell(shell, command, home, timeout=20)
     assert result.stdout == "https://hf-mirror.com|1|www.modelscope.cn|vi", result.stderr
 
 
@@ -574,13 +568,14 @@ def test_huggingface_hub_reads_the_endpoint_in_a_new_login_shell(ctx: Context) -
         pytest.skip("huggingface_hub is not installed (pip install huggingface_hub)")
     home = applied_home(ctx, ".profile")
     code = "import huggingface_hub.constants as c; print(c.ENDPOINT, c.HF_HUB_DISABLE_XET)"
-    result = subprocess.run(
-        ["bash", "-l", "-c", f'"$PY" -c "{code}"'],
-        capture_output=True,
-        text=True,
+    result = new_shell(
+        ["bash", "-l", "-c"],
+        f'"$PY" -c "{code}"',
+        home,
         timeout=60,
-        env=clean_env(home, PY=sys.executable, HF_HOME=str(home / "hf"), HF_HUB_OFFLINE="1"),
-        stdin=subprocess.DEVNULL,
+        PY=sys.executable,
+        HF_HOME=str(home / "hf"),
+        HF_HUB_OFFLINE="1",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["https://hf-mirror.com", "True"]
