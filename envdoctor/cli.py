@@ -23,7 +23,6 @@ from envdoctor.errors import EnvdoctorError, UsageError
 from envdoctor.selection import (
     IMAGE_HELP,
     THROUGHPUT_HELP,
-    check_names,
     checked_image,
     select,
     split_names,
@@ -368,13 +367,7 @@ def mirrors(
     from envdoctor.render import make_console, mirrors_summary, render_mirrors, status
     from envdoctor.tools import PullOptions, configured_mirrors
 
-    wanted = split_names(targets) or list(TARGETS)
-    if targets and not split_names(targets):  # --target "$EMPTY" is not "all of them"
-        raise UsageError(
-            "--target names no target: its value is empty",
-            "Name one or more (e.g. --target pip), or leave --target out for all.",
-        )
-    check_names("--target", wanted, TARGETS, "target")
+    wanted = select(targets, (), TARGETS, "target", option="--target")
     if save is not None:  # refused before the measuring, not after it
         if not pick:
             raise UsageError("--save stores the choice of --pick", "Add --pick.")

@@ -41,20 +41,21 @@ def select(
     known: Sequence[str],
     noun: str,
     aliases: Mapping[str, str] | None = None,
+    option: str = "--only",
 ) -> list[str]:
     """The known names that --only keeps (all when empty) and --skip does not drop.
 
     ``aliases`` maps other words people use (a check's title, ``mirrors`` for ``network``)
-    to known names."""
+    to known names; ``option`` is what the command calls its --only (``--target``)."""
     aliases = aliases or {}
     only = tuple(only)
     only_names, skip_names = split_names(only), split_names(skip)
     if only and not only_names:  # --only "$EMPTY" in a script must not mean "all of them"
         raise UsageError(
-            f"--only names no {noun}: its value is empty",
-            f"Name one or more (e.g. --only {known[0]}), or leave --only out for all.",
+            f"{option} names no {noun}: its value is empty",
+            f"Name one or more (e.g. {option} {known[0]}), or leave {option} out for all.",
         )
-    check_names("--only", only_names, known, noun, aliases)
+    check_names(option, only_names, known, noun, aliases)
     check_names("--skip", skip_names, known, noun, aliases)
     only_names = [aliases.get(name, name) for name in only_names]
     skip_names = [aliases.get(name, name) for name in skip_names]
